@@ -1,0 +1,1 @@
+"""Analysis of property maps: geometry, apertures, profiles, metrics, baselines, figures."""

@@ -1,0 +1,77 @@
+"""
+The ``picasso`` command line.
+
+Each sub-command lives in its own module under `picasso.commands` and offers
+two functions: ``add_parser(subparsers)``, which registers its arguments and
+sets ``func`` on the parser defaults, and the function it sets, which takes
+the parsed arguments and returns an exit status.
+"""
+
+import argparse
+import importlib
+import logging
+import sys
+
+__all__ = ["main", "build_parser"]
+
+#: Modules under `picasso.commands`, in the order ``picasso --help`` lists them.
+COMMAND_MODULES = ()
+
+
+def build_parser():
+    """
+    Build the argument parser with every sub-command.
+
+    Returns
+    -------
+    parser : `argparse.ArgumentParser`
+    """
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="picasso",
+        description="Resolved physical property maps of galaxies from ugriz images.",
+    )
+    parser.add_argument("--version", action="version", version=f"picasso {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (repeat for debug)"
+    )
+    subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"picasso.commands.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """
+    Run the ``picasso`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name; `sys.argv` by default.
+
+    Returns
+    -------
+    status : int
+        Exit status: 0 on success, 1 when the command failed on bad input, 2 on
+        a usage error.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, KeyError, OSError) as error:
+        # Bad input reaches the user as one clear line, not a traceback.
+        print(f"picasso {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``picasso`` command line, one module each."""

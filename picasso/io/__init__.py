@@ -1,0 +1,1 @@
+"""Reading and writing: FITS cutouts and maps, HDF5 pair datasets, SDSS frames, simulations."""

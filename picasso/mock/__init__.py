@@ -1,0 +1,1 @@
+"""The synthetic galaxy universe: particles, stellar populations, observing, datasets."""

@@ -1,0 +1,1 @@
+"""The network: U-Net, transforms, loss, training, model files and prediction."""

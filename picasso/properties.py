@@ -1,0 +1,286 @@
+"""
+The registry of physical properties and photometric bands.
+
+Property order, names and units live here and nowhere else: every map, dataset,
+model file and table in picasso takes them from `PROPERTIES` and `BANDS`.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import astropy.units as u
+
+__all__ = [
+    "Property",
+    "Band",
+    "Registry",
+    "PROPERTIES",
+    "BANDS",
+    "SDSS_BANDS",
+    "AB_ZERO_POINT",
+    "LOG10_EMPTY",
+    "SURFACE_DENSITY_UNIT",
+    "SFR_SURFACE_DENSITY_UNIT",
+    "AGE_UNIT",
+    "flux_equivalencies",
+]
+
+#: Flux density of magnitude zero in the AB system (Oke & Gunn 1983).
+AB_ZERO_POINT = 3631.0 * u.Jy
+
+#: Value that marks an empty pixel (no particle) in log10 maps, as in the
+#: PICASSO training data.
+LOG10_EMPTY = -100.0
+
+SURFACE_DENSITY_UNIT = u.Msun / u.kpc**2
+SFR_SURFACE_DENSITY_UNIT = u.Msun / (u.yr * u.kpc**2)
+AGE_UNIT = u.Gyr
+
+
+def flux_equivalencies():
+    """
+    Equivalencies that relate maggies (SDSS flux ratios) to flux densities.
+
+    SDSS images are calibrated in nanomaggies, a flux *ratio* to the AB zero
+    point; astropy treats ``mgy`` as dimensionless. These equivalencies let
+    nanomaggies convert to janskys and back.
+
+    Returns
+    -------
+    equivalencies : list
+        The `astropy.units.zero_point_flux` equivalency for 3631 Jy.
+    """
+    return u.zero_point_flux(AB_ZERO_POINT)
+
+
+@dataclass(frozen=True)
+class Property:
+    """
+    One physical property that picasso maps.
+
+    Parameters
+    ----------
+    name : str
+        Identifier used throughout picasso (``"stellar_mass"``).
+    unit : `~astropy.units.Unit`
+        Unit of the map: a surface density per unit area for extensive
+        properties, a mean for intensive ones (stellar age).
+    long_name : str
+        Human-readable name for labels.
+    illustris_field : str
+        The Illustris / IllustrisTNG particle field the map is built from.
+    authors_channel : str
+        The channel name in the PICASSO authors' training data.
+    weighted_by : str or None
+        For an intensive property, the extensive property that weights its
+        mean (stellar age is mass weighted); `None` for surface densities.
+    """
+
+    name: str
+    unit: u.UnitBase
+    long_name: str
+    illustris_field: str
+    authors_channel: str
+    weighted_by: str | None = None
+
+    @property
+    def is_extensive(self):
+        """bool: `True` if the map is a surface density that sums over area."""
+        return self.weighted_by is None
+
+    @property
+    def total_unit(self):
+        """`~astropy.units.Unit`: unit of the map summed over an area
+        (or of the weighted mean for intensive properties)."""
+        if self.is_extensive:
+            return self.unit * u.kpc**2
+        return self.unit
+
+
+@dataclass(frozen=True)
+class Band:
+    """
+    One photometric band.
+
+    Parameters
+    ----------
+    name : str
+        Band name (``"r"``).
+    effective_wavelength : `~astropy.units.Quantity`
+        Effective wavelength of the filter.
+    ab_zero_point : `~astropy.units.Quantity`
+        Flux density of magnitude zero.
+    ab_offset : float
+        Magnitude to add to the survey magnitude to get an AB magnitude
+        (SDSS u and z are slightly off the AB system).
+    softening : float
+        Asinh softening parameter ``b`` of the survey's luptitudes.
+    """
+
+    name: str
+    effective_wavelength: u.Quantity
+    ab_zero_point: u.Quantity = AB_ZERO_POINT
+    ab_offset: float = 0.0
+    softening: float = 0.0
+
+
+class Registry(Mapping):
+    """
+    An ordered, read-only collection of `Property` or `Band` entries.
+
+    Iterating gives the names in their canonical order; indexing by name gives
+    the entry, and an unknown name raises a `KeyError` that lists the known
+    ones.
+
+    Parameters
+    ----------
+    entries : iterable
+        Objects with a ``name`` attribute, in canonical order.
+    kind : str
+        What the entries are, for error messages (``"property"``).
+    """
+
+    def __init__(self, entries, kind):
+        self._entries = {entry.name: entry for entry in entries}
+        self._kind = kind
+
+    def __getitem__(self, name):
+        try:
+            return self._entries[name]
+        except (KeyError, TypeError):
+            raise KeyError(
+                f"unknown {self._kind} {name!r}; known {self._kind} names are "
+                f"{', '.join(self._entries)}"
+            ) from None
+
+    def __iter__(self):
+        return iter(self._entries)
+
+    def __len__(self):
+        return len(self._entries)
+
+    def __repr__(self):
+        return f"<Registry of {len(self)} {self._kind} entries: {', '.join(self)}>"
+
+    @property
+    def names(self):
+        """tuple of str: the names in canonical order."""
+        return tuple(self._entries)
+
+    def validate(self, names=None, *, allow_duplicates=False):
+        """
+        Check a selection of names and return it as a tuple.
+
+        Parameters
+        ----------
+        names : str, iterable of str or None
+            Names to check. `None` selects every entry in canonical order.
+        allow_duplicates : bool
+            Accept a name given twice.
+
+        Returns
+        -------
+        names : tuple of str
+
+        Raises
+        ------
+        ValueError
+            If a name is unknown, repeated or the selection is empty.
+        """
+        if names is None:
+            return self.names
+        if isinstance(names, str):
+            names = (names,)
+        if not isinstance(names, Iterable):
+            raise TypeError(f"{self._kind} names must be strings, got {names!r}")
+        names = tuple(names)
+        if not names:
+            raise ValueError(f"at least one {self._kind} is needed")
+        unknown = [name for name in names if name not in self._entries]
+        if unknown:
+            raise ValueError(
+                f"unknown {self._kind} name(s) {', '.join(map(repr, unknown))}; "
+                f"known names are {', '.join(self._entries)}"
+            )
+        if not allow_duplicates and len(set(names)) != len(names):
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            raise ValueError(f"{self._kind} name(s) given more than once: {', '.join(repeated)}")
+        return names
+
+    def index(self, name):
+        """int: position of ``name`` in canonical order."""
+        return self.names.index(self[name].name)
+
+
+PROPERTIES = Registry(
+    [
+        Property(
+            "stellar_mass",
+            SURFACE_DENSITY_UNIT,
+            "stellar mass surface density",
+            "PartType4/Masses",
+            "stars_Masses",
+        ),
+        Property(
+            "stellar_metal_mass",
+            SURFACE_DENSITY_UNIT,
+            "stellar metal mass surface density",
+            "PartType4/GFM_Metallicity",
+            "stars_GFM_Metallicity",
+        ),
+        Property(
+            "stellar_age",
+            AGE_UNIT,
+            "mass-weighted mean stellar age",
+            "PartType4/GFM_StellarFormationTime",
+            "stars_GFM_StellarFormationTime",
+            weighted_by="stellar_mass",
+        ),
+        Property(
+            "sfr",
+            SFR_SURFACE_DENSITY_UNIT,
+            "star formation rate surface density",
+            "PartType0/StarFormationRate",
+            "gas_StarFormationRate",
+        ),
+        Property(
+            "gas_mass",
+            SURFACE_DENSITY_UNIT,
+            "gas mass surface density",
+            "PartType0/Masses",
+            "gas_Masses",
+        ),
+        Property(
+            "gas_metal_mass",
+            SURFACE_DENSITY_UNIT,
+            "gas metal mass surface density",
+            "PartType0/GFM_Metallicity",
+            "gas_GFM_Metallicity",
+        ),
+        Property(
+            "hi_mass",
+            SURFACE_DENSITY_UNIT,
+            "neutral hydrogen (HI) mass surface density",
+            "PartType0/NeutralHydrogenAbundance",
+            "gas_NeutralHydrogenAbundance",
+        ),
+    ],
+    kind="property",
+)
+
+# Effective wavelengths of the SDSS filters (Fukugita et al. 1996), softening
+# parameters of SDSS asinh magnitudes and the offsets of u and z from AB
+# (SDSS DR7 photometric calibration notes).
+SDSS_BANDS = Registry(
+    [
+        Band("u", 3551.0 * u.AA, ab_offset=-0.04, softening=1.4e-10),
+        Band("g", 4686.0 * u.AA, softening=0.9e-10),
+        Band("r", 6166.0 * u.AA, softening=1.2e-10),
+        Band("i", 7480.0 * u.AA, softening=1.8e-10),
+        Band("z", 8932.0 * u.AA, ab_offset=0.02, softening=7.4e-10),
+    ],
+    kind="band",
+)
+
+#: The bands picasso knows, in wavelength order.
+BANDS = SDSS_BANDS
