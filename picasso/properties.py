@@ -174,7 +174,8 @@ class Registry(Mapping):
         Parameters
         ----------
         names : str, iterable of str or None
-            Names to check. `None` selects every entry in canonical order.
+            Names to check. `None` selects every entry in canonical order; a
+            string of one-letter names (``"gri"``) is split into them.
         allow_duplicates : bool
             Accept a name given twice.
 
@@ -190,7 +191,9 @@ class Registry(Mapping):
         if names is None:
             return self.names
         if isinstance(names, str):
-            names = (names,)
+            # "ugriz" is a common way to write a set of one-letter band names.
+            spelled_out = names not in self._entries and all(ch in self._entries for ch in names)
+            names = tuple(names) if spelled_out else (names,)
         if not isinstance(names, Iterable):
             raise TypeError(f"{self._kind} names must be strings, got {names!r}")
         names = tuple(names)
