@@ -324,8 +324,8 @@ class GalaxyCutout:
             raise TypeError("psf_fwhm must be a Quantity (angle or length)")
         if not (psf_fwhm.unit.is_equivalent(u.arcsec) or psf_fwhm.unit.is_equivalent(u.kpc)):
             raise u.UnitTypeError(f"psf_fwhm must be an angle or a length, got {psf_fwhm.unit}")
-        psf_fwhm = np.broadcast_to(psf_fwhm, (self.n_bands,)).copy() if psf_fwhm.isscalar \
-            else psf_fwhm
+        if psf_fwhm.isscalar:
+            psf_fwhm = np.full(self.n_bands, psf_fwhm.value) * psf_fwhm.unit
         if psf_fwhm.shape != (self.n_bands,):
             raise ValueError(
                 f"psf_fwhm needs one value or one per band ({self.n_bands}), got {psf_fwhm.shape}"
