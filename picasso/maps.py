@@ -255,9 +255,9 @@ class PropertyMaps(Mapping):
 
     # -------------------------------------------------------------- numbers
 
-    def total(self, name, mask=None):
+    def total(self, name, mask=None, geometry=None, k=2.0):
         """
-        The total of a property over the map.
+        The total of a property over the map, or inside an elliptical aperture.
 
         Surface densities are summed times the pixel area (giving Msun or
         Msun/yr); stellar age is averaged with stellar-mass weights. Empty
@@ -269,6 +269,12 @@ class PropertyMaps(Mapping):
             Property name.
         mask : array-like of bool, optional
             Further pixels to leave out (`True` = excluded).
+        geometry : `~picasso.analysis.GalaxyGeometry`, optional
+            When given, sum only inside the ellipse of semi-major axis ``k``
+            half-mass radii with exact pixel overlap
+            (`picasso.analysis.aperture_total`).
+        k : float
+            Aperture semi-major axis in half-mass radii (the paper's 2).
 
         Returns
         -------
@@ -280,6 +286,10 @@ class PropertyMaps(Mapping):
             If the pixel scale is unknown, or for stellar age when there is no
             stellar-mass map to weight by.
         """
+        if geometry is not None:
+            from .analysis.apertures import aperture_total
+
+            return aperture_total(self, name, geometry, k=k, mask=mask)
         prop = PROPERTIES[name]
         values = self[name]
         keep = ~self.empty(name)
@@ -298,6 +308,52 @@ class PropertyMaps(Mapping):
         if weights.sum() <= 0:
             raise ValueError(f"no {prop.weighted_by} in the selected pixels to weight {name} by")
         return (np.sum(values.value * weights) / weights.sum()) * values.unit
+
+    def radial_profile(self, geometry, *, properties=None, edges=None, mask=None):
+        """
+        Profiles in elliptical annuli (`picasso.analysis.radial_profile`).
+
+        Parameters
+        ----------
+        geometry : `~picasso.analysis.GalaxyGeometry`
+            Fitted on the true stellar-mass map of this grid.
+        properties : sequence of str, optional
+            Which properties; all held by default.
+        edges : array-like, optional
+            Annulus edges in half-mass radii; 0, 0.5, ..., 5 by default.
+        mask : array-like of bool, dict or `PropertyMaps`, optional
+            Excluded pixels; pass the true maps to use the truth's pixels.
+
+        Returns
+        -------
+        profile : `~astropy.table.QTable`
+        """
+        from .analysis.apertures import radial_profile
+
+        return radial_profile(self, geometry, properties=properties, edges=edges, mask=mask)
+
+    def gradient(self, name, geometry, *, radius_range=None, edges=None, mask=None):
+        """
+        Radial gradient of log10 mean surface density (`picasso.analysis.gradient`).
+
+        Parameters
+        ----------
+        name : str
+            Property name.
+        geometry : `~picasso.analysis.GalaxyGeometry`
+        radius_range : (float, float), optional
+            Fit range in half-mass radii.
+        edges, mask
+            As for `radial_profile`.
+
+        Returns
+        -------
+        gradient : `~picasso.analysis.Gradient`
+            Slope in dex per half-mass radius and per kpc, with uncertainties.
+        """
+        from .analysis.apertures import gradient
+
+        return gradient(self, geometry, name, radius_range=radius_range, edges=edges, mask=mask)
 
     def to_log10(self, properties=None):
         """
