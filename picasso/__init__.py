@@ -16,4 +16,14 @@ from .cutout import GalaxyCutout
 from .maps import PropertyMaps
 from .properties import BANDS, PROPERTIES
 
-__all__ = ["GalaxyCutout", "PropertyMaps", "PROPERTIES", "BANDS", "__version__"]
+__all__ = ["GalaxyCutout", "PropertyMaps", "PROPERTIES", "BANDS", "load_model", "__version__"]
+
+
+def load_model(path, *, device="cpu"):
+    """
+    Load a trained picasso model (see `picasso.nn.load_model`; torch is
+    imported only when this is called).
+    """
+    from .nn.weights import load_model as _load_model
+
+    return _load_model(path, device=device)

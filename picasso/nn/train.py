@@ -1,0 +1,900 @@
+"""
+Training: galaxy-level split, the paper's schedule, checkpoints and resume,
+mixed precision and data-parallel training with ``torchrun``.
+
+One `Trainer` holds the whole training state (network, optimiser, scheduler,
+epoch, step, best validation loss, history, random-number-generator states)
+and a checkpoint is exactly that state, so ``resume`` continues a killed run
+to the same weights an uninterrupted run reaches. Data order and
+augmentation are functions of (seed, epoch, sample), not of a generator's
+running state, so they too are identical after a resume, in any number of
+data-loader workers.
+
+Multi-GPU and multi-node training use `torch.distributed`: launch the same
+command with ``torchrun --nproc_per_node N picasso train ...``; every
+process trains on its shard (`~torch.utils.data.DistributedSampler`),
+gradients are averaged by `~torch.nn.parallel.DistributedDataParallel`, and
+process 0 writes logs, checkpoints and the model.
+"""
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from ..properties import PROPERTIES
+from .loss import EMPTY_WEIGHT, LOSSES
+from .transforms import (
+    DEFAULT_FLUX_FLOOR,
+    d4_transform,
+    normalize_flux,
+    random_symmetry,
+    select_band_channels,
+    zero_bands,
+)
+from .unet import UNet, UNetConfig
+from .weights import MODEL_FILENAME, Model
+
+__all__ = [
+    "TrainConfig",
+    "PRESETS",
+    "preset",
+    "Split",
+    "split_by_galaxy",
+    "NetworkDataset",
+    "Trainer",
+    "CHECKPOINT_FILENAME",
+]
+
+log = logging.getLogger(__name__)
+
+#: Name of the resumable training state inside the output directory.
+CHECKPOINT_FILENAME = "checkpoint.pt"
+
+_PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """
+    Training settings; the defaults are the paper's.
+
+    Parameters
+    ----------
+    epochs : int
+        Number of passes over the training set (13).
+    batch_size : int
+        Images per optimiser step, per process (16).
+    learning_rate : float
+        Adam step size (1e-5).
+    weight_decay : float
+        Adam weight decay (0 in the paper; the authors' code used 5e-4).
+    milestones : tuple of int
+        Epochs after which the learning rate is multiplied by ``gamma``
+        ((8, 10): x0.1 after epochs 8 and 10).
+    gamma : float
+        Learning-rate factor at each milestone.
+    loss : {'paper', 'authors', 'gaussian_nll'}
+        See `picasso.nn.loss`; ``'gaussian_nll'`` needs a heteroscedastic
+        network.
+    empty_weight : float
+        Weight of empty truth pixels (1e-6).
+    augment : bool
+        Random symmetries of the square on training images.
+    keep_bands : tuple of str or None
+        Zero every input channel except these (the authors' band studies);
+        `None` keeps all.
+    flux_floor : float
+        Floor of the input normalisation, in the dataset's flux unit.
+    seed : int
+        Seeds the weights, the data order and the augmentation.
+    test_every : int
+        Every ``test_every``-th galaxy by stellar mass goes to the test set.
+    validation_fraction : float
+        Fraction of the remaining galaxies, again spread evenly in stellar
+        mass, that goes to validation.
+    num_workers : int
+        Data-loader worker processes.
+    precision : {'auto', 'fp32', 'bf16'}
+        bf16 autocast for the network (losses stay float32). ``'auto'``
+        uses bf16 on GPUs that support it and float32 on CPUs (measured
+        slower in bf16 on CPUs without native bf16 instructions).
+    channels_last : bool or None
+        Memory format of the network; `None` chooses channels-last on GPUs.
+    device : str or None
+        ``'cpu'``, ``'cuda'``, ...; `None` picks CUDA when available.
+    checkpoint_every : int
+        Also write the checkpoint every this many steps within an epoch (0:
+        only at the end of each epoch).
+    compile : bool
+        Compile the network with `torch.compile`.
+    """
+
+    epochs: int = 13
+    batch_size: int = 16
+    learning_rate: float = 1e-5
+    weight_decay: float = 0.0
+    milestones: tuple = (8, 10)
+    gamma: float = 0.1
+    loss: str = "paper"
+    empty_weight: float = EMPTY_WEIGHT
+    augment: bool = True
+    keep_bands: tuple | None = None
+    flux_floor: float = DEFAULT_FLUX_FLOOR
+    seed: int = 0
+    test_every: int = 5
+    validation_fraction: float = 0.2
+    num_workers: int = 0
+    precision: str = "auto"
+    channels_last: bool | None = None
+    device: str | None = None
+    checkpoint_every: int = 0
+    compile: bool = False
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "test_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TrainConfig.{name} must be at least 1")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {tuple(LOSSES)}, got {self.loss!r}")
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError("validation_fraction must be in (0, 1)")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive")
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+        if self.keep_bands is not None:
+            object.__setattr__(self, "keep_bands", tuple(self.keep_bands))
+
+    def to_dict(self):
+        """dict: JSON-ready form."""
+        config = asdict(self)
+        config["milestones"] = list(self.milestones)
+        if self.keep_bands is not None:
+            config["keep_bands"] = list(self.keep_bands)
+        return config
+
+    @classmethod
+    def from_dict(cls, config):
+        """Build from `to_dict` output; unknown keys raise `ValueError`."""
+        known = {field.name for field in fields(cls)}
+        unknown = set(config) - known
+        if unknown:
+            raise ValueError(f"unknown training setting(s) {sorted(unknown)}")
+        return cls(**config)
+
+
+#: Named (architecture, training settings) pairs: ``'paper'`` is the paper's
+#: model and schedule; ``'small'`` is a narrow network with a faster schedule
+#: that trains on a CPU.
+PRESETS = {
+    "paper": (UNetConfig(), TrainConfig()),
+    "small": (
+        UNetConfig(depth=4, base_width=16),
+        TrainConfig(epochs=6, batch_size=8, learning_rate=3e-4, milestones=(4, 5)),
+    ),
+}
+
+
+def preset(name, **overrides):
+    """
+    A preset's architecture and training settings, with overrides.
+
+    Parameters
+    ----------
+    name : str
+        A key of `PRESETS`.
+    **overrides
+        Fields of `UNetConfig` or `TrainConfig` to change.
+
+    Returns
+    -------
+    model_config : `~picasso.nn.UNetConfig`
+    train_config : `TrainConfig`
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
+    model_config, train_config = PRESETS[name]
+    model_fields = {field.name for field in fields(UNetConfig)}
+    train_fields = {field.name for field in fields(TrainConfig)}
+    unknown = set(overrides) - model_fields - train_fields
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}")
+    model_config = replace(model_config, **{k: v for k, v in overrides.items() if k in model_fields})
+    train_config = replace(train_config, **{k: v for k, v in overrides.items() if k in train_fields})
+    return model_config, train_config
+
+
+@dataclass(frozen=True)
+class Split:
+    """
+    Pairs of a dataset assigned to training, validation and test, by galaxy.
+
+    Attributes
+    ----------
+    train, validation, test : `numpy.ndarray` of int
+        Pair positions in the dataset.
+    test_galaxies, validation_galaxies : tuple of int
+        Galaxy ids in each held-out set (every view of a galaxy shares its
+        split).
+    """
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    test_galaxies: tuple
+    validation_galaxies: tuple
+
+    def to_dict(self):
+        """dict: JSON-ready record of the split (galaxy ids and pair counts)."""
+        return {
+            "method": "galaxies sorted by total stellar mass; every test_every-th to test, "
+                      "then evenly spaced validation_fraction of the rest to validation",
+            "n_pairs": {"train": int(self.train.size), "validation": int(self.validation.size),
+                        "test": int(self.test.size)},
+            "test_galaxies": [int(g) for g in self.test_galaxies],
+            "validation_galaxies": [int(g) for g in self.validation_galaxies],
+        }
+
+
+def _evenly_spaced(n, fraction):
+    """Positions (of ``n`` sorted items) that take every 1/fraction-th, from the 1/fraction-th."""
+    position = np.arange(n)
+    return np.flatnonzero(np.floor((position + 1) * fraction) > np.floor(position * fraction))
+
+
+def split_by_galaxy(galaxy_ids, stellar_mass, *, test_every=5, validation_fraction=0.2):
+    """
+    The paper's stratified split, made by galaxy so views never leak.
+
+    Galaxies are sorted by total stellar mass; every ``test_every``-th
+    (the 5th, 10th, ...) goes to the test set, then an evenly spaced
+    ``validation_fraction`` of the remaining galaxies (again in mass order)
+    to validation, the rest to training. All views of a galaxy land in the
+    same set.
+
+    Parameters
+    ----------
+    galaxy_ids : array-like of int
+        Galaxy of every pair.
+    stellar_mass : array-like or `~astropy.units.Quantity`
+        Total stellar mass of every pair (views of a galaxy may differ
+        slightly: their mean is used).
+    test_every : int
+    validation_fraction : float
+
+    Returns
+    -------
+    split : `Split`
+
+    Raises
+    ------
+    ValueError
+        If there are too few galaxies for non-empty training, validation
+        and test sets.
+    """
+    galaxy_ids = np.asarray(galaxy_ids, dtype=np.int64)
+    stellar_mass = np.asarray(getattr(stellar_mass, "value", stellar_mass), dtype=float)
+    if galaxy_ids.shape != stellar_mass.shape or galaxy_ids.ndim != 1:
+        raise ValueError("galaxy_ids and stellar_mass must be 1-d and of equal length")
+    unique, inverse = np.unique(galaxy_ids, return_inverse=True)
+    mean_mass = np.bincount(inverse, weights=stellar_mass) / np.bincount(inverse)
+    order = np.argsort(mean_mass, kind="stable")
+    test_positions = _evenly_spaced(unique.size, 1.0 / test_every)
+    test_galaxies = unique[order[test_positions]]
+    rest = np.delete(order, test_positions)
+    validation_positions = _evenly_spaced(rest.size, validation_fraction)
+    validation_galaxies = unique[rest[validation_positions]]
+    n_train = rest.size - validation_positions.size
+    if test_galaxies.size == 0 or n_train == 0 or (
+        validation_fraction > 0 and validation_galaxies.size == 0
+    ):
+        raise ValueError(
+            f"{unique.size} galaxies are too few to split into training, validation and test "
+            f"sets (test_every={test_every}, validation_fraction={validation_fraction}); "
+            "use a larger dataset"
+        )
+    is_test = np.isin(galaxy_ids, test_galaxies)
+    is_validation = np.isin(galaxy_ids, validation_galaxies)
+    return Split(
+        train=np.flatnonzero(~is_test & ~is_validation),
+        validation=np.flatnonzero(is_validation),
+        test=np.flatnonzero(is_test),
+        test_galaxies=tuple(int(g) for g in np.sort(test_galaxies)),
+        validation_galaxies=tuple(int(g) for g in np.sort(validation_galaxies)),
+    )
+
+
+class NetworkDataset(Dataset):
+    """
+    Pairs in network space: normalised images and log10 targets as tensors.
+
+    Parameters
+    ----------
+    pairs : `~picasso.io.dataset.PairDataset` or similar
+        Anything with ``len``, items ``{'image', 'truth'}`` and ``bands``,
+        ``properties`` attributes.
+    indices : sequence of int, optional
+        Positions in ``pairs`` to use; all by default.
+    in_bands : sequence of str, optional
+        Bands the network takes, in order; ``pairs.bands`` by default.
+    properties : sequence of str, optional
+        Properties the network predicts, in order; ``pairs.properties`` by
+        default.
+    flux_floor : float
+        Normalisation floor in the pairs' flux unit.
+    keep_bands : sequence of str, optional
+        Zero all other input channels (the authors' band studies).
+    augment : bool
+        Apply a random symmetry of the square, drawn from
+        (``seed``, epoch, pair) so it is reproducible (`set_epoch`).
+    seed : int
+    """
+
+    def __init__(self, pairs, indices=None, *, in_bands=None, properties=None,
+                 flux_floor=DEFAULT_FLUX_FLOOR, keep_bands=None, augment=False, seed=0):
+        self.pairs = pairs
+        self.indices = np.arange(len(pairs)) if indices is None else np.asarray(indices, int)
+        self.source_bands = tuple(pairs.bands)
+        self.in_bands = tuple(in_bands) if in_bands is not None else self.source_bands
+        source_properties = tuple(pairs.properties)
+        self.properties = PROPERTIES.validate(properties or source_properties)
+        missing = [name for name in self.properties if name not in source_properties]
+        if missing:
+            raise ValueError(
+                f"the dataset has no truth for {', '.join(missing)} (it has "
+                f"{', '.join(source_properties)})"
+            )
+        self._property_index = [source_properties.index(name) for name in self.properties]
+        # fail early on bands the data lacks
+        select_band_channels(np.zeros((len(self.source_bands), 1, 1)), self.source_bands,
+                             self.in_bands)
+        self.flux_floor = float(flux_floor)
+        self.keep_bands = tuple(keep_bands) if keep_bands else None
+        self.augment = bool(augment)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Choose the epoch whose augmentation draws `__getitem__` uses."""
+        self.epoch = int(epoch)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def __getitem__(self, item):
+        index = int(self.indices[item])
+        pair = self.pairs[index]
+        image = select_band_channels(np.asarray(pair["image"]), self.source_bands, self.in_bands)
+        image = normalize_flux(image, self.flux_floor)
+        if self.keep_bands is not None:
+            image = zero_bands(image, self.in_bands, self.keep_bands)
+        truth = np.asarray(pair["truth"], dtype=np.float32)[self._property_index]
+        if self.augment:
+            k = random_symmetry(self.seed, self.epoch, index)
+            image, truth = d4_transform(image, k), d4_transform(truth, k)
+        return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(
+            np.ascontiguousarray(truth)
+        )
+
+
+class _ResumableSampler(Sampler):
+    """A `DistributedSampler`'s epoch order, optionally from the ``start``-th sample on."""
+
+    def __init__(self, sampler, start=0):
+        self.sampler = sampler
+        self.start = start
+
+    def __iter__(self):
+        return iter(list(self.sampler)[self.start:])
+
+    def __len__(self):
+        return max(len(self.sampler) - self.start, 0)
+
+
+class _Shard(Sampler):
+    """This process's share of the validation set, without padding."""
+
+    def __init__(self, n, rank, world_size):
+        self.positions = list(range(rank, n, world_size))
+
+    def __iter__(self):
+        return iter(self.positions)
+
+    def __len__(self):
+        return len(self.positions)
+
+
+def _rng_states():
+    numpy_state = np.random.get_state(legacy=False)
+    numpy_state["state"]["key"] = numpy_state["state"]["key"].tolist()
+    states = {
+        "python": list(random.getstate()[1]) + [random.getstate()[0], random.getstate()[2]],
+        "numpy": json.dumps(numpy_state),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states):
+    python = states["python"]
+    random.setstate((python[-2], tuple(python[:-2]), python[-1]))
+    numpy_state = json.loads(states["numpy"])
+    numpy_state["state"]["key"] = np.array(numpy_state["state"]["key"], dtype=np.uint32)
+    np.random.set_state(numpy_state)
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _write_atomic_bytes(path, data):
+    from ..io.atomic import atomic_path
+
+    with atomic_path(path, overwrite=True) as tmp_path:
+        with open(tmp_path, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _dataset_summary(pairs):
+    attrs = getattr(pairs, "attrs", {}) or {}
+
+    def text(value):
+        return value.decode() if isinstance(value, bytes) else value
+
+    summary = {
+        "n_pairs": len(pairs),
+        "bands": list(pairs.bands),
+        "properties": list(pairs.properties),
+        "flux_unit": str(getattr(pairs, "flux_unit", "")),
+        "image_size": int(getattr(pairs, "image_size", 0)),
+    }
+    if getattr(pairs, "path", None) is not None:
+        summary["path"] = str(pairs.path)
+    for key in ("seed", "generator", "picasso_version"):
+        if key in attrs:
+            value = text(attrs[key])
+            summary[key] = value.item() if hasattr(value, "item") else value
+    return summary
+
+
+class Trainer:
+    """
+    Train a U-Net on a pair dataset with the paper's recipe.
+
+    Parameters
+    ----------
+    pairs : `~picasso.io.dataset.PairDataset` or similar
+        Training pairs with a ``table`` holding ``galaxy_id`` and
+        ``total_stellar_mass`` (for the split), ``bands``, ``properties``,
+        ``flux_unit`` and ``image_size``.
+    output_dir : str or path-like
+        Where the model (``model.safetensors``, best on validation), the
+        checkpoint, the logs (``log.csv``, ``log.json``) and the split
+        (``split.json``) go.
+    model_config : `~picasso.nn.UNetConfig`, optional
+        Default: the paper's, with the dataset's bands and properties.
+    config : `TrainConfig`, optional
+        Default: the paper's schedule.
+    progress : bool
+        Show tqdm progress bars (process 0 only).
+
+    Notes
+    -----
+    In a ``torchrun`` launch (``WORLD_SIZE`` > 1) the trainer joins the
+    process group (NCCL on GPUs, gloo on CPUs) unless one exists already.
+    """
+
+    def __init__(self, pairs, output_dir, *, model_config=None, config=None, progress=True):
+        self.pairs = pairs
+        self.output_dir = Path(output_dir)
+        self.config = config if config is not None else TrainConfig()
+        if model_config is None:
+            model_config = UNetConfig(in_bands=tuple(pairs.bands),
+                                      properties=tuple(pairs.properties))
+        self.model_config = model_config
+        if self.config.loss == "gaussian_nll" and not model_config.heteroscedastic:
+            raise ValueError("loss 'gaussian_nll' needs UNetConfig(heteroscedastic=True)")
+        if self.config.keep_bands is not None:
+            missing = set(self.config.keep_bands) - set(model_config.in_bands)
+            if missing:
+                raise ValueError(f"keep_bands {sorted(missing)} are not network input bands")
+        self.image_size = int(pairs.image_size)
+        if self.image_size % model_config.divisor:
+            raise ValueError(
+                f"image size {self.image_size} is not divisible by 2**depth = "
+                f"{model_config.divisor}; choose a smaller depth or resample the dataset"
+            )
+        self.progress = progress
+        self._setup_distributed()
+        self._setup_device()
+
+        table = pairs.table
+        self.split = split_by_galaxy(
+            np.asarray(table["galaxy_id"]), table["total_stellar_mass"],
+            test_every=self.config.test_every,
+            validation_fraction=self.config.validation_fraction,
+        )
+        common = dict(in_bands=model_config.in_bands, properties=model_config.properties,
+                      flux_floor=self.config.flux_floor, keep_bands=self.config.keep_bands,
+                      seed=self.config.seed)
+        self.train_data = NetworkDataset(pairs, self.split.train, augment=self.config.augment,
+                                         **common)
+        self.validation_data = NetworkDataset(pairs, self.split.validation, augment=False,
+                                              **common)
+
+        torch.manual_seed(self.config.seed)
+        self.network = UNet(model_config).to(self.device)
+        if self.channels_last:
+            self.network = self.network.to(memory_format=torch.channels_last)
+        self.model = self.network
+        if self.world_size > 1:
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.network, device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
+        if self.config.compile:
+            self.model = torch.compile(self.model)
+        self.optimizer = torch.optim.Adam(self.network.parameters(),
+                                          lr=self.config.learning_rate,
+                                          weight_decay=self.config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, milestones=list(self.config.milestones), gamma=self.config.gamma
+        )
+        self.loss_function = LOSSES[self.config.loss]
+        self.epoch = 0
+        self.step_in_epoch = 0
+        self.global_step = 0
+        self.best_metric = float("inf")
+        self.best_epoch = None
+        self.history = []
+        self._running = {"loss_sum": 0.0, "n_images": 0, "seconds": 0.0}
+
+    # -- set-up -----------------------------------------------------------------------------
+
+    def _setup_distributed(self):
+        self._owns_process_group = False
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() and self.config.device != "cpu" \
+                else "gloo"
+            dist.init_process_group(backend)
+            self._owns_process_group = True
+        if dist.is_available() and dist.is_initialized():
+            self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        else:
+            self.rank, self.world_size = 0, 1
+
+    def _setup_device(self):
+        name = self.config.device
+        if name is None:
+            name = "cuda" if torch.cuda.is_available() else "cpu"
+        device = torch.device(name)
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        self.device = device
+        precision = self.config.precision
+        if precision == "auto":
+            precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() \
+                else "fp32"
+        self.precision = precision
+        channels_last = self.config.channels_last
+        self.channels_last = device.type == "cuda" if channels_last is None else channels_last
+
+    @property
+    def is_main(self):
+        """bool: whether this process writes files (rank 0)."""
+        return self.rank == 0
+
+    # -- state ------------------------------------------------------------------------------
+
+    def state_dict(self):
+        """
+        The complete training state, as a checkpoint holds it.
+
+        Returns
+        -------
+        state : dict
+            Tensors, numbers, strings and lists only (readable with
+            ``torch.load(weights_only=True)``).
+        """
+        return {
+            "format": "picasso-checkpoint",
+            "model_config": json.dumps(self.model_config.to_dict()),
+            "train_config": json.dumps(self.config.to_dict()),
+            "n_pairs": len(self.pairs),
+            "network": {k: v.detach().clone() for k, v in self.network.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "best_metric": self.best_metric,
+            "best_epoch": -1 if self.best_epoch is None else self.best_epoch,
+            "history": json.dumps(self.history),
+            "running": json.dumps(self._running),
+            "data_order": json.dumps({"seed": self.config.seed, "epoch": self.epoch,
+                                      "start_sample": self.step_in_epoch * self.config.batch_size,
+                                      "world_size": self.world_size}),
+            "rng": _rng_states(),
+        }
+
+    def load_state_dict(self, state):
+        """Restore a `state_dict` (the inverse of it)."""
+        if state.get("format") != "picasso-checkpoint":
+            raise ValueError("not a picasso training checkpoint")
+        if state["n_pairs"] != len(self.pairs):
+            raise ValueError(
+                f"the checkpoint was made on a dataset of {state['n_pairs']} pairs, this one has "
+                f"{len(self.pairs)}; resume with the same dataset"
+            )
+        world = json.loads(state["data_order"])["world_size"]
+        if state["step_in_epoch"] and world != self.world_size:
+            raise ValueError(
+                f"the checkpoint was taken mid-epoch with {world} processes; resume with the "
+                f"same number (this run has {self.world_size})"
+            )
+        self.network.load_state_dict(state["network"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch = int(state["epoch"])
+        self.step_in_epoch = int(state["step_in_epoch"])
+        self.global_step = int(state["global_step"])
+        self.best_metric = float(state["best_metric"])
+        self.best_epoch = None if state["best_epoch"] < 0 else int(state["best_epoch"])
+        self.history = json.loads(state["history"])
+        self._running = json.loads(state["running"])
+        _set_rng_states(state["rng"])
+
+    @property
+    def checkpoint_path(self):
+        """`~pathlib.Path`: the resumable state."""
+        return self.output_dir / CHECKPOINT_FILENAME
+
+    def save_checkpoint(self):
+        """Write the training state atomically (process 0 only)."""
+        if not self.is_main:
+            return
+        buffer = io.BytesIO()
+        torch.save(self.state_dict(), buffer)
+        _write_atomic_bytes(self.checkpoint_path, buffer.getvalue())
+
+    @classmethod
+    def resume(cls, pairs, output_dir, *, progress=True, **config_overrides):
+        """
+        Continue a run from the checkpoint in ``output_dir``.
+
+        Parameters
+        ----------
+        pairs : `~picasso.io.dataset.PairDataset`
+            The same dataset the run started with.
+        output_dir : str or path-like
+        progress : bool
+        **config_overrides
+            Settings that do not change the result (``num_workers``,
+            ``device``, ``epochs`` to train longer).
+
+        Returns
+        -------
+        trainer : `Trainer`
+        """
+        path = Path(output_dir) / CHECKPOINT_FILENAME
+        if not path.exists():
+            raise FileNotFoundError(f"no checkpoint {path} to resume from")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model_config = UNetConfig.from_dict(json.loads(state["model_config"]))
+        config = replace(TrainConfig.from_dict(json.loads(state["train_config"])),
+                         **config_overrides)
+        trainer = cls(pairs, output_dir, model_config=model_config, config=config,
+                      progress=progress)
+        trainer.load_state_dict(state)
+        log.info("resumed %s at epoch %d step %d", output_dir, trainer.epoch,
+                 trainer.step_in_epoch)
+        return trainer
+
+    # -- training ---------------------------------------------------------------------------
+
+    def _loader(self, dataset, sampler, batch_size):
+        return DataLoader(
+            dataset, batch_size=batch_size, sampler=sampler, num_workers=self.config.num_workers,
+            pin_memory=self.device.type == "cuda", drop_last=False,
+            persistent_workers=False,
+        )
+
+    def _forward(self, images):
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                            enabled=self.precision == "bf16"):
+            out = self.model(images)
+        return self.network.split_output(out.float())
+
+    def _loss(self, prediction, log_sigma, truth, reduction="mean"):
+        kwargs = {"empty_weight": self.config.empty_weight, "reduction": reduction}
+        if self.config.loss == "gaussian_nll":
+            return self.loss_function(prediction, log_sigma, truth, **kwargs)
+        return self.loss_function(prediction, truth, **kwargs)
+
+    def train_epoch(self):
+        """Train from the current position to the end of the current epoch."""
+        from tqdm.auto import tqdm
+
+        self.model.train()
+        self.train_data.set_epoch(self.epoch)
+        sampler = DistributedSampler(
+            self.train_data, num_replicas=self.world_size, rank=self.rank, shuffle=True,
+            seed=self.config.seed, drop_last=False,
+        )
+        sampler.set_epoch(self.epoch)
+        start = self.step_in_epoch * self.config.batch_size
+        loader = self._loader(self.train_data, _ResumableSampler(sampler, start),
+                              self.config.batch_size)
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
+                   disable=not (self.progress and self.is_main), leave=False)
+        tick = time.perf_counter()
+        for images, truth in bar:
+            prediction, log_sigma = self._forward(images)
+            loss = self._loss(prediction, log_sigma, truth.to(self.device, non_blocking=True))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            value = float(loss.detach())
+            if not np.isfinite(value):
+                raise FloatingPointError(
+                    f"training loss became {value} at epoch {self.epoch + 1}, step "
+                    f"{self.step_in_epoch}; lower the learning rate"
+                )
+            self.step_in_epoch += 1
+            self.global_step += 1
+            self._running["loss_sum"] += value * len(images)
+            self._running["n_images"] += len(images)
+            now = time.perf_counter()
+            self._running["seconds"] += now - tick
+            tick = now
+            bar.set_postfix(loss=f"{value:.4g}")
+            if self.config.checkpoint_every and self.step_in_epoch % self.config.checkpoint_every == 0:
+                self.save_checkpoint()
+        bar.close()
+
+    @torch.inference_mode()
+    def validate(self):
+        """
+        Loss and per-property scatter on the validation set.
+
+        Returns
+        -------
+        metrics : dict
+            ``validation_loss`` (the training loss, averaged over images) and
+            ``rms_dex_<property>``: root-mean-square error on known pixels.
+        """
+        self.model.eval()
+        n_properties = len(self.model_config.properties)
+        totals = torch.zeros(2 + 2 * n_properties, dtype=torch.float64)
+        loader = self._loader(self.validation_data,
+                              _Shard(len(self.validation_data), self.rank, self.world_size),
+                              self.config.batch_size)
+        for images, truth in loader:
+            prediction, log_sigma = self._forward(images)
+            truth = truth.to(self.device)
+            loss = self._loss(prediction, log_sigma, truth)
+            known = truth > -50.0
+            squared = torch.where(known, (truth - prediction) ** 2, 0.0)
+            totals[0] += float(loss) * len(images)
+            totals[1] += len(images)
+            totals[2:2 + n_properties] += squared.sum(dim=(0, 2, 3)).double().cpu()
+            totals[2 + n_properties:] += known.sum(dim=(0, 2, 3)).double().cpu()
+        if self.world_size > 1:
+            totals = totals.to(self.device)
+            dist.all_reduce(totals)
+            totals = totals.cpu()
+        metrics = {"validation_loss": float(totals[0] / max(float(totals[1]), 1.0))}
+        for index, name in enumerate(self.model_config.properties):
+            count = float(totals[2 + n_properties + index])
+            metrics[f"rms_dex_{name}"] = (
+                math.sqrt(float(totals[2 + index]) / count) if count else float("nan")
+            )
+        return metrics
+
+    def model_object(self, trained=True):
+        """The current network as a `~picasso.nn.Model` with full provenance."""
+        network = UNet(self.model_config)
+        network.load_state_dict({k: v.detach().cpu() for k, v in self.network.state_dict().items()})
+        network.eval()
+        best = next((row for row in self.history if row["epoch"] == self.best_epoch), {})
+        info = {
+            "training_data": _dataset_summary(self.pairs),
+            "train_config": self.config.to_dict(),
+            "split": self.split.to_dict(),
+            "seed": self.config.seed,
+            "metrics": {key: value for key, value in best.items()
+                        if key.startswith(("validation", "rms_dex"))},
+            "epoch": self.best_epoch,
+        }
+        return Model(network, flux_unit=self.pairs.flux_unit, flux_floor=self.config.flux_floor,
+                     image_size=self.image_size, trained=trained, info=info)
+
+    def _write_logs(self):
+        rows = self.history
+        columns = list(rows[0]) if rows else []
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        _write_atomic_bytes(self.output_dir / "log.csv", text.getvalue().encode())
+        record = {"model_config": self.model_config.to_dict(), "train_config": self.config.to_dict(),
+                  "world_size": self.world_size, "device": str(self.device),
+                  "precision": self.precision, "channels_last": self.channels_last,
+                  "best_epoch": self.best_epoch, "best_validation_loss": self.best_metric,
+                  "epochs": rows}
+        _write_atomic_bytes(self.output_dir / "log.json", json.dumps(record, indent=1).encode())
+
+    def fit(self):
+        """
+        Train to ``config.epochs``, validating after each epoch.
+
+        Returns
+        -------
+        model : `~picasso.nn.Model`
+            The best network on validation (also written to
+            ``output_dir/model.safetensors``).
+        """
+        if self.is_main:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            _write_atomic_bytes(self.output_dir / "split.json",
+                                json.dumps(self.split.to_dict(), indent=1).encode())
+        log.info("training on %d pairs, validating on %d, %d held out for test; %s, %s, %d "
+                 "process(es)", len(self.train_data), len(self.validation_data),
+                 self.split.test.size, self.device, self.precision, self.world_size)
+        try:
+            while self.epoch < self.config.epochs:
+                self.train_epoch()
+                metrics = self.validate()
+                train_loss = self._running["loss_sum"] / max(self._running["n_images"], 1)
+                row = {
+                    "epoch": self.epoch + 1,
+                    "step": self.global_step,
+                    "learning_rate": self.optimizer.param_groups[0]["lr"],
+                    "train_loss": train_loss,
+                    **metrics,
+                    "train_images_per_second": (self._running["n_images"] * self.world_size
+                                                / max(self._running["seconds"], 1e-9)),
+                }
+                self.history.append(row)
+                self.scheduler.step()
+                self.epoch += 1
+                self.step_in_epoch = 0
+                self._running = {"loss_sum": 0.0, "n_images": 0, "seconds": 0.0}
+                improved = metrics["validation_loss"] < self.best_metric
+                if improved:
+                    self.best_metric = metrics["validation_loss"]
+                    self.best_epoch = row["epoch"]
+                if self.is_main:
+                    if improved:
+                        self.model_object().save(self.output_dir / MODEL_FILENAME, overwrite=True)
+                    self._write_logs()
+                    self.save_checkpoint()
+                    log.info("epoch %d: train loss %.5g, validation loss %.5g%s", row["epoch"],
+                             train_loss, metrics["validation_loss"], " (best)" if improved else "")
+                if self.world_size > 1:
+                    dist.barrier()
+        finally:
+            if self._owns_process_group:
+                dist.destroy_process_group()
+        from .weights import load_model
+
+        return load_model(self.output_dir / MODEL_FILENAME)

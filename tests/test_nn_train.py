@@ -1,0 +1,161 @@
+import json
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from helpers_nn import ddp_worker, make_pairs, tiny_config
+from numpy.testing import assert_allclose
+from safetensors.torch import load_file
+
+from picasso.io.dataset import PairDataset
+from picasso.nn.train import (
+    NetworkDataset,
+    TrainConfig,
+    Trainer,
+    preset,
+    split_by_galaxy,
+)
+from picasso.nn.weights import load_model
+
+FAST = dict(batch_size=2, learning_rate=1e-2, milestones=(1,), seed=3)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pairs") / "pairs.h5"
+    return PairDataset(make_pairs(path))
+
+
+def test_split_by_galaxy_is_stratified_and_keeps_views_together():
+    galaxy_ids = np.repeat(np.arange(50), 4)
+    mass = np.repeat(10 ** np.linspace(9.5, 12, 50)[::-1], 4)  # galaxy 49 is the lightest
+    split = split_by_galaxy(galaxy_ids, mass)
+    # by mass the galaxies are 49, 48, ... 0; every 5th (positions 4, 9, ...) is tested
+    assert split.test_galaxies == tuple(sorted(range(45, -1, -5)))
+    sets = [set(galaxy_ids[s]) for s in (split.train, split.validation, split.test)]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert len(sets[1]) == 8  # 20% of the 40 remaining galaxies
+    assert split.train.size + split.validation.size + split.test.size == 200
+    assert split.train.size == 32 * 4
+    assert json.dumps(split.to_dict())
+    with pytest.raises(ValueError, match="too few"):
+        split_by_galaxy([1, 2, 3], [1.0, 2.0, 3.0])
+
+
+def test_network_dataset_normalises_and_augments_reproducibly(pairs):
+    data = NetworkDataset(pairs, [0, 1], augment=True, seed=1, in_bands=("g", "r"))
+    image, truth = data[0]
+    raw = pairs[0]
+    assert image.shape == (2, 16, 16) and truth.shape == (2, 16, 16)
+    assert_allclose(np.sort(image[1].numpy().ravel()),
+                    np.sort(np.log(np.maximum(raw["image"][2], 1e-4)).ravel()), rtol=1e-6)
+    again, _ = data[0]
+    assert torch.equal(image, again)
+    data.set_epoch(5)
+    assert any(not torch.equal(data[i][0], NetworkDataset(pairs, [0, 1], seed=1,
+               in_bands=("g", "r"))[i][0]) for i in range(2))
+
+
+def test_training_lowers_the_loss(pairs, tmp_path):
+    trainer = Trainer(pairs, tmp_path, model_config=tiny_config(),
+                      config=TrainConfig(**{**FAST, "epochs": 2, "milestones": (5,)}),
+                      progress=False)
+    before = trainer.validate()["validation_loss"]
+    trainer.fit()
+    after = trainer.validate()["validation_loss"]
+    assert after < 0.5 * before
+    rows = json.loads((tmp_path / "log.json").read_text())["epochs"]
+    assert rows[0]["train_loss"] > 0 and (tmp_path / "log.csv").exists()
+    split = json.loads((tmp_path / "split.json").read_text())
+    assert split["n_pairs"] == {"train": 16, "validation": 4, "test": 4}
+    model = load_model(tmp_path)
+    assert model.trained and model.info["split"] == split
+    best = min(rows, key=lambda row: row["validation_loss"])
+    assert model.info["metrics"]["validation_loss"] == pytest.approx(best["validation_loss"])
+
+
+def test_resume_reproduces_the_uninterrupted_run(pairs, tmp_path):
+    settings = dict(epochs=2, checkpoint_every=3, **FAST)
+    straight = Trainer(pairs, tmp_path / "straight", model_config=tiny_config(),
+                       config=TrainConfig(**settings), progress=False)
+    straight.fit()
+    # "killed" after the first epoch, then resumed
+    first = Trainer(pairs, tmp_path / "resumed", model_config=tiny_config(),
+                    config=TrainConfig(**{**settings, "epochs": 1}), progress=False)
+    first.fit()
+    resumed = Trainer.resume(pairs, tmp_path / "resumed", progress=False, epochs=2)
+    assert resumed.epoch == 1
+    resumed.fit()
+    for name, tensor in straight.network.state_dict().items():
+        assert torch.equal(tensor, resumed.network.state_dict()[name]), name
+    assert straight.history[-1]["validation_loss"] == resumed.history[-1]["validation_loss"]
+    assert resumed.optimizer.param_groups[0]["lr"] == straight.optimizer.param_groups[0]["lr"]
+
+
+def test_resume_from_mid_epoch_checkpoint(pairs, tmp_path):
+    settings = dict(epochs=1, checkpoint_every=2, **FAST)
+    straight = Trainer(pairs, tmp_path / "a", model_config=tiny_config(),
+                       config=TrainConfig(**settings), progress=False)
+    straight.fit()
+    partial = Trainer(pairs, tmp_path / "b", model_config=tiny_config(),
+                      config=TrainConfig(**settings), progress=False)
+    partial.output_dir.mkdir()
+    # train two steps as a killed run would have, leaving its mid-epoch checkpoint
+    partial.train_data.set_epoch(0)
+    original_step = partial.optimizer.step
+    calls = []
+
+    def step_then_maybe_die():
+        original_step()
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    partial.optimizer.step = step_then_maybe_die
+    with pytest.raises(KeyboardInterrupt):
+        partial.fit()
+    resumed = Trainer.resume(pairs, tmp_path / "b", progress=False)
+    assert resumed.step_in_epoch == 2
+    resumed.fit()
+    for name, tensor in straight.network.state_dict().items():
+        assert torch.equal(tensor, resumed.network.state_dict()[name]), name
+
+
+def test_two_process_gloo_data_parallel(pairs, tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = dict(epochs=1, augment=False, **FAST)
+    mp.spawn(ddp_worker, args=(2, port, str(pairs.path), str(tmp_path), settings), nprocs=2)
+    rank0 = load_file(tmp_path / "rank0.safetensors")
+    rank1 = load_file(tmp_path / "rank1.safetensors")
+    for name in rank0:
+        assert torch.equal(rank0[name], rank1[name])
+    log = json.loads((tmp_path / "log.json").read_text())
+    assert log["world_size"] == 2 and log["epochs"][0]["step"] == 4  # 16 pairs / (2 x 2)
+    # the same samples in one process with twice the batch: the same training
+    single = Trainer(pairs, tmp_path / "single", model_config=tiny_config(),
+                     config=TrainConfig(**{**settings, "batch_size": 4}), progress=False)
+    single.fit()
+    assert single.history[0]["validation_loss"] == pytest.approx(
+        log["epochs"][0]["validation_loss"], rel=1e-3)
+
+
+def test_presets_and_bad_settings(pairs, tmp_path):
+    model_config, train_config = preset("paper")
+    assert (model_config.depth, model_config.base_width) == (4, 64)
+    assert (train_config.learning_rate, train_config.epochs, train_config.milestones,
+            train_config.batch_size) == (1e-5, 13, (8, 10), 16)
+    small_model, small_train = preset("small", epochs=2)
+    assert small_model.base_width < 64 and small_train.epochs == 2
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("huge")
+    with pytest.raises(ValueError, match="heteroscedastic"):
+        Trainer(pairs, tmp_path, model_config=tiny_config(),
+                config=TrainConfig(loss="gaussian_nll"))
+    with pytest.raises(ValueError, match="not divisible"):
+        Trainer(pairs, tmp_path, model_config=tiny_config(depth=5) if False else
+                tiny_config().__class__(depth=5, base_width=4, properties=("stellar_mass",
+                                                                           "sfr")))
