@@ -159,3 +159,21 @@ def test_presets_and_bad_settings(pairs, tmp_path):
         Trainer(pairs, tmp_path, model_config=tiny_config(depth=5) if False else
                 tiny_config().__class__(depth=5, base_width=4, properties=("stellar_mass",
                                                                            "sfr")))
+
+
+def test_train_command_and_resume(pairs, tmp_path, capsys):
+    from picasso.cli import main
+
+    out = tmp_path / "run"
+    base = ["train", str(pairs.path), "-o", str(out), "--preset", "small", "--no-progress"]
+    tiny = ["--depth", "2", "--base-width", "4", "--batch-size", "4", "--lr", "1e-2"]
+    assert main(base + tiny + ["--epochs", "1"]) == 0
+    assert "best validation loss" in capsys.readouterr().out
+    assert main(base + tiny + ["--epochs", "1"]) == 1  # refuses to overwrite a run
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(base + ["--resume", "--lr", "1"]) == 1  # a result-changing setting
+    assert main(base + ["--resume", "--epochs", "2"]) == 0
+    log = json.loads((out / "log.json").read_text())
+    assert [row["epoch"] for row in log["epochs"]] == [1, 2]
+    assert log["model_config"]["base_width"] == 4
+    assert load_model(out).config.depth == 2

@@ -1,0 +1,126 @@
+import astropy.units as u
+import h5py
+import numpy as np
+import pytest
+import torch
+from astropy.wcs import WCS
+from helpers_nn import make_pairs, tiny_config
+from numpy.testing import assert_allclose, assert_array_equal
+
+from picasso import GalaxyCutout, PropertyMaps
+from picasso.cli import main
+from picasso.io.dataset import PairDataset
+from picasso.nn.predict import parse_shard, predict_cutouts, predict_dataset, shard_indices
+from picasso.nn.transforms import normalize_flux
+from picasso.nn.unet import UNet
+from picasso.nn.weights import Model
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    return PairDataset(make_pairs(tmp_path_factory.mktemp("pairs") / "pairs.h5", n_galaxies=3))
+
+
+def _model(heteroscedastic=False):
+    torch.manual_seed(1)
+    network = UNet(tiny_config(heteroscedastic=heteroscedastic))
+    # a bias that keeps outputs in a physical range
+    with torch.no_grad():
+        network.head.bias.fill_(1.0)
+    return Model(network.eval(), flux_unit="nanomaggy", image_size=16, trained=True)
+
+
+def _cutout(pairs, **kwargs):
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crval = [150.0, 2.0]
+    wcs.wcs.crpix = [8.5, 8.5]
+    wcs.wcs.cdelt = [-0.396 / 3600, 0.396 / 3600]
+    image = pairs[0]["image"]
+    return GalaxyCutout(image * u.nanomaggy, wcs=wcs, redshift=0.05, **kwargs)
+
+
+def test_cutout_predict_gives_physical_maps_on_the_cutout_grid(pairs):
+    model = _model()
+    cutout = _cutout(pairs)
+    maps = cutout.predict(model=model)
+    assert isinstance(maps, PropertyMaps)
+    assert maps.properties == ("stellar_mass", "sfr")
+    assert maps["stellar_mass"].unit == u.Msun / u.kpc**2
+    assert maps.wcs.wcs.crval[0] == 150.0
+    assert_allclose(maps.pixel_scale.to_value(u.kpc), cutout.pixel_scale_kpc.to_value(u.kpc))
+    # the numbers are 10**network(ln flux)
+    with torch.inference_mode():
+        direct = model.network(torch.from_numpy(normalize_flux(pairs[0]["image"][None])))
+    assert_allclose(np.log10(maps["sfr"].value), direct[0, 1].numpy(), rtol=1e-5)
+    # the same flux in janskys gives the same maps
+    in_jansky = cutout.to_unit(u.Jy)
+    assert_allclose(model.predict(in_jansky)["stellar_mass"].value, maps["stellar_mass"].value,
+                    rtol=1e-4)
+    # batches do not change the answer
+    several = model.predict([cutout, cutout, cutout], batch_size=2)
+    assert_allclose(several[2]["sfr"].value, maps["sfr"].value, rtol=1e-5)
+
+
+def test_uncertainty_and_test_time_augmentation(pairs):
+    model = _model(heteroscedastic=True)
+    cutout = _cutout(pairs)
+    maps = predict_cutouts([cutout], model, symmetries=range(8))[0]
+    assert set(maps.uncertainty) == {"stellar_mass", "sfr"}
+    assert np.all(maps.uncertainty["sfr"] > 0)
+
+
+def test_mismatches_are_refused_with_advice(pairs):
+    model = _model()
+    cutout = _cutout(pairs)
+    gri = Model(UNet(tiny_config(in_bands=("g", "r", "i"))), image_size=16)
+    with pytest.raises(ValueError, match=r"select_bands\(\['g', 'r', 'i'\]\)"):
+        gri.predict(cutout)
+    assert gri.predict(cutout.select_bands(["g", "r", "i"])).shape == (16, 16)
+    with pytest.raises(ValueError, match="lacks i, z"):
+        model.predict(cutout.select_bands(["u", "g", "r"]))
+    small = GalaxyCutout(pairs[0]["image"][:, :8, :8] * u.nanomaggy)
+    with pytest.raises(ValueError, match="trained on 16 x 16 images.*resample"):
+        model.predict(small)
+    wrong_field = _cutout(pairs, meta={"r_half": 5 * u.kpc})
+    with pytest.raises(ValueError, match="spans .* half-mass radii"):
+        model.predict(wrong_field)
+    surface = GalaxyCutout(pairs[0]["image"] * u.MJy / u.sr)
+    with pytest.raises(ValueError, match="cannot convert the cutout's flux"):
+        model.predict(surface)
+    with pytest.raises(RuntimeError, match="no trained model is bundled"):
+        cutout.predict()
+    with pytest.raises(TypeError, match="picasso Model"):
+        predict_cutouts([cutout], model=42)
+
+
+def test_shards_cover_the_dataset_once(pairs, tmp_path):
+    assert parse_shard("1/4") == (1, 4)
+    with pytest.raises(ValueError, match="0 <= i < n"):
+        parse_shard("4/4")
+    parts = [shard_indices(len(pairs), (i, 4)) for i in range(4)]
+    assert_array_equal(np.concatenate(parts), np.arange(len(pairs)))
+
+    model = _model()
+    model_path = model.save(tmp_path / "m.safetensors")
+    for i in range(2):
+        assert main(["predict", str(model_path), str(pairs.path), "-o",
+                     str(tmp_path / "out.h5"), "--shard", f"{i}/2", "--no-progress"]) == 0
+    whole = predict_dataset(model, pairs, tmp_path / "whole.h5")[0]
+    with h5py.File(whole) as handle:
+        expected = handle["log10_maps"][()]
+    got = []
+    for i in range(2):
+        with h5py.File(tmp_path / f"out.shard{i}of2.h5") as handle:
+            got.append(handle["log10_maps"][()])
+            assert handle.attrs["n_source"] == len(pairs)
+    assert_allclose(np.concatenate(got), expected, rtol=1e-5)
+
+
+def test_one_fits_file_per_galaxy(pairs, tmp_path):
+    model = _model()
+    written = predict_dataset(model, pairs, tmp_path / "maps", shard=(0, 3))
+    assert [path.name for path in written] == ["g100_v0.fits", "g100_v1.fits"]
+    maps = PropertyMaps.read(written[0])
+    assert maps.properties == ("stellar_mass", "sfr")
+    assert_allclose(maps.pixel_scale.to_value(u.kpc), 0.5)
