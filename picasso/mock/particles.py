@@ -135,7 +135,9 @@ def _as_rotation(rotation):
             f"rotation must be a scipy Rotation or a (3, 3) matrix, got shape {matrix.shape}"
         )
     if not np.allclose(matrix @ matrix.T, np.eye(3), atol=1e-6) or np.linalg.det(matrix) < 0:
-        raise ValueError("rotation matrix must be orthogonal with determinant +1 (a proper rotation)")
+        raise ValueError(
+            "rotation matrix must be orthogonal with determinant +1 (a proper rotation)"
+        )
     return Rotation.from_matrix(matrix)
 
 
@@ -208,7 +210,9 @@ class _ParticleSet:
             A new set; fields other than position are shared, not copied.
         """
         rotation = _as_rotation(rotation)
-        return self._replace(position=rotation.apply(self._position) if len(self) else self._position)
+        return self._replace(
+            position=rotation.apply(self._position) if len(self) else self._position
+        )
 
     def translated(self, offset):
         """
@@ -441,7 +445,13 @@ class GasCells(_ParticleSet):
     )
 
     def __init__(
-        self, position, mass, metallicity, sfr, neutral_fraction, smoothing_length,
+        self,
+        position,
+        mass,
+        metallicity,
+        sfr,
+        neutral_fraction,
+        smoothing_length,
         molecular_fraction=None,
     ):
         kind = type(self).__name__
@@ -463,8 +473,16 @@ class GasCells(_ParticleSet):
 
     @classmethod
     def from_arrays(
-        cls, position, mass, metallicity, sfr, neutral_fraction, smoothing_length,
-        molecular_fraction=None, *, validate=True,
+        cls,
+        position,
+        mass,
+        metallicity,
+        sfr,
+        neutral_fraction,
+        smoothing_length,
+        molecular_fraction=None,
+        *,
+        validate=True,
     ):
         """
         Build from plain arrays already in picasso's internal units.
@@ -512,8 +530,16 @@ class GasCells(_ParticleSet):
         return cls.from_arrays(np.zeros((0, 3)), zeros, zeros, zeros, zeros, zeros)
 
     def _set(
-        self, position, mass, metallicity, sfr, neutral_fraction, smoothing_length,
-        molecular_fraction, *, validate,
+        self,
+        position,
+        mass,
+        metallicity,
+        sfr,
+        neutral_fraction,
+        smoothing_length,
+        molecular_fraction,
+        *,
+        validate,
     ):
         if molecular_fraction is None:
             molecular_fraction = np.zeros(position.shape[0] if position.ndim else 0)
@@ -583,7 +609,9 @@ class GasCells(_ParticleSet):
     def hi_mass_value(self):
         """ndarray: atomic hydrogen masses in Msun."""
         return (
-            self._mass * HYDROGEN_MASS_FRACTION * self._neutral_fraction
+            self._mass
+            * HYDROGEN_MASS_FRACTION
+            * self._neutral_fraction
             * (1.0 - self._molecular_fraction)
         )
 
@@ -591,8 +619,7 @@ class GasCells(_ParticleSet):
     def h2_mass(self):
         """`~astropy.units.Quantity`: molecular hydrogen masses (Msun)."""
         return (
-            self._mass * HYDROGEN_MASS_FRACTION * self._neutral_fraction
-            * self._molecular_fraction
+            self._mass * HYDROGEN_MASS_FRACTION * self._neutral_fraction * self._molecular_fraction
         ) << _MASS
 
     mass_value = property(lambda self: self._mass, doc="ndarray: gas masses in Msun.")
@@ -717,7 +744,8 @@ class Particles:
         if up.shape != (3,) or np.linalg.norm(np.cross(up, direction)) < 1e-12:
             raise ValueError("up must be a 3-vector not parallel to direction")
         rotation, _ = Rotation.align_vectors(
-            np.array([z_axis, [0.0, 1.0, 0.0]]), np.array([direction, up]),
+            np.array([z_axis, [0.0, 1.0, 0.0]]),
+            np.array([direction, up]),
             weights=[np.inf, 1.0],
         )
         return rotation
@@ -816,7 +844,7 @@ class Particles:
 
     @property
     def mass_weighted_age(self):
-        """`~astropy.units.Quantity`: current-mass-weighted mean stellar age (Gyr; NaN without stars)."""
+        """`~astropy.units.Quantity`: current-mass-weighted mean stellar age (Gyr, NaN if none)."""
         total = self.stars._mass.sum()
         if total <= 0:
             return np.nan << _AGE

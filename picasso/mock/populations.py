@@ -99,13 +99,21 @@ class SSPTable:
                 "build it with tools/build_ssp_table.py"
             )
         if "REDSHIFT" not in table.meta:
-            raise ValueError("SSP table meta lacks REDSHIFT (the redshift of its observed magnitudes)")
+            raise ValueError(
+                "SSP table meta lacks REDSHIFT (the redshift of its observed magnitudes)"
+            )
         age = u.Quantity(table["age"]).to_value(u.yr)
         metallicity = np.asarray(table["metallicity"], dtype=float)
         ages = np.unique(age)
         metallicities = np.unique(metallicity)
-        if ages.size * metallicities.size != len(table) or ages.min() <= 0 or metallicities.min() <= 0:
-            raise ValueError("SSP table rows must form a full grid of positive ages x metallicities")
+        if (
+            ages.size * metallicities.size != len(table)
+            or ages.min() <= 0
+            or metallicities.min() <= 0
+        ):
+            raise ValueError(
+                "SSP table rows must form a full grid of positive ages x metallicities"
+            )
         order = np.lexsort((metallicity, age))  # age-major, metallicity-minor
         shape = (ages.size, metallicities.size)
 
@@ -118,7 +126,8 @@ class SSPTable:
         self._log_age = np.log10(ages)
         self._log_metallicity = np.log10(metallicities)
         self._magnitudes = {
-            kind: np.stack([grid(f"{kind}_mag_{band}") for band in bands], axis=-1) for kind in _KINDS
+            kind: np.stack([grid(f"{kind}_mag_{band}") for band in bands], axis=-1)
+            for kind in _KINDS
         }
         self._fractions = np.stack([grid("living_fraction"), grid("surviving_fraction")], axis=-1)
         self.cosmology = self._table_cosmology()
@@ -193,7 +202,9 @@ class SSPTable:
         bands = BANDS.validate(bands) if bands is not None else self.bands
         missing = [b for b in bands if b not in self.bands]
         if missing:
-            raise ValueError(f"SSP table has no band(s) {', '.join(missing)}; it has {', '.join(self.bands)}")
+            raise ValueError(
+                f"SSP table has no band(s) {', '.join(missing)}; it has {', '.join(self.bands)}"
+            )
         return [self.bands.index(b) for b in bands]
 
     def _grid_points(self, age, metallicity):
@@ -213,7 +224,9 @@ class SSPTable:
             raise ValueError("metallicity must be a metal mass fraction in [0, 1]")
         log_age = np.clip(np.log10(np.maximum(age, 1e-30)), self._log_age[0], self._log_age[-1])
         log_z = np.clip(
-            np.log10(np.maximum(metallicity, 1e-30)), self._log_metallicity[0], self._log_metallicity[-1]
+            np.log10(np.maximum(metallicity, 1e-30)),
+            self._log_metallicity[0],
+            self._log_metallicity[-1],
         )
         return np.stack([log_age, log_z], axis=-1)
 
@@ -262,7 +275,9 @@ class SSPTable:
         values = self._interpolate(self._magnitudes[kind], self._grid_points(age, metallicity))
         return values[..., self._band_indices(bands)] << u.mag
 
-    def flux_per_mass(self, age, metallicity, bands=None, redshift=None, cosmology=None, nebular=True):
+    def flux_per_mass(
+        self, age, metallicity, bands=None, redshift=None, cosmology=None, nebular=True
+    ):
         """
         Observed flux per solar mass of stars *formed* (initial mass).
 
@@ -320,7 +335,9 @@ class SSPTable:
         if redshift == self.redshift and cosmology is self.cosmology:
             return 1.0
         if abs(redshift - self.redshift) > 0.02:
-            log.debug("SSP fluxes moved from z=%g to z=%g without k-correction", self.redshift, redshift)
+            log.debug(
+                "SSP fluxes moved from z=%g to z=%g without k-correction", self.redshift, redshift
+            )
         distance = cosmology.luminosity_distance(redshift)
         return float((self.luminosity_distance / distance).to_value(u.dimensionless_unscaled) ** 2)
 
@@ -377,7 +394,9 @@ class SSPTable:
 @functools.lru_cache(maxsize=4)
 def _load_cached(path):
     if not Path(path).exists():
-        raise FileNotFoundError(f"SSP table {path} not found; build it with tools/build_ssp_table.py")
+        raise FileNotFoundError(
+            f"SSP table {path} not found; build it with tools/build_ssp_table.py"
+        )
     log.debug("reading SSP table %s", path)
     return SSPTable(QTable.read(path))
 
