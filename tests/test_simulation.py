@@ -67,7 +67,7 @@ def write_cutout(path, *, stars=None, gas=None, header=None, drop=(), gas_size="
                 if (
                     name == "PartType0"
                     and field in ("SmoothingLength", "Density")
-                    and field != gas_size
+                    and gas_size not in (field, "both")
                 ):
                     continue
                 part[field] = values
@@ -101,11 +101,26 @@ def test_units_converted_and_wind_excluded(tmp_path):
     assert galaxy.meta["scale_factor"] == SCALE and galaxy.meta["hubble_param"] == pytest.approx(H)
 
 
-def test_cell_size_from_density(tmp_path):
+def test_cell_size_from_density_or_smoothing_length(tmp_path):
     path = write_cutout(tmp_path / "density.hdf5", gas_size="Density")
     galaxy = read_particles(path)
     # Density was made from spheres of radius 1.4 and 2.8 ckpc/h
     assert_quantity_allclose(galaxy.gas.smoothing_length, [1.6, 3.2] * u.kpc)
+    gas = {
+        "Coordinates": np.zeros((1, 3)) + 500.0,
+        "Masses": np.array([1e-3]),
+        "GFM_Metallicity": np.array([0.01]),
+        "StarFormationRate": np.array([0.0]),
+        "NeutralHydrogenAbundance": np.array([0.5]),
+        "SmoothingLength": np.array([7.0]),
+        "Density": np.array([1e-3]) / (4 / 3 * np.pi * 0.7**3),  # sphere of 0.7 ckpc/h
+    }
+    both = write_cutout(tmp_path / "both.hdf5", gas=gas, gas_size="both")
+    assert_quantity_allclose(read_particles(both).gas.smoothing_length, [0.8] * u.kpc)
+    chosen = read_particles(both, gas_size="smoothing_length")
+    assert_quantity_allclose(chosen.gas.smoothing_length, [8.0] * u.kpc)
+    with pytest.raises(ValueError, match="gas_size"):
+        read_particles(both, gas_size="volume")
 
 
 def test_default_centre_is_stellar_centre_of_mass_across_the_box_edge(tmp_path):

@@ -7,9 +7,11 @@ file with a ``Header`` group and one group per particle type. picasso reads
 * ``PartType4`` (stars): ``Coordinates``, ``Masses``, ``GFM_InitialMass``,
   ``GFM_Metallicity``, ``GFM_StellarFormationTime``;
 * ``PartType0`` (gas): ``Coordinates``, ``Masses``, ``GFM_Metallicity``,
-  ``StarFormationRate``, ``NeutralHydrogenAbundance`` and either
-  ``SmoothingLength`` or ``Density`` (the cell size is then the radius of the
-  sphere with the cell's volume, Masses / Density);
+  ``StarFormationRate``, ``NeutralHydrogenAbundance`` and ``Density`` or
+  ``SmoothingLength`` for the cell size: by default the radius of the sphere
+  with the cell's volume, Masses / Density (TNG cutouts have no
+  ``SmoothingLength``; in Illustris it is twice the largest Delaunay radius
+  around the cell, a larger smoothing scale), else ``SmoothingLength``;
 * ``Header`` attributes ``HubbleParam``, ``Omega0``, ``OmegaLambda``, ``Time``
   (the scale factor a) and, if present, ``BoxSize`` (for periodic wrapping).
 
@@ -49,7 +51,7 @@ STAR_FIELDS = (
     "GFM_Metallicity",
     "GFM_StellarFormationTime",
 )
-#: Fields read from ``PartType0`` (plus ``SmoothingLength`` or ``Density``).
+#: Fields read from ``PartType0`` (plus ``Density`` or ``SmoothingLength``).
 GAS_FIELDS = (
     "Coordinates",
     "Masses",
@@ -126,7 +128,14 @@ def _wrap(offset, box):
 
 
 def read_particles(
-    path, centre=None, *, cosmology=None, scale_factor=None, require_gas=True, exclude_wind=True
+    path,
+    centre=None,
+    *,
+    cosmology=None,
+    scale_factor=None,
+    require_gas=True,
+    exclude_wind=True,
+    gas_size="auto",
 ):
     """
     Read an Illustris / IllustrisTNG cutout into `~picasso.mock.particles.Particles`.
@@ -151,6 +160,9 @@ def read_particles(
         Drop ``PartType4`` entries with ``GFM_StellarFormationTime <= 0``
         (wind-phase gas cells, not stars). Keeping them is an error, since they
         have no stellar age.
+    gas_size : {'auto', 'density', 'smoothing_length'}
+        Cell size from the equivalent-sphere radius of ``Masses / Density``,
+        from ``SmoothingLength``, or ('auto') the first of these the file has.
 
     Returns
     -------
@@ -165,6 +177,10 @@ def read_particles(
         If the file is not HDF5, or a group, field or header attribute is
         missing, or a field has the wrong shape; the message names it.
     """
+    if gas_size not in ("auto", "density", "smoothing_length"):
+        raise ValueError(
+            f"gas_size must be 'auto', 'density' or 'smoothing_length', got {gas_size!r}"
+        )
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"simulation cutout {path} does not exist")
@@ -191,12 +207,16 @@ def read_particles(
         gas = None
         if "PartType0" in handle or require_gas:
             group = handle.get("PartType0")
-            size_field = None
-            if group is not None:
-                size_field = "SmoothingLength" if "SmoothingLength" in group else "Density"
-            gas = _read_group(
-                handle, "PartType0", GAS_FIELDS + ((size_field,) if size_field else ()), path
-            )
+            size_field = {"density": "Density", "smoothing_length": "SmoothingLength"}.get(gas_size)
+            if size_field is None:  # auto
+                has_density = group is not None and "Density" in group
+                size_field = "Density" if has_density else "SmoothingLength"
+                if group is not None and size_field not in group:
+                    raise ValueError(
+                        f"{path}: group 'PartType0' lacks both Density and SmoothingLength "
+                        "(one is needed for the cell size)"
+                    )
+            gas = _read_group(handle, "PartType0", GAS_FIELDS + (size_field,), path)
 
     h = cosmology.H0.to_value(u.km / u.s / u.Mpc) / 100.0
     length_scale = scale_factor / h  # ckpc/h -> kpc
@@ -253,7 +273,7 @@ def read_particles(
         gas_position = (
             _wrap(gas["Coordinates"] - centre_physical / length_scale, box) * length_scale
         )
-        if "SmoothingLength" in gas:
+        if size_field == "SmoothingLength":
             size = gas["SmoothingLength"] * length_scale
         else:
             density = gas["Density"]
