@@ -650,6 +650,49 @@ class GalaxyCutout:
             cutout._pixel_scale_kpc = header["PIXKPC"] * u.kpc
         return cutout
 
+    @classmethod
+    def from_sdss_frames(cls, frames, ra, dec, redshift, *, size=256, field=None, r_half=None,
+                         target_psf_fwhm=1 * u.kpc, **kwargs):
+        """
+        Cut a model-ready cutout from SDSS frame files (or other calibrated images).
+
+        Reads the frames (``frame-{band}-{run}-{camcol}-{field}.fits(.bz2)``,
+        once per file, shared between calls), puts every band on one
+        tangent-plane grid centred on the galaxy with flux-conserving
+        reprojection, propagates the SDSS noise model, scales the fluxes to
+        the training redshift and matches the PSF. See
+        `picasso.io.sdss.cutout_from_frames` for every option and what is and
+        is not corrected.
+
+        Parameters
+        ----------
+        frames : `~picasso.io.sdss.FrameSet`, list of frames, or paths
+            Frame files, directories of them, or frames already read.
+        ra, dec : `~astropy.units.Quantity`
+            Galaxy centre.
+        redshift : float
+            Galaxy redshift.
+        size : int
+            Pixels per side.
+        field : `~astropy.units.Quantity`, optional
+            Full width, an angle or a proper length; by default 10
+            half-light radii.
+        r_half : `~astropy.units.Quantity`, optional
+            Half-light radius (measured on the r frame when absent).
+        target_psf_fwhm : `~astropy.units.Quantity`, 'widest' or None
+            Common Gaussian PSF (1 kpc, as in the training mocks).
+        **kwargs
+            Passed to `picasso.io.sdss.cutout_from_frames`.
+
+        Returns
+        -------
+        cutout : `GalaxyCutout`
+        """
+        from .io.sdss import cutout_from_frames
+
+        return cutout_from_frames(frames, ra, dec, redshift, size=size, field=field,
+                                  r_half=r_half, target_psf_fwhm=target_psf_fwhm, **kwargs)
+
     def rgb(self, *, stretch=0.5, Q=8, minimum=0.0, bands=("i", "r", "g")):
         """
         A colour image from three bands with the Lupton et al. (2004) asinh
