@@ -186,16 +186,19 @@ class SSPTable:
         """
         log_age, log_z = points[..., 0], points[..., 1]
         axis_age, axis_z = self._log_age, self._log_metallicity
+        n_z = axis_z.size
         i = np.clip(np.searchsorted(axis_age, log_age, side="right") - 1, 0, axis_age.size - 2)
-        j = np.clip(np.searchsorted(axis_z, log_z, side="right") - 1, 0, axis_z.size - 2)
+        j = np.clip(np.searchsorted(axis_z, log_z, side="right") - 1, 0, n_z - 2)
         fx = ((log_age - axis_age[i]) / (axis_age[i + 1] - axis_age[i]))[..., None]
         fy = ((log_z - axis_z[j]) / (axis_z[j + 1] - axis_z[j]))[..., None]
-        return (
-            values[i, j] * ((1 - fx) * (1 - fy))
-            + values[i + 1, j] * (fx * (1 - fy))
-            + values[i, j + 1] * ((1 - fx) * fy)
-            + values[i + 1, j + 1] * (fx * fy)
-        )
+        # Gather from the flattened grid (one index array is faster than two).
+        flat = values.reshape(-1, values.shape[-1])
+        corner = i * n_z + j
+        result = flat[corner] * ((1 - fx) * (1 - fy))
+        result += flat[corner + n_z] * (fx * (1 - fy))
+        result += flat[corner + 1] * ((1 - fx) * fy)
+        result += flat[corner + n_z + 1] * (fx * fy)
+        return result
 
     # -- inputs ----------------------------------------------------------------
     def _band_indices(self, bands):
@@ -253,8 +256,8 @@ class SSPTable:
             In ``mag`` (AB).
         """
         kind = "observed" if nebular else "observed_stellar"
-        values = self._interpolate(self._magnitudes[kind], self._grid_points(age, metallicity))
-        return values[..., self._band_indices(bands)] << u.mag
+        grid = self._magnitudes[kind][..., self._band_indices(bands)]
+        return self._interpolate(grid, self._grid_points(age, metallicity)) << u.mag
 
     def absolute_magnitude(self, age, metallicity, bands=None, nebular=True):
         """
@@ -272,8 +275,8 @@ class SSPTable:
         magnitude : `~astropy.units.Quantity` (..., n_bands)
         """
         kind = "absolute" if nebular else "absolute_stellar"
-        values = self._interpolate(self._magnitudes[kind], self._grid_points(age, metallicity))
-        return values[..., self._band_indices(bands)] << u.mag
+        grid = self._magnitudes[kind][..., self._band_indices(bands)]
+        return self._interpolate(grid, self._grid_points(age, metallicity)) << u.mag
 
     def flux_per_mass(
         self, age, metallicity, bands=None, redshift=None, cosmology=None, nebular=True
@@ -305,8 +308,11 @@ class SSPTable:
             In nanomaggy per Msun (initial mass).
         """
         magnitude = self.observed_magnitude(age, metallicity, bands, nebular).value
-        flux = 10.0 ** (-0.4 * magnitude + 9.0)  # maggies -> nanomaggies
-        flux *= self.distance_scale(redshift, cosmology)
+        # nanomaggies = 10^(-0.4 m + 9), computed in place as an exponential
+        flux = magnitude
+        flux *= -0.4 * np.log(10.0)
+        flux += 9.0 * np.log(10.0) + np.log(self.distance_scale(redshift, cosmology))
+        np.exp(flux, out=flux)
         return flux << _FLUX_PER_MASS
 
     def distance_scale(self, redshift=None, cosmology=None):
@@ -455,4 +461,5 @@ def stellar_fluxes(stars, redshift=0.05, bands=None, cosmology=None, nebular=Tru
     per_mass = table.flux_per_mass(
         stars.age_value << u.Gyr, stars.metallicity, bands, redshift, cosmology, nebular
     ).value
-    return (stars.initial_mass_value[:, None] * per_mass) << u.nanomaggy
+    per_mass *= stars.initial_mass_value[:, None]
+    return per_mass << u.nanomaggy
