@@ -562,7 +562,7 @@ class PropertyMaps(Mapping):
 
         names = PROPERTIES.validate(properties) if properties is not None else self.properties
         if fig is None:
-            fig = plt.figure(figsize=(3.0 * len(names), 3.0))
+            fig = plt.figure(figsize=(2.4 * len(names), 2.6), layout="constrained")
         axes = fig.subplots(1, len(names), squeeze=False)[0]
         for ax, name in zip(axes, names):
             values = self[name].value
@@ -570,9 +570,11 @@ class PropertyMaps(Mapping):
             filled = (values > 0) & ~self.empty(name)
             shown[filled] = np.log10(values[filled])
             image = ax.imshow(shown, origin="lower", cmap=cmap)
+            colorbar = fig.colorbar(image, ax=ax, orientation="horizontal", shrink=0.9, pad=0.02)
             unit = PROPERTIES[name].unit.to_string("latex_inline")
-            fig.colorbar(image, ax=ax, shrink=0.8, label=f"log10 [{unit}]")
-            ax.set_title(PROPERTIES[name].long_name, fontsize=8)
+            colorbar.set_label(f"log$_{{10}}$ {unit}", fontsize=7)
+            colorbar.ax.tick_params(labelsize=6)
+            ax.set_title(name, fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
         return fig
