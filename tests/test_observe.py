@@ -1,0 +1,172 @@
+"""The mock observer: exact truth maps, flux-conserving images, noise presets."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+from helpers_mock import small_config, small_universe
+from numpy.testing import assert_allclose, assert_array_equal
+
+from picasso.mock import observe as obs
+from picasso.mock.particles import GasCells, Particles, StarParticles
+from picasso.properties import LOG10_EMPTY
+
+
+def _toy_particles():
+    """Three star particles and three gas cells at known places."""
+    stars = StarParticles.from_arrays(
+        np.array([[0.1, 0.1, 0.0], [0.15, 0.12, 1.0], [-2.0, 1.5, 0.0]]),
+        np.array([1e6, 3e6, 2e6]), np.array([2e6, 5e6, 3e6]), np.array([1.0, 9.0, 4.0]),
+        np.array([0.02, 0.01, 0.03]))
+    gas = GasCells.from_arrays(
+        np.array([[0.1, 0.1, 0.0], [3.0, -3.0, 0.0], [-2.0, -2.0, 0.5]]),
+        np.array([5e6, 1e6, 2e6]), np.array([0.01, 0.005, 0.02]), np.array([0.5, 0.0, 0.0]),
+        np.array([0.9, 1e-4, 0.0]), np.array([0.3, 0.5, 0.4]), np.array([0.2, 0.0, 0.0]))
+    return Particles(stars, gas)
+
+
+def test_projection_conserves_totals_exactly():
+    galaxy = small_universe(4, companion_fraction=0.0).particles(2)
+    half = 1.01 * max(np.abs(galaxy.stars.position_value[:, :2]).max(),
+                      np.abs(galaxy.gas.position_value[:, :2]).max())
+    maps = obs.project_truth(galaxy, half * u.kpc, 40)
+    assert_allclose(maps.total("stellar_mass"), galaxy.total_stellar_mass, rtol=1e-12)
+    assert_allclose(maps.total("stellar_metal_mass"), galaxy.total_stellar_metal_mass, rtol=1e-12)
+    assert_allclose(maps.total("sfr"), galaxy.total_sfr, rtol=1e-12)
+    assert_allclose(maps.total("gas_mass"), galaxy.total_gas_mass, rtol=1e-12)
+    assert_allclose(maps.total("gas_metal_mass"), galaxy.total_gas_metal_mass, rtol=1e-12)
+    assert_allclose(maps.total("hi_mass"), galaxy.total_hi_mass, rtol=1e-12)
+    assert_allclose(maps.total("stellar_age"), galaxy.mass_weighted_age, rtol=1e-12)
+
+
+def test_empty_pixels_stay_empty_and_age_is_mass_weighted():
+    maps = obs.project_truth(_toy_particles(), 4.0 * u.kpc, 16)  # 0.5 kpc pixels
+    stellar = ~maps.empty("stellar_mass")
+    assert stellar.sum() == 2  # two star particles share one pixel
+    log10 = maps.to_log10()
+    assert np.all(log10[:, ~stellar][:3] == LOG10_EMPTY)
+    # the shared pixel holds 1e6 Msun at 1 Gyr and 3e6 Msun at 9 Gyr
+    iy, ix = 8, 8
+    assert_allclose(maps["stellar_age"][iy, ix].to_value(u.Gyr), (1e6 * 1 + 3e6 * 9) / 4e6)
+    assert_allclose(maps["stellar_mass"][iy, ix].value * 0.25, 4e6)
+    # SFR only where a cell forms stars; HI empty where a cell has no neutral gas
+    assert (~maps.empty("sfr")).sum() == 1
+    assert (~maps.empty("gas_mass")).sum() == 3
+    assert (~maps.empty("hi_mass")).sum() == 2
+
+
+def test_rebin_conserves_flux():
+    image = np.random.default_rng(1).random((3, 37, 37))
+    edges_in = np.linspace(-5, 5, 38)
+    for n_out in (16, 64, 101):
+        out = obs.rebin(image, edges_in, np.linspace(-5, 5, n_out + 1))
+        assert_allclose(out.sum(axis=(1, 2)), image.sum(axis=(1, 2)), rtol=1e-12)
+    with pytest.raises(ValueError):
+        obs.rebin_matrix([0, 1, 1], [0, 1])
+
+
+def test_psf_kernel_is_normalised():
+    transfer = obs.psf_transfer((64, 64), 2.1)
+    assert_allclose(transfer[0, 0].real, 1.0, rtol=1e-12)
+    assert np.all(np.abs(transfer) <= 1.0 + 1e-9)
+
+
+def test_rendering_conserves_flux():
+    rng = np.random.default_rng(2)
+    xy = rng.normal(0.0, 1.0, (500, 2))
+    fluxes = rng.random((500, 5))
+    smoothing = rng.uniform(0.05, 2.0, 500)
+    config = small_config(image_size=64, noise="none", background_sources=False)
+    image, variance, _ = obs.render_image(xy, fluxes, smoothing, 20.0, config, rng)
+    assert_allclose(image.sum(axis=(1, 2)), fluxes.sum(axis=0), rtol=2e-4)
+    assert np.all(variance == 0)
+    # the PSF widens a point source to its FWHM
+    point, _, _ = obs.render_image(np.zeros((1, 2)), np.ones((1, 5)), np.array([1e-4]), 8.0,
+                                   small_config(image_size=64, noise="none",
+                                                background_sources=False), rng)
+    profile = point[2, 32, :] + point[2, 31, :]
+    above = np.flatnonzero(profile >= profile.max() / 2)
+    width = (above[-1] - above[0] + 1) * 16.0 / 64
+    assert 0.75 < width < 1.5  # 1 kpc FWHM on 0.25 kpc pixels
+
+
+def test_sdss_preset_noise_matches_real_frames():
+    config = obs.ObservingConfig.sdss(image_size=96, background_sources=False)
+    native = config.kpc(obs.SDSS_PIXEL_SCALE)
+    half = 0.5 * 96 * native  # output pixels equal to the SDSS pixel
+    image, variance, info = obs.render_image(np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1),
+                                             half, config, np.random.default_rng(3))
+    assert_allclose(info["native_pixel_kpc"], native)
+    assert_allclose(image.std(axis=(1, 2)), obs.SDSS_SKY_RMS, rtol=0.05)
+    assert_allclose(np.sqrt(variance[:, 10, 10]), obs.SDSS_SKY_RMS, rtol=1e-6)
+    # on 4x smaller pixels the rms per pixel is 4x smaller (constant depth per area)
+    config_fine = config.replace(native_pixel_scale=obs.SDSS_PIXEL_SCALE / 4)
+    _, _, info = obs.render_image(np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1), half / 4,
+                                  config_fine, np.random.default_rng(3))
+    assert_allclose(info["noise_rms_native"], np.array(obs.SDSS_SKY_RMS) / 4, rtol=1e-6)
+
+
+def test_same_seed_same_pair_and_metadata():
+    galaxy = small_universe(6).particles(1)
+    config = small_config()
+    prepared = obs.prepare(galaxy, config)
+    first = obs.observe(prepared, config, seed=5, direction=[0.3, 0.2, 0.9])
+    second = obs.observe(prepared, config, seed=5, direction=[0.3, 0.2, 0.9])
+    other = obs.observe(prepared, config, seed=6, direction=[0.3, 0.2, 0.9])
+    assert_array_equal(first[0].flux.value, second[0].flux.value)
+    assert_array_equal(first[1].to_log10(), second[1].to_log10())
+    assert not np.array_equal(first[0].flux.value, other[0].flux.value)
+    cutout, truth = first
+    assert cutout.flux.unit == u.nanomaggy and cutout.shape == (32, 32)
+    assert_allclose(truth.meta["fov"], 10 * truth.meta["r_half_3d"])
+    assert_allclose(cutout.pixel_scale_kpc.to_value(u.kpc), truth.meta["fov"].value / 32)
+    # the recorded half-mass radius is the particles' projected one in this view
+    n_main = galaxy.meta["n_main_stars"]
+    viewed = galaxy.rotated(galaxy.view_rotation([0.3, 0.2, 0.9]))
+    main = Particles(viewed.stars[:n_main])
+    assert_allclose(truth.meta["r_half"].value,
+                    main.stellar_half_mass_radius(projected=True).value, rtol=1e-9)
+
+
+def test_four_views_face_on_and_edge_on():
+    galaxy = small_universe(8).particles(0)
+    pairs = obs.observe_views(galaxy, small_config(), seed=1, views=4)
+    assert len(pairs) == 4
+    assert_allclose(pairs[0][1].meta["inclination"], 0.0, atol=1e-6)
+    assert_allclose(pairs[1][1].meta["inclination"], 90.0, atol=1e-6)
+    # the stellar mass in the field is the same particle set seen from elsewhere
+    totals = [truth.total("stellar_mass").value for _, truth in pairs]
+    assert max(totals) <= galaxy.total_stellar_mass.value * (1 + 1e-12)
+
+
+def test_paper_snr_preset():
+    galaxy = small_universe(9, companion_fraction=0.0).particles(3)
+    config = small_config(image_size=48, background_sources=False)
+    prepared = obs.prepare(galaxy, config)
+    noisy, truth = obs.observe(prepared, config, seed=2)
+    clean, _ = obs.observe(prepared, config.replace(noise="none"), seed=2)
+    noise = (noisy.flux - clean.flux).value
+    assert noise.std() > 0
+    rms = np.array(noisy.meta["noise_rms_native"])
+    assert np.all(rms > 0)
+    assert_allclose(noisy.variance.value[:, 0, 0] > 0, True)
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    (dict(noise="poisson"), ValueError),
+    (dict(psf_fwhm=1.0), TypeError),
+    (dict(native_pixel_scale=-1 * u.kpc), ValueError),
+    (dict(bands=("u", "x")), ValueError),
+    (dict(dust=True), NotImplementedError),
+])
+def test_bad_config(kwargs, error):
+    with pytest.raises(error):
+        obs.ObservingConfig(**kwargs)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError):
+        obs.ObservingConfig.preset("hst")
+    with pytest.raises(TypeError):
+        obs.prepare("galaxy")
+    with pytest.raises(ValueError):
+        obs.prepare(Particles())
