@@ -60,3 +60,57 @@ def disc_maps(shape=(96, 96), pixel_scale=0.5 * u.kpc, total=1e10, age=None, **d
         maps["stellar_age"] = np.where(empty, 0.0, age) * np.ones(shape) * u.Gyr
         mask["stellar_age"] = empty
     return PropertyMaps(maps, pixel_scale=pixel_scale, mask=mask)
+
+
+def write_test_set(path, n=4, size=64, seed=0):
+    """
+    A tiny pair dataset of exponential discs: images with realistic ugriz
+    colours (nanomaggies at z = 0.05) and truth maps of all seven properties.
+
+    Returns the path.
+    """
+    from picasso import GalaxyCutout
+    from picasso.io.dataset import DatasetWriter
+
+    rng = np.random.default_rng(seed)
+    pixel_scale = 0.5 * u.kpc
+    # g - r ~ 0.6, g - i ~ 0.9: flux ratios of the bands to r.
+    colours = np.array([0.3, 0.58, 1.0, 1.32, 1.55])
+    with DatasetWriter(path, image_size=size, attrs={"seed": seed}) as writer:
+        for index in range(n):
+            r_half = rng.uniform(5.0, 7.0)
+            params = dict(center=(size / 2 - 0.5 + rng.uniform(-1, 1),
+                                  size / 2 - 0.5 + rng.uniform(-1, 1)),
+                          r_half=r_half, ellipticity=rng.uniform(0.1, 0.5),
+                          pa_deg=rng.uniform(0, 180))
+            total = 10 ** rng.uniform(9.5, 11.0)
+            truth = disc_maps((size, size), pixel_scale=pixel_scale, total=total,
+                              age=rng.uniform(2, 10), **params)
+            truth = PropertyMaps({name: truth[name] for name in truth},
+                                 pixel_scale=pixel_scale, mask=truth.mask,
+                                 meta={"r_half": r_half * pixel_scale})
+            light = exponential_disc((size, size), total=total / 1e8, **params)
+            flux = colours[:, None, None] * light[None] + rng.normal(0, 1e-3, (5, size, size))
+            cutout = GalaxyCutout(flux * u.nanomaggy, pixel_scale=pixel_scale, redshift=0.05)
+            writer.append(cutout, truth, galaxy_id=index, view=0, seed=seed)
+    return path
+
+
+def write_predictions(path, dataset_path, offset=0.0, scatter=0.0, seed=1):
+    """Predicted log10 maps = truth + offset (+ Gaussian scatter), in ``picasso predict`` layout."""
+    import h5py
+
+    from picasso.properties import LOG10_EMPTY
+
+    rng = np.random.default_rng(seed)
+    with h5py.File(dataset_path, "r") as handle:
+        truth = handle["truth"][()].astype(np.float64)
+        properties = [str(name) for name in handle.attrs["properties"]]
+    empty = truth <= LOG10_EMPTY / 2
+    pred = truth + offset + (rng.normal(0, scatter, truth.shape) if scatter else 0.0)
+    pred[empty] = truth[empty]
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("log10_maps", data=pred)
+        handle.create_dataset("index", data=np.arange(len(truth)))
+        handle.attrs["properties"] = properties
+    return path

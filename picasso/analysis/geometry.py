@@ -54,6 +54,10 @@ _GOOD_STOP_CODES = (0, 1, 2, 5)
 # Relative growth of the semi-major axis between isophotes: the shape is
 # summarised over 0.5-2 R_half, so a handful of isophotes is enough.
 _ISOPHOTE_STEP = 0.2
+# Radii of the coarse (logarithmic) and fine (linear) curves of growth that
+# locate the half-mass radius.
+_COARSE_RADII = 24
+_FINE_RADII = 16
 
 
 def authors_r_half(image_size):
@@ -320,31 +324,55 @@ def _moments_shape(image, bad):
     return x, y, eps, theta
 
 
-def _half_radius(image, bad, center, axis_ratio, theta, max_sma):
-    """Semi-major axis of the ellipse holding half of the image total, or None."""
+def _enclosed_fraction(image, bad, center, axis_ratio, theta, radii):
+    """Fraction of the image total inside ellipses of semi-major axes ``radii``."""
     from photutils.profiles import EllipticalCurveOfGrowth
 
+    curve = EllipticalCurveOfGrowth(image, center, radii, axis_ratio, theta=theta, mask=bad,
+                                    method="exact")
+    return np.asarray(curve.profile, dtype=float)
+
+
+def _half_radius(image, bad, center, axis_ratio, theta, max_sma):
+    """Semi-major axis of the ellipse holding half of the image total, or None.
+
+    A coarse logarithmic curve of growth brackets the half-mass radius, a
+    fine linear one inside the bracket locates it (exact pixel overlap in both).
+    """
     total = image[~bad].sum()
     if not total > 0:
         return None
-    radii = np.geomspace(0.05, max_sma, 160)
+    image = image / total
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            curve = EllipticalCurveOfGrowth(
-                image / total, center, radii, axis_ratio, theta=theta, mask=bad, method="exact"
-            )
-            profile = curve.profile
-            if not np.nanmax(profile) >= 0.5:
+            # Most galaxies reach half their mass well inside the image; only
+            # then are the costly ellipses larger than the image needed.
+            inner = 0.5 * min(image.shape)
+            coarse = np.geomspace(0.1, min(inner, max_sma), _COARSE_RADII)
+            fraction = _enclosed_fraction(image, bad, center, axis_ratio, theta, coarse)
+            if fraction[-1] < 0.5 and max_sma > inner:
+                outer = np.geomspace(inner, max_sma, _COARSE_RADII // 4 + 1)[1:]
+                coarse = np.concatenate([coarse, outer])
+                fraction = np.concatenate([fraction, _enclosed_fraction(
+                    image, bad, center, axis_ratio, theta, outer)])
+            above = np.nonzero(fraction >= 0.5)[0]
+            if above.size == 0:
                 return None
-            # The fraction must rise monotonically for calc_radius_at_ee; it
-            # does for a non-negative map, up to round-off at the flat end.
-            keep = np.concatenate([[True], np.diff(profile) > 0])
-            radius = np.interp(0.5, profile[keep], curve.radius[keep])
+            upper = coarse[above[0]]
+            lower = coarse[above[0] - 1] if above[0] > 0 else 0.0
+            fine = np.linspace(max(lower, 1e-3), upper, _FINE_RADII)
+            fraction = _enclosed_fraction(image, bad, center, axis_ratio, theta, fine)
         except (ValueError, TypeError) as error:
             log.debug("curve of growth failed: %s", error)
             return None
-    return float(radius) if np.isfinite(radius) and radius > 0 else None
+    # The enclosed fraction rises with radius for a non-negative map; drop flat
+    # steps (round-off) so the interpolation is well defined.
+    keep = np.concatenate([[True], np.diff(fraction) > 0])
+    if fraction[keep][-1] < 0.5:
+        return None
+    radius = float(np.interp(0.5, fraction[keep], fine[keep]))
+    return radius if np.isfinite(radius) and radius > 0 else None
 
 
 def _isophote_shape(image, bad, start, r_guess):
@@ -365,8 +393,8 @@ def _isophote_shape(image, bad, start, r_guess):
             guess = EllipseGeometry(x0, y0, sma0, max(eps0, 0.05), theta0)
             isophotes = Ellipse(data, guess).fit_image(
                 sma0=sma0,
-                minsma=max(1.0, 0.4 * r_guess),
-                maxsma=min(2.5 * r_guess, max_sma),
+                minsma=max(1.0, 0.45 * r_guess),
+                maxsma=min(2.2 * r_guess, max_sma),
                 step=_ISOPHOTE_STEP,
             )
         except (ValueError, TypeError, IndexError, ZeroDivisionError, RuntimeError) as error:
@@ -463,7 +491,7 @@ def fit_geometry(
         shape_params, used = moments, "moments"
         if method == "isophote":
             x0, y0, _, _ = moments
-            r_guess = _half_radius(image, bad, (x0, y0), 1.0, 0.0, float(max(ny, nx)))
+            r_guess = _half_radius(image, bad, (x0, y0), 1.0, 0.0, float(np.hypot(ny, nx)))
             if r_guess is None:
                 r_guess = authors_r_half(max(ny, nx)).value
             fitted = _isophote_shape(image, bad, moments, r_guess)
@@ -486,7 +514,8 @@ def fit_geometry(
     else:
         measured = None
         if used != "assumed":
-            measured = _half_radius(image, bad, (x, y), 1.0 - eps, theta, float(2 * max(ny, nx)))
+            measured = _half_radius(image, bad, (x, y), 1.0 - eps, theta,
+                                        float(np.hypot(ny, nx) / (1.0 - eps)))
         if measured is None:
             log.info("half-mass radius not measurable; using the authors' assumption")
             r_pix, r_kpc = _r_half_pair(authors_r_half(max(ny, nx)), scale)

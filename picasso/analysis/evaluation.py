@@ -1,0 +1,605 @@
+"""
+The paper's whole evaluation of a model on a test set of (image, truth) pairs.
+
+`evaluate` walks a pair dataset galaxy by galaxy: it fits the geometry on the
+TRUE stellar-mass map, sums truth, prediction and the colour mass-to-light
+baselines inside ``k`` R_half over the pixels where the truth is non-empty,
+builds radial profiles in elliptical annuli and samples per-pixel residuals.
+The result, an `Evaluation`, holds the per-galaxy table and the population
+statistics and writes the report: ``metrics.json``, ``report.md`` (mu and
+sigma per property beside the paper's values and the colour-M/L baseline),
+``galaxies.ecsv`` and the figures. ``picasso evaluate`` is a thin layer
+over this module.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+
+from ..properties import LOG10_EMPTY, PROPERTIES
+from .apertures import DEFAULT_APERTURE_K, aperture_total, aperture_totals, radial_profile
+from .baselines import (
+    COLOUR_RELATIONS,
+    DEFAULT_MAP_RELATION,
+    DEFAULT_TOTAL_RELATION,
+    colour_mass_map,
+    colour_mass_total,
+)
+from .geometry import GEOMETRY_METHODS, fit_geometry
+from .metrics import (
+    PAPER_COLOUR_ML_SIGMA,
+    PAPER_HEADLINE,
+    PopulationReport,
+    radial_residual_percentiles,
+    residual_statistics,
+)
+
+__all__ = [
+    "Evaluation",
+    "evaluate",
+    "load_predictions",
+    "R_HALF_MODES",
+]
+
+log = logging.getLogger(__name__)
+
+#: Where the half-mass radius comes from: measured on the true stellar-mass
+#: map, the authors' assumption (25 px at 256 px), or the dataset's
+#: ``r_half_kpc`` column (the simulation's projected stellar half-mass radius).
+R_HALF_MODES = ("measured", "authors", "table")
+
+#: Names of the baselines in tables and reports.
+_BASELINES = {
+    "bell03": f"colour M/L per galaxy ({DEFAULT_TOTAL_RELATION})",
+    "zibetti09": f"colour M/L per pixel ({DEFAULT_MAP_RELATION})",
+}
+
+
+def load_predictions(path):
+    """
+    Read predicted log10 maps written by ``picasso predict`` or shaped like a pair dataset.
+
+    Parameters
+    ----------
+    path : str or path-like
+        HDF5 file with either ``log10_maps`` ``(n, P, N, N)`` and ``index``
+        (dataset rows, as `picasso.nn.predict.predict_dataset` writes), or
+        ``truth`` ``(n, P, N, N)`` aligned with the test set's rows (a pair
+        dataset's layout). Property names come from the ``properties``
+        attribute (all seven in registry order if absent).
+
+    Returns
+    -------
+    predictions : dict
+        ``log10_maps`` (an open `h5py.Dataset`, read lazily), ``index`` (row
+        of the test set of every prediction, or `None` for row order),
+        ``properties`` (tuple) and ``handle`` (the open `h5py.File`; close it
+        when done).
+
+    Raises
+    ------
+    ValueError
+        If the file holds neither layout.
+    """
+    import h5py
+
+    handle = h5py.File(path, "r")
+    try:
+        if "log10_maps" in handle:
+            maps = handle["log10_maps"]
+            index = np.asarray(handle["index"][:], dtype=np.int64) if "index" in handle else None
+        elif "truth" in handle:
+            maps = handle["truth"]
+            index = None
+        else:
+            raise ValueError(
+                f"{path} holds neither 'log10_maps' (picasso predict output) nor 'truth' (pair "
+                "dataset layout); it is not a predictions file"
+            )
+        if maps.ndim != 4:
+            raise ValueError(f"predicted maps in {path} must be (n, P, N, N), got {maps.shape}")
+        names = handle.attrs.get("properties")
+        names = PROPERTIES.validate(
+            [str(name) for name in (json.loads(names) if isinstance(names, str) else names)]
+        ) if names is not None else PROPERTIES.names
+        if len(names) != maps.shape[1]:
+            raise ValueError(
+                f"{path} has {maps.shape[1]} planes but names {len(names)} properties"
+            )
+        if index is not None and len(index) != maps.shape[0]:
+            raise ValueError(f"{path}: 'index' has {len(index)} rows, the maps {maps.shape[0]}")
+    except BaseException:
+        handle.close()
+        raise
+    return {"log10_maps": maps, "index": index, "properties": names, "handle": handle}
+
+
+class Evaluation:
+    """
+    Result of `evaluate`: per-galaxy numbers and population statistics.
+
+    Attributes
+    ----------
+    galaxies : `~astropy.table.QTable`
+        One row per galaxy: ``index`` (dataset row), ``galaxy_id``, ``view``,
+        the geometry (``x_center``, ``y_center``, ``ellipticity``,
+        ``position_angle``, ``r_half_pix``, ``r_half_kpc``, ``method``,
+        ``r_half_method``), ``true_<p>`` and ``pred_<p>`` totals inside ``k``
+        R_half and the baseline stellar masses ``bell03_stellar_mass`` and
+        ``zibetti09_stellar_mass``.
+    report : `~picasso.analysis.PopulationReport`
+        The network's per-galaxy accuracy.
+    baselines : dict
+        Baseline name to its `~picasso.analysis.PopulationReport` (stellar mass).
+    pixels : `~astropy.table.QTable`
+        Per-pixel residual statistics per property (and for the per-pixel
+        colour baseline, ``stellar_mass (zibetti09)``).
+    radial : dict
+        Property name to its residual percentiles per annulus (Fig. 6).
+    radial_baseline : `~astropy.table.QTable` or None
+        The same for the per-pixel colour-M/L stellar mass.
+    examples : list of tuple
+        ``(cutout, truth, prediction, geometry)`` of the first galaxies, for
+        Fig. 1.
+    settings : dict
+        How the evaluation was run.
+    """
+
+    def __init__(self, galaxies, report, baselines, pixels, radial, examples, settings, *,
+                 radial_baseline=None):
+        self.galaxies = galaxies
+        self.radial_baseline = radial_baseline
+        self.report = report
+        self.baselines = baselines
+        self.pixels = pixels
+        self.radial = radial
+        self.examples = examples
+        self.settings = settings
+
+    @property
+    def properties(self):
+        """tuple of str: the properties evaluated."""
+        return self.report.properties
+
+    def totals(self, which):
+        """
+        Per-galaxy totals as a table with one column per property.
+
+        Parameters
+        ----------
+        which : {"true", "pred"} or a baseline name
+            ``"bell03"`` or ``"zibetti09"`` give a ``stellar_mass`` column.
+
+        Returns
+        -------
+        totals : `~astropy.table.QTable`
+        """
+        if which in ("true", "pred"):
+            return QTable({name: self.galaxies[f"{which}_{name}"] for name in self.properties})
+        if which in _BASELINES:
+            return QTable({"stellar_mass": self.galaxies[f"{which}_stellar_mass"]})
+        raise ValueError(f"which must be 'true', 'pred' or one of {list(_BASELINES)}")
+
+    def to_dict(self):
+        """dict: everything ``metrics.json`` holds (plain numbers, dex)."""
+        def table_records(table):
+            records = []
+            for row in table:
+                record = {}
+                for key in table.colnames:
+                    value = row[key]
+                    if isinstance(value, u.Quantity):
+                        value = value.value
+                    value = value.item() if hasattr(value, "item") else value
+                    if isinstance(value, float) and not np.isfinite(value):
+                        value = None
+                    record[key] = value
+                records.append(record)
+            return records
+
+        methods = list(self.galaxies["method"]) if len(self.galaxies) else []
+        return {
+            "settings": self.settings,
+            "n_galaxies": len(self.galaxies),
+            "geometry_methods": {name: methods.count(name) for name in GEOMETRY_METHODS},
+            "per_galaxy": self.report.to_dict(),
+            "baselines": {name: report.to_dict() for name, report in self.baselines.items()},
+            "per_pixel": table_records(self.pixels),
+            "radial": {name: table_records(table) for name, table in self.radial.items()},
+            "radial_baseline_stellar_mass": (None if self.radial_baseline is None
+                                             else table_records(self.radial_baseline)),
+            "paper": {"headline": PAPER_HEADLINE, "colour_ml_sigma": list(PAPER_COLOUR_ML_SIGMA)},
+        }
+
+    def markdown(self):
+        """
+        The report's table of mu and sigma per property.
+
+        Returns
+        -------
+        text : str
+            Markdown: one row per property with picasso's per-galaxy mu,
+            sigma, median, sigma_NMAD and outlier fraction beside the paper's
+            mu and sigma and, for stellar mass, the colour-M/L baselines; then
+            the per-pixel statistics.
+        """
+        def number(value, digits=3):
+            value = value.to_value(u.dex) if isinstance(value, u.Quantity) else value
+            return "—" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+        settings = self.settings
+        lines = [
+            "# picasso evaluation",
+            "",
+            f"- test set: `{settings['dataset']}` ({len(self.galaxies)} galaxies)",
+            f"- predictions: `{settings['predictions']}`",
+            f"- aperture: ellipse of semi-major axis {settings['k']:g} R_half "
+            f"(R_half: {settings['r_half']}); only pixels where the truth is non-empty count",
+            "- d = log10(true) - log10(pred) per galaxy; mu = mean(d), sigma = std(d) "
+            "(positive mu = under-prediction)",
+            "",
+            "## Per galaxy",
+            "",
+            "| property | n | mu | sigma | median | sigma_NMAD | outliers | paper mu | "
+            "paper sigma | colour M/L sigma |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name in self.properties:
+            stats = self.report[name]
+            baseline = "—"
+            if name == "stellar_mass" and self.baselines:
+                baseline = ", ".join(
+                    f"{number(report['stellar_mass']['sigma'])} ({label})"
+                    for label, report in self.baselines.items()
+                )
+            lines.append(
+                f"| {name} | {stats['n']} | {number(stats['mu'])} | {number(stats['sigma'])} | "
+                f"{number(stats['median'])} | {number(stats['sigma_nmad'])} | "
+                f"{number(stats['outlier_fraction'], 2)} | {number(stats['paper_mu'])} | "
+                f"{number(stats['paper_sigma'])} | {baseline} |"
+            )
+        if self.baselines:
+            lines += ["", "## Colour mass-to-light baselines (stellar mass, same aperture)", "",
+                      "| method | n | mu | sigma | median | sigma_NMAD |", "|---|---|---|---|---|---|"]
+            for label, report in self.baselines.items():
+                stats = report["stellar_mass"]
+                lines.append(
+                    f"| {_BASELINES[label]} | {stats['n']} | {number(stats['mu'])} | "
+                    f"{number(stats['sigma'])} | {number(stats['median'])} | "
+                    f"{number(stats['sigma_nmad'])} |"
+                )
+            low, high = PAPER_COLOUR_ML_SIGMA
+            lines.append("")
+            lines.append(f"The paper quotes {low}-{high} dex for colour M/L stellar masses.")
+        lines += ["", "## Per pixel (non-empty truth pixels)", "",
+                  "| property | n pixels | mu | sigma | median | sigma_NMAD |",
+                  "|---|---|---|---|---|---|"]
+        for row in self.pixels:
+            lines.append(
+                f"| {row['property']} | {row['n']} | {number(row['mu'])} | {number(row['sigma'])} | "
+                f"{number(row['median'])} | {number(row['sigma_nmad'])} |"
+            )
+        methods = self.to_dict()["geometry_methods"]
+        lines += ["", "Geometry: " + ", ".join(f"{count} {name}" for name, count in
+                                             methods.items()), ""]
+        if self.settings.get("figures"):
+            lines += ["## Figures", ""]
+            lines += [f"![{name}]({name})" for name in self.settings["figures"]]
+            lines.append("")
+        return "\n".join(lines)
+
+    def write(self, directory, *, overwrite=False, figures=True):
+        """
+        Write the report into a directory.
+
+        Parameters
+        ----------
+        directory : str or path-like
+            Created if missing.
+        overwrite : bool
+            Replace existing report files.
+        figures : bool
+            Also draw the PNG figures.
+
+        Returns
+        -------
+        written : list of `~pathlib.Path`
+        """
+        from ..io.atomic import atomic_path
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        if figures:
+            names = []
+            for name, fig in self._figures():
+                path = directory / name
+                with atomic_path(path, overwrite=overwrite) as tmp:
+                    fig.savefig(tmp, dpi=110, format="png")
+                written.append(path)
+                names.append(name)
+            self.settings["figures"] = names
+        with atomic_path(directory / "metrics.json", overwrite=overwrite) as tmp:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, default=str))
+        written.append(directory / "metrics.json")
+        with atomic_path(directory / "report.md", overwrite=overwrite) as tmp:
+            tmp.write_text(self.markdown())
+        written.append(directory / "report.md")
+        with atomic_path(directory / "galaxies.ecsv", overwrite=overwrite) as tmp:
+            self.galaxies.write(tmp, format="ascii.ecsv", overwrite=True)
+        written.append(directory / "galaxies.ecsv")
+        return written
+
+    def _figures(self):
+        from .plotting import (
+            plot_distributions,
+            plot_galaxy,
+            plot_radial_residuals,
+            plot_true_vs_predicted,
+        )
+
+        true, pred = self.totals("true"), self.totals("pred")
+        baseline = self.totals("bell03") if "bell03" in self.baselines else None
+        yield "fig4_distributions.png", plot_distributions(true, pred, baseline=baseline)
+        yield "fig5_true_vs_predicted.png", plot_true_vs_predicted(true, pred)
+        for label in self.baselines:
+            yield (f"fig5_baseline_{label}.png",
+                   plot_true_vs_predicted(true, self.totals(label), properties=["stellar_mass"],
+                                          label=_BASELINES[label]))
+        if self.radial:
+            yield "fig6_radial_residuals.png", plot_radial_residuals(self.radial)
+        for number, (cutout, truth, prediction, geometry) in enumerate(self.examples):
+            yield (f"fig1_galaxy_{number}.png",
+                   plot_galaxy(cutout, truth, prediction, geometry=geometry))
+
+
+def _geometry_for(truth, prediction, row, r_half):
+    source = truth if "stellar_mass" in truth.properties else prediction
+    if "stellar_mass" not in source.properties:
+        raise ValueError("the geometry is fitted on a stellar-mass map; neither truth nor "
+                         "prediction holds one")
+    if r_half == "table":
+        given = u.Quantity(row["r_half_kpc"], u.kpc)
+    elif r_half == "authors":
+        given = "authors"
+    else:
+        given = None
+    return fit_geometry(source["stellar_mass"], pixel_scale=truth.pixel_scale, r_half=given)
+
+
+def _pixel_sample(truth_log10, pred_log10, limit, rng):
+    """Residuals of up to ``limit`` random non-empty truth pixels (all if fewer)."""
+    valid = (truth_log10 > LOG10_EMPTY / 2) & (pred_log10 > LOG10_EMPTY / 2)
+    d = (truth_log10[valid] - pred_log10[valid]).astype(float)
+    if limit is not None and d.size > limit:
+        d = rng.choice(d, size=limit, replace=False)
+    return d
+
+
+def _baselines(cutout, truth, geometry, k, row):
+    """Colour-M/L stellar masses inside the aperture, over the truth's pixels."""
+    needed = set(COLOUR_RELATIONS[DEFAULT_TOTAL_RELATION].bands)
+    needed |= set(COLOUR_RELATIONS[DEFAULT_MAP_RELATION].bands)
+    if not needed <= set(cutout.bands) or cutout.redshift is None:
+        return None, None
+    mask = truth.empty("stellar_mass") if "stellar_mass" in truth.properties else None
+    row["bell03_stellar_mass"] = colour_mass_total(cutout, geometry, k=k, mask=mask)
+    baseline_map = colour_mass_map(cutout)
+    row["zibetti09_stellar_mass"] = aperture_total(baseline_map, "stellar_mass", geometry, k=k,
+                                                   mask=truth)
+    return baseline_map, mask
+
+
+def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_half="measured",
+             batch_size=8, device=None, symmetries=(0,), limit=None, examples=2,
+             pixels_per_galaxy=4096, seed=0, baselines=True, progress=True, chunk_size=64):
+    """
+    Evaluate predictions (or a model) on a test set of pairs, as in the paper.
+
+    Parameters
+    ----------
+    dataset : `~picasso.io.dataset.PairDataset` or str
+        The test set.
+    predictions : str, path-like or dict, optional
+        Predicted log10 maps (see `load_predictions`); give this or ``model``.
+    model : `~picasso.nn.Model`, str or path-like, optional
+        A model (or model file) to run on the test images with
+        `picasso.nn.predict.predict_log10`.
+    k : float
+        Aperture semi-major axis in half-mass radii (paper: 2).
+    r_half : {"measured", "authors", "table"}
+        See `R_HALF_MODES`.
+    batch_size, device, symmetries
+        Passed to the network when ``model`` is given.
+    limit : int, optional
+        Evaluate only the first ``limit`` galaxies.
+    examples : int
+        How many galaxies to keep for Fig. 1.
+    pixels_per_galaxy : int or None
+        Per-pixel statistics use up to this many random non-empty pixels per
+        galaxy and property (all when `None`).
+    seed : int
+        Seed of that pixel sampling.
+    baselines : bool
+        Also compute the colour mass-to-light stellar masses.
+    progress : bool
+        Show a progress bar over galaxies (tqdm).
+    chunk_size : int
+        Galaxies predicted and analysed at a time (bounds memory).
+
+    Returns
+    -------
+    evaluation : `Evaluation`
+    """
+    from tqdm.auto import tqdm
+
+    from ..io.dataset import PairDataset
+    from ..maps import PropertyMaps
+
+    if (predictions is None) == (model is None):
+        raise ValueError("give either predictions (a predictions HDF5 file) or a model")
+    if r_half not in R_HALF_MODES:
+        raise ValueError(f"r_half must be one of {R_HALF_MODES}, got {r_half!r}")
+    if not isinstance(dataset, PairDataset):
+        dataset = PairDataset(dataset)
+    table = dataset.table
+    n = len(dataset) if limit is None else min(int(limit), len(dataset))
+    source = None
+    if predictions is not None:
+        source = predictions if isinstance(predictions, dict) else load_predictions(predictions)
+        if source["index"] is not None:
+            lookup = {int(row): position for position, row in enumerate(source["index"])}
+            rows = [int(r) for r in dataset.indices[:n]]
+            positions = [i for i, r in enumerate(rows) if r in lookup]
+            if len(positions) < n:
+                log.warning("predictions cover %d of %d test galaxies; evaluating those",
+                            len(positions), n)
+            pred_rows = [lookup[rows[i]] for i in positions]
+        else:
+            if source["log10_maps"].shape[0] < n:
+                raise ValueError(
+                    f"the predictions hold {source['log10_maps'].shape[0]} galaxies, the test set "
+                    f"{n}; they must be aligned row by row"
+                )
+            positions = list(range(n))
+            pred_rows = positions
+        pred_properties = source["properties"]
+        label = str(predictions if not isinstance(predictions, dict) else "predictions")
+    else:
+        from ..nn.predict import _resolve_model, check_cutout, predict_log10
+
+        model = _resolve_model(model, device)
+        pred_properties = tuple(model.properties)
+        positions = list(range(n))
+        pred_rows = None
+        label = f"model {model!r}" if not isinstance(model, (str, Path)) else str(model)
+    properties = tuple(name for name in dataset.properties if name in pred_properties)
+    if not properties:
+        raise ValueError(
+            f"the predictions ({', '.join(pred_properties)}) share no property with the test set "
+            f"({', '.join(dataset.properties)})"
+        )
+    plane = {name: pred_properties.index(name) for name in properties}
+    truth_plane = {name: dataset.properties.index(name) for name in properties}
+
+    rng = np.random.default_rng(seed)
+    rows, true_profiles, pred_profiles, base_profiles, kept = [], [], [], [], []
+    pixel_d = {name: [] for name in properties}
+    baseline_pixel_d = []
+    bar = tqdm(total=len(positions), disable=not progress, desc="evaluate", unit="galaxy")
+    try:
+        for start in range(0, len(positions), chunk_size):
+            chunk = positions[start:start + chunk_size]
+            if source is not None:
+                chunk_rows = pred_rows[start:start + chunk_size]
+                block = np.stack([source["log10_maps"][row] for row in chunk_rows])
+            else:
+                images = [check_cutout(dataset.cutout(i), model) for i in chunk]
+                block, _ = predict_log10(model, images, batch_size=batch_size, device=device,
+                                         symmetries=symmetries)
+            for offset, position in enumerate(chunk):
+                item = dataset[position]
+                truth = dataset.truth_maps(position)
+                truth_log10 = item["truth"]
+                pred_log10 = np.stack([block[offset][plane[name]] for name in properties])
+                prediction = PropertyMaps.from_log10(pred_log10, properties,
+                                                     pixel_scale=truth.pixel_scale)
+                info = table[position]
+                geometry = _geometry_for(truth, prediction, info, r_half)
+                row = {"index": int(item["index"]), "galaxy_id": int(info["galaxy_id"]),
+                       "view": int(info["view"])}
+                record = geometry.to_dict()
+                row.update({key: record[key] for key in ("x_center", "y_center", "ellipticity",
+                                                        "method", "r_half_method")})
+                row["position_angle"] = geometry.position_angle
+                row["r_half_pix"] = record["r_half_pix"]
+                row["r_half_kpc"] = geometry.r_half_kpc
+                true_totals = aperture_totals(truth, geometry, k=k, properties=properties)
+                pred_totals = aperture_totals(prediction, geometry, k=k, properties=properties,
+                                              mask=truth)
+                for name in properties:
+                    row[f"true_{name}"] = true_totals[name][0]
+                    row[f"pred_{name}"] = pred_totals[name][0]
+                true_profiles.append(radial_profile(truth, geometry, properties=properties))
+                pred_profiles.append(radial_profile(prediction, geometry, properties=properties,
+                                                    mask=truth))
+                for name in properties:
+                    pixel_d[name].append(_pixel_sample(truth_log10[truth_plane[name]],
+                                                       pred_log10[properties.index(name)],
+                                                       pixels_per_galaxy, rng))
+                cutout = None
+                if baselines or len(kept) < examples:
+                    cutout = dataset.cutout(position)
+                if baselines:
+                    baseline_map, _ = _baselines(cutout, truth, geometry, k, row)
+                    if baseline_map is not None and "stellar_mass" in properties:
+                        base_profiles.append(radial_profile(baseline_map, geometry,
+                                                            mask={"stellar_mass":
+                                                                  truth.empty("stellar_mass")}))
+                        base_log10 = baseline_map.to_log10()[0]
+                        baseline_pixel_d.append(_pixel_sample(
+                            truth_log10[truth_plane["stellar_mass"]], base_log10,
+                            pixels_per_galaxy, rng))
+                if len(kept) < examples:
+                    kept.append((cutout, truth, prediction, geometry))
+                rows.append(row)
+                bar.update(1)
+    finally:
+        bar.close()
+        if source is not None and not isinstance(predictions, dict):
+            source["handle"].close()
+
+    galaxies = QTable(rows=rows) if rows else QTable()
+    for key in [name for name in galaxies.colnames if name.startswith(("true_", "pred_"))
+                or name.endswith("_stellar_mass")]:
+        galaxies[key] = u.Quantity(list(galaxies[key]))
+    true_table = QTable({name: galaxies[f"true_{name}"] for name in properties})
+    pred_table = QTable({name: galaxies[f"pred_{name}"] for name in properties})
+    report = PopulationReport(true_table, pred_table, properties)
+    baseline_reports = {}
+    if baselines and "stellar_mass" in properties and "bell03_stellar_mass" in galaxies.colnames:
+        for name in _BASELINES:
+            baseline_reports[name] = PopulationReport(
+                QTable({"stellar_mass": true_table["stellar_mass"]}),
+                QTable({"stellar_mass": galaxies[f"{name}_stellar_mass"]}),
+                ["stellar_mass"], label=_BASELINES[name],
+            )
+    pixel_rows = []
+    for name in properties:
+        d = np.concatenate(pixel_d[name]) if pixel_d[name] else np.empty(0)
+        pixel_rows.append({"property": name, **residual_statistics(d * u.dex)})
+    if baseline_pixel_d:
+        d = np.concatenate(baseline_pixel_d)
+        pixel_rows.append({"property": "stellar_mass (zibetti09)",
+                           **residual_statistics(d * u.dex)})
+    pixels = QTable({"property": [row["property"] for row in pixel_rows]})
+    for key in ("n", "mu", "sigma", "median", "sigma_nmad", "outlier_fraction", "p16", "p84"):
+        values = [row[key] for row in pixel_rows]
+        pixels[key] = u.Quantity(values) if isinstance(values[0], u.Quantity) else values
+    radial = {}
+    if true_profiles:
+        for name in properties:
+            radial[name] = radial_residual_percentiles(true_profiles, pred_profiles, name)
+    if base_profiles:
+        with_baseline = [t for t, row in zip(true_profiles, rows) if "bell03_stellar_mass" in row]
+        radial_baseline = radial_residual_percentiles(with_baseline, base_profiles,
+                                                      "stellar_mass")
+        radial_baseline.meta["label"] = _BASELINES["zibetti09"]
+    else:
+        radial_baseline = None
+    settings = {
+        "dataset": str(dataset.path),
+        "predictions": label,
+        "k": float(k),
+        "r_half": r_half,
+        "properties": list(properties),
+        "pixels_per_galaxy": pixels_per_galaxy,
+        "seed": seed,
+        "symmetries": list(symmetries),
+    }
+    return Evaluation(galaxies, report, baseline_reports, pixels, radial, kept, settings,
+                      radial_baseline=radial_baseline)
