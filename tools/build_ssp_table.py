@@ -104,7 +104,11 @@ def read_bc03_stellar(path):
         age = hdus["STELLAR_AGE_YR"].data.astype(float) * u.yr
         wavelength = hdus["WAVELENGTHS_AA"].data.astype(float) * u.AA
         spectra = [
-            Spectrum(flux=hdus[name].data.astype(float) * GRID_FLUX_UNIT, spectral_axis=wavelength)
+            Spectrum(
+                flux=hdus[name].data.astype(float) * GRID_FLUX_UNIT,
+                spectral_axis=wavelength,
+                spectral_axis_index=-1,
+            )
             for name in metal_names
         ]
         living = hdus["LIV_MSTAR_FRAC"].data.astype(float)
@@ -167,7 +171,9 @@ def read_bc03_nebular(grid_dir, log_u, metallicity):
                 raise ValueError("line grid wavelengths disagree with cloudy_linewavs.txt")
             continua.append(
                 Spectrum(
-                    flux=cont_data[1:, 1:] * GRID_FLUX_UNIT, spectral_axis=cont_data[0, 1:] * u.AA
+                    flux=cont_data[1:, 1:] * GRID_FLUX_UNIT,
+                    spectral_axis=cont_data[0, 1:] * u.AA,
+                    spectral_axis_index=-1,
                 )
             )
             lines.append(line_data[1:, 1:])
@@ -239,7 +245,9 @@ def observed_spectrum(spectrum, redshift, distance):
     scale = 1.0 / (4 * np.pi * distance**2 * (1.0 + redshift))
     per_unit = spectrum.flux.unit / (u.Lsun / u.AA)
     flux = (spectrum.flux * scale).to(u.erg / u.s / u.cm**2 / u.AA * per_unit)
-    return Spectrum(flux=flux, spectral_axis=spectrum.spectral_axis * (1.0 + redshift))
+    return Spectrum(
+        flux=flux, spectral_axis=spectrum.spectral_axis * (1.0 + redshift), spectral_axis_index=-1
+    )
 
 
 def spectrum_maggies(spectrum, filters, per_unit=u.Msun):
@@ -406,12 +414,16 @@ def build_table(
     columns = {"observed": [], "observed_stellar": [], "absolute": [], "absolute_stellar": []}
     for k, spectrum in enumerate(stellar["spectra"]):
         log.info("metallicity Z=%g", stellar["metallicity"][k])
-        stars = Spectrum(flux=spectrum.flux[keep], spectral_axis=spectrum.spectral_axis)
+        stars = Spectrum(
+            flux=spectrum.flux[keep], spectral_axis=spectrum.spectral_axis, spectral_axis_index=-1
+        )
         continuum = nebular["continuum"][k]
         if not np.allclose(continuum.spectral_axis.value, stars.spectral_axis.value):
             raise ValueError("nebular and stellar wavelength grids differ")
         total = Spectrum(
-            flux=stars.flux + weights @ continuum.flux, spectral_axis=stars.spectral_axis
+            flux=stars.flux + weights @ continuum.flux,
+            spectral_axis=stars.spectral_axis,
+            spectral_axis_index=-1,
         )
         lines = weights @ nebular["line_luminosity"][k]
         for key, z, dist in (("observed", redshift, distance), ("absolute", 0.0, TEN_PARSEC)):
