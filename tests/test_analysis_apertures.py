@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from astropy.table import QTable
 from astropy.tests.helper import assert_quantity_allclose
+from helpers_analysis import R_HALF_PER_SCALE_LENGTH, disc_maps, enclosed_fraction
 from numpy.testing import assert_allclose
 
 from picasso import PropertyMaps
@@ -15,8 +16,6 @@ from picasso.analysis.apertures import (
     radial_profile,
 )
 from picasso.analysis.geometry import GalaxyGeometry
-
-from helpers_analysis import R_HALF_PER_SCALE_LENGTH, disc_maps, enclosed_fraction
 
 SHAPE = (96, 96)
 CENTER = (47.3, 48.1)
@@ -112,7 +111,8 @@ def test_masks_are_honoured(maps):
     assert_quantity_allclose(masked, by_hand, rtol=1e-12)
     assert masked < aperture_total(maps, "stellar_mass", geometry)
     # The counted area shrinks by the masked pixels only.
-    table = aperture_totals(maps, geometry, properties=["stellar_mass"], mask={"stellar_mass": left})
+    table = aperture_totals(maps, geometry, properties=["stellar_mass"],
+                            mask={"stellar_mass": left})
     full = aperture_totals(maps, geometry, properties=["stellar_mass"])
     assert table["stellar_mass_area"][0] < full["stellar_mass_area"][0]
     with pytest.raises(ValueError, match="shape"):

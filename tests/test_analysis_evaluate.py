@@ -3,13 +3,12 @@ import json
 import astropy.units as u
 import numpy as np
 import pytest
+from helpers_analysis import write_predictions, write_test_set
 from numpy.testing import assert_allclose
 
 from picasso import PROPERTIES
 from picasso.analysis.evaluation import evaluate, load_predictions
 from picasso.cli import main
-
-from helpers_analysis import write_predictions, write_test_set
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -105,3 +104,6 @@ def test_prediction_files_are_checked(test_set, tmp_path):
         evaluate(test_set, progress=False)
     with pytest.raises(ValueError, match="r_half"):
         evaluate(test_set, predictions=short, r_half="guess", progress=False)
+    # On the command line a missing model is one clear error, not a traceback.
+    assert main(["evaluate", str(tmp_path / "missing.safetensors"), str(test_set),
+                 "-o", str(tmp_path / "report")]) == 1

@@ -1,6 +1,7 @@
 import astropy.units as u
 import numpy as np
 import pytest
+from helpers_analysis import exponential_disc
 from numpy.testing import assert_allclose
 
 from picasso.analysis import geometry as geometry_module
@@ -11,8 +12,6 @@ from picasso.analysis.geometry import (
     authors_r_half,
     fit_geometry,
 )
-
-from helpers_analysis import exponential_disc
 
 
 def angle_difference(a, b):

@@ -99,7 +99,9 @@ def _mask_for(mask, maps, name):
     if hasattr(mask, "properties") and hasattr(mask, "pixel_area"):
         # The true PropertyMaps: its empty pixels define the pixel set.
         if name not in mask.properties:
-            raise ValueError(f"the maps given as mask hold no {name!r} map to take empty pixels from")
+            raise ValueError(
+                f"the maps given as mask hold no {name!r} map to take empty pixels from"
+            )
         return mask.empty(name)
     if isinstance(mask, Mapping):
         if name not in mask:

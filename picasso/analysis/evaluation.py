@@ -264,7 +264,8 @@ class Evaluation:
             )
         if self.baselines:
             lines += ["", "## Colour mass-to-light baselines (stellar mass, same aperture)", "",
-                      "| method | n | mu | sigma | median | sigma_NMAD |", "|---|---|---|---|---|---|"]
+                      "| method | n | mu | sigma | median | sigma_NMAD |",
+                      "|---|---|---|---|---|---|"]
             for label, report in self.baselines.items():
                 stats = report["stellar_mass"]
                 lines.append(
@@ -280,7 +281,8 @@ class Evaluation:
                   "|---|---|---|---|---|---|"]
         for row in self.pixels:
             lines.append(
-                f"| {row['property']} | {row['n']} | {number(row['mu'])} | {number(row['sigma'])} | "
+                f"| {row['property']} | {row['n']} | {number(row['mu'])} | "
+                f"{number(row['sigma'])} | "
                 f"{number(row['median'])} | {number(row['sigma_nmad'])} |"
             )
         methods = self.to_dict()["geometry_methods"]
@@ -319,7 +321,7 @@ class Evaluation:
             for name, fig in self._figures():
                 path = directory / name
                 with atomic_path(path, overwrite=overwrite) as tmp:
-                    fig.savefig(tmp, dpi=110, format="png")
+                    fig.savefig(tmp, dpi=100, format="png")
                 written.append(path)
                 names.append(name)
             self.settings["figures"] = names
@@ -364,6 +366,10 @@ def _geometry_for(truth, prediction, row, r_half):
                          "prediction holds one")
     if r_half == "table":
         given = u.Quantity(row["r_half_kpc"], u.kpc)
+        if not (np.isfinite(given.value) and given.value > 0):
+            log.warning("galaxy %s has no usable r_half_kpc (%s); measuring it instead",
+                        row["galaxy_id"], given)
+            given = None
     elif r_half == "authors":
         given = "authors"
     else:
@@ -470,13 +476,18 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
         pred_properties = source["properties"]
         label = str(predictions if not isinstance(predictions, dict) else "predictions")
     else:
-        from ..nn.predict import _resolve_model, check_cutout, predict_log10
+        from ..nn.predict import check_cutout, predict_log10
 
-        model = _resolve_model(model, device)
+        label = f"model {model}" if isinstance(model, (str, Path)) else f"model {model!r}"
+        if isinstance(model, (str, Path)):
+            from .. import load_model
+
+            model = load_model(model, device=device or "cpu")
+        elif device is not None:
+            model.to(device)
         pred_properties = tuple(model.properties)
         positions = list(range(n))
         pred_rows = None
-        label = f"model {model!r}" if not isinstance(model, (str, Path)) else str(model)
     properties = tuple(name for name in dataset.properties if name in pred_properties)
     if not properties:
         raise ValueError(

@@ -226,7 +226,8 @@ class GalaxyGeometry:
             "ellipticity": float(self.ellipticity),
             "position_angle_deg": float(self.position_angle.to_value(u.deg)),
             "r_half_pix": float(self.r_half.value),
-            "r_half_kpc": None if self.r_half_kpc is None else float(self.r_half_kpc.to_value(u.kpc)),
+            "r_half_kpc": (None if self.r_half_kpc is None
+                           else float(self.r_half_kpc.to_value(u.kpc))),
             "method": self.method,
             "r_half_method": self.r_half_method,
         }

@@ -130,24 +130,29 @@ def plot_galaxy(cutout, truth, prediction, *, properties=None, geometry=None, fi
     nrows = len(names) + (cutout is not None)
     fig = _new_figure(fig, (2.3 * ncols, 2.2 * nrows), left=0.02, right=0.95, bottom=0.02,
                       top=0.96, wspace=0.3, hspace=0.3)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_axis_off()
+    grid = fig.add_gridspec(nrows, ncols)
+    # Only the panels drawn get axes: a full nrows x ncols grid of mostly empty
+    # axes makes large figures slow to lay out and save.
+    axes = np.empty((nrows, ncols), dtype=object)
+    used = [(0, column) for column in range(n_top)] if cutout is not None else []
+    used += [(row, column) for row in range(cutout is not None, nrows) for column in range(3)]
+    for row, column in used:
+        axes[row, column] = fig.add_subplot(grid[row, column])
+        axes[row, column].set_xticks([])
+        axes[row, column].set_yticks([])
     row = 0
     if cutout is not None:
         if all(band in cutout.bands for band in ("g", "r", "i")):
             axes[0, 0].imshow(cutout.rgb(), origin="lower")
             axes[0, 0].set_title("gri", fontsize=8)
-            axes[0, 0].set_axis_on()
+        else:
+            axes[0, 0].set_axis_off()
         for column, band in enumerate(cutout.bands, start=1):
             image = cutout.band(band).value
             norm = ImageNormalize(image, interval=PercentileInterval(99.5),
                                   stretch=AsinhStretch())
             axes[0, column].imshow(image, origin="lower", cmap="gray", norm=norm)
             axes[0, column].set_title(band, fontsize=8)
-            axes[0, column].set_axis_on()
         row = 1
     for name in names:
         empty = truth.empty(name)
@@ -167,10 +172,10 @@ def plot_galaxy(cutout, truth, prediction, *, properties=None, geometry=None, fi
         )
         for column, (image, title, style) in enumerate(panels):
             ax = axes[row, column]
-            ax.set_axis_on()
             shown = ax.imshow(image, origin="lower", **style)
             ax.set_title(f"{name}: {title}", fontsize=7)
-            fig.colorbar(shown, ax=ax, shrink=0.8)
+            if column:  # true and predicted share the first colour bar
+                fig.colorbar(shown, ax=list(axes[row, :2]) if column == 1 else ax, shrink=0.8)
             if geometry is not None:
                 geometry.aperture(2.0).plot(ax=ax, color="cyan", lw=0.8)
         row += 1

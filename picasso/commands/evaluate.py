@@ -89,19 +89,14 @@ def run(args):
 
     matplotlib.use("Agg")
     source = Path(args.source)
-    if not source.exists():
-        # Not a file: maybe a named architecture; load_model says what is wrong.
-        log.info("%s is not a file; treating it as a model", source)
     common = dict(k=args.aperture, r_half=args.r_half, limit=args.limit, examples=args.examples,
                   pixels_per_galaxy=args.pixels_per_galaxy, seed=args.seed,
                   baselines=not args.no_baseline, progress=True)
     if _is_predictions_file(source):
         evaluation = evaluate(args.dataset, predictions=source, **common)
     else:
-        from .. import load_model
-
-        model = load_model(args.source, device=args.device or "cpu")
-        evaluation = evaluate(args.dataset, model=model, batch_size=args.batch_size,
+        # A model file or directory (picasso.load_model says clearly if it is neither).
+        evaluation = evaluate(args.dataset, model=args.source, batch_size=args.batch_size,
                               device=args.device, **common)
     written = evaluation.write(args.output, overwrite=args.overwrite,
                                figures=not args.no_figures)
