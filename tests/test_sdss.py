@@ -485,3 +485,32 @@ def test_real_stars_align_in_every_band(real_frames):
     for band in "giz":
         assert np.hypot(*(mean[band] - mean["r"])) < 0.04, band
     assert np.hypot(*(mean["u"] - mean["r"])) < 0.1
+
+
+def test_predict_command_from_frames(frame_dir, tmp_path):
+    import torch
+    from helpers_nn import tiny_config
+
+    from picasso import PropertyMaps
+    from picasso.cli import main
+    from picasso.nn.unet import UNet
+    from picasso.nn.weights import Model
+
+    torch.manual_seed(0)
+    model_path = tmp_path / "tiny.safetensors"
+    Model(UNet(tiny_config()).eval(), image_size=16, trained=True).save(model_path)
+    output = tmp_path / "maps.fits"
+    arguments = ["predict", str(model_path), "--sdss-frames", str(frame_dir[0]),
+                 "--ra", str(RA), "--dec", str(DEC), "--z", "0.05", "--field", "20 arcsec",
+                 "--target-psf", "widest", "--save-cutout", str(tmp_path / "cutout.fits"),
+                 "-o", str(output)]
+    assert main(arguments) == 0
+    maps = PropertyMaps.read(output)
+    assert maps.shape == (16, 16)
+    cutout = GalaxyCutout.read(tmp_path / "cutout.fits")
+    assert cutout.flux.sum(axis=(1, 2))[2].to_value(u.nanomaggy) == pytest.approx(40, rel=0.01)
+    assert_allclose(maps.pixel_scale.to_value(u.kpc), cutout.pixel_scale_kpc.to_value(u.kpc))
+    # The default 1 kpc PSF is sharper than SDSS seeing at z = 0.05: refused, clearly.
+    assert main(arguments[:-6] + ["-o", str(tmp_path / "other.fits")]) == 1
+    assert main(["predict", str(model_path), "--sdss-frames", str(frame_dir[0]), "--ra",
+                 str(RA), "-o", str(tmp_path / "x.fits")]) == 1

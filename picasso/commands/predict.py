@@ -3,6 +3,8 @@
 import logging
 from pathlib import Path
 
+from . import _sdss_frames
+
 __all__ = ["add_parser", "run"]
 
 log = logging.getLogger(__name__)
@@ -21,7 +23,7 @@ def add_parser(subparsers):
         ),
     )
     parser.add_argument("model", help="model file (.safetensors) or training output directory")
-    parser.add_argument("data", nargs="+",
+    parser.add_argument("data", nargs="*",
                         help="an HDF5 pair dataset, or GalaxyCutout FITS files")
     parser.add_argument("-o", "--output", required=True,
                         help="output .h5 file or directory for FITS files")
@@ -33,6 +35,7 @@ def add_parser(subparsers):
                              "augmentation; default 1: none)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
+    _sdss_frames.add_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -70,6 +73,10 @@ def run(args):
     from ..nn.predict import parse_shard, predict_dataset
     from ..nn.weights import load_model
 
+    if getattr(args, "sdss_frames", None):
+        return _sdss_frames.run(args)
+    if not args.data:
+        raise ValueError("give an HDF5 pair dataset or cutout FITS files, or --sdss-frames")
     shard = parse_shard(args.shard) if args.shard else None
     model = load_model(args.model, device=args.device or "cpu")
     written = predict_dataset(

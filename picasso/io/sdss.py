@@ -1588,6 +1588,8 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
             r_half_angle = to_angle(r_half, "r_half")
             meta["RHALFSRC"] = "given"
         meta["RHALF"] = r_half_angle.to_value(u.arcsec)
+        # Read by picasso.nn.predict.check_cutout to check the field of view.
+        meta["r_half_kpc"] = (r_half_angle * kpc_per_arcsec).to_value(u.kpc)
         field_angle = n_half_light * r_half_angle
         meta["FIELDSRC"] = f"{n_half_light:g} r_half"
     if not field_angle > 0:
