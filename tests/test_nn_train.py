@@ -123,12 +123,16 @@ def test_resume_from_mid_epoch_checkpoint(pairs, tmp_path):
         assert torch.equal(tensor, resumed.network.state_dict()[name]), name
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_two_process_gloo_data_parallel(pairs, tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = dict(epochs=1, augment=False, **FAST)
-    mp.spawn(ddp_worker, args=(2, port, str(pairs.path), str(tmp_path), settings), nprocs=2)
+    # fork: the children reuse the imported torch and picasso (spawn re-imports them, which
+    # costs tens of seconds on a busy 2-core machine); torchrun is the production launcher
+    mp.start_processes(ddp_worker, args=(2, port, str(pairs.path), str(tmp_path), settings),
+                       nprocs=2, start_method="fork")
     rank0 = load_file(tmp_path / "rank0.safetensors")
     rank1 = load_file(tmp_path / "rank1.safetensors")
     for name in rank0:

@@ -155,9 +155,8 @@ def predict_log10(model, images, *, batch_size=8, device=None, symmetries=(0,),
     progress : bool
         Show a progress bar.
     channels_last : bool, optional
-        Channels-last memory format; by default on GPUs only (measured
-        slower for this network on the development CPU, see
-        ``benchmarks/bench_nn.py``).
+        Channels-last memory format (default: yes; measured faster than
+        NCHW on CPUs, see ``benchmarks/bench_nn.py``, and standard on GPUs).
 
     Returns
     -------
@@ -179,7 +178,7 @@ def predict_log10(model, images, *, batch_size=8, device=None, symmetries=(0,),
         network.to(device)
     device = next(network.parameters()).device
     if channels_last is None:
-        channels_last = device.type == "cuda"
+        channels_last = True
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     network.to(memory_format=memory_format)
     network.eval()

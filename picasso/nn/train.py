@@ -111,7 +111,8 @@ class TrainConfig:
         uses bf16 on GPUs that support it and float32 on CPUs (measured
         slower in bf16 on CPUs without native bf16 instructions).
     channels_last : bool or None
-        Memory format of the network; `None` chooses channels-last on GPUs.
+        Memory format of the network; `None` chooses channels-last, measured
+        faster on CPUs (oneDNN) and GPUs (``benchmarks/bench_nn.py``).
     device : str or None
         ``'cpu'``, ``'cuda'``, ...; `None` picks CUDA when available.
     checkpoint_every : int
@@ -593,7 +594,7 @@ class Trainer:
                 else "fp32"
         self.precision = precision
         channels_last = self.config.channels_last
-        self.channels_last = device.type == "cuda" if channels_last is None else channels_last
+        self.channels_last = True if channels_last is None else bool(channels_last)
 
     @property
     def is_main(self):
