@@ -1,0 +1,229 @@
+"""
+Is a predicted uncertainty honest? Coverage of the predicted intervals on
+held-out data.
+
+A per-pixel 1-sigma ``s`` (in dex) is calibrated when the true log10 value
+falls inside ``prediction +- s`` for about 68.3 % of the pixels (inside
+``+- n s`` for ``erf(n / sqrt 2)`` of them) and the standardised residuals
+``z = (truth - prediction) / s`` have unit scatter. `interval_coverage`
+measures this per property over the pixels where the truth is known;
+`calibration_table` runs a model (an `~picasso.nn.ensemble.Ensemble` or a
+heteroscedastic network) over a pair dataset and returns the table.
+"""
+
+import logging
+import math
+
+import astropy.units as u
+import numpy as np
+from astropy.table import QTable
+
+from ..properties import LOG10_EMPTY, PROPERTIES
+
+__all__ = ["expected_coverage", "interval_coverage", "calibration_table"]
+
+log = logging.getLogger(__name__)
+
+
+def expected_coverage(n_sigma=1.0):
+    """
+    Fraction of a Gaussian within ``+- n_sigma`` standard deviations.
+
+    Parameters
+    ----------
+    n_sigma : float
+
+    Returns
+    -------
+    fraction : float
+        0.6827 for ``n_sigma = 1``.
+    """
+    if not n_sigma > 0:
+        raise ValueError(f"n_sigma must be positive, got {n_sigma!r}")
+    return math.erf(n_sigma / math.sqrt(2.0))
+
+
+def _empty_accumulator():
+    return {"n": 0, "inside": 0, "z_sum": 0.0, "z_sq": 0.0, "sigma": []}
+
+
+def _accumulate(acc, truth, pred, sigma, n_sigma, rng, sample):
+    known = (truth > LOG10_EMPTY / 2) & np.isfinite(pred) & np.isfinite(sigma)
+    if not np.any(known):
+        return
+    d = (truth[known] - pred[known]).astype(np.float64)
+    s = np.maximum(sigma[known].astype(np.float64), 1e-12)
+    z = d / s
+    acc["n"] += d.size
+    acc["inside"] += int(np.count_nonzero(np.abs(d) <= n_sigma * s))
+    acc["z_sum"] += float(z.sum())
+    acc["z_sq"] += float((z**2).sum())
+    values = s if d.size <= sample else rng.choice(s, size=sample, replace=False)
+    acc["sigma"].append(values)
+
+
+def _table(accumulators, properties, n_sigma):
+    expected = expected_coverage(n_sigma)
+    rows = []
+    for name in properties:
+        acc = accumulators[name]
+        n = acc["n"]
+        if n:
+            mean_z = acc["z_sum"] / n
+            sigma_sample = np.concatenate(acc["sigma"])
+            rows.append({"property": name, "n_pixels": n, "coverage": acc["inside"] / n,
+                         "z_std": math.sqrt(max(acc["z_sq"] / n - mean_z**2, 0.0)),
+                         "z_mean": mean_z, "median_sigma": float(np.median(sigma_sample))})
+        else:
+            rows.append({"property": name, "n_pixels": 0, "coverage": np.nan, "z_std": np.nan,
+                         "z_mean": np.nan, "median_sigma": np.nan})
+    table = QTable({
+        "property": [row["property"] for row in rows],
+        "n_pixels": [row["n_pixels"] for row in rows],
+        "coverage": [row["coverage"] for row in rows],
+        "expected": [expected] * len(rows),
+        "z_mean": [row["z_mean"] for row in rows],
+        "z_std": [row["z_std"] for row in rows],
+        "median_sigma": u.Quantity([row["median_sigma"] for row in rows], u.dex),
+    })
+    table.meta["n_sigma"] = float(n_sigma)
+    table.meta["description"] = (
+        f"fraction of known truth pixels inside prediction +- {n_sigma:g} sigma (coverage) "
+        f"against the Gaussian expectation {expected:.4f}; z = (truth - prediction) / sigma"
+    )
+    return table
+
+
+def interval_coverage(truth_log10, pred_log10, sigma_dex, properties=None, *, n_sigma=1.0,
+                      seed=0, sigma_sample=100_000):
+    """
+    Coverage of predicted intervals per property, over known truth pixels.
+
+    Parameters
+    ----------
+    truth_log10, pred_log10 : array-like
+        ``(n, P, N, N)`` or ``(P, N, N)`` log10 maps; truth pixels at the
+        empty sentinel (`~picasso.properties.LOG10_EMPTY`) are left out.
+    sigma_dex : array-like or `~astropy.units.Quantity`
+        Predicted 1-sigma in dex, same shape.
+    properties : sequence of str, optional
+        Names of the ``P`` planes; all seven in registry order by default.
+    n_sigma : float
+        Half-width of the interval in sigmas (1: the 68 % interval).
+    seed : int
+        Seed of the subsample used for the median sigma.
+    sigma_sample : int
+        Size of that subsample per property.
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        One row per property: ``n_pixels``, ``coverage`` (fraction inside),
+        ``expected`` (Gaussian fraction, 0.6827 for one sigma), ``z_mean``
+        and ``z_std`` of the standardised residuals (0 and 1 when
+        calibrated) and the ``median_sigma`` in dex.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or the number of planes does not match
+        ``properties``.
+    """
+    if isinstance(sigma_dex, u.Quantity):
+        sigma_dex = sigma_dex.to_value(u.dex)
+    truth = np.asarray(truth_log10, dtype=np.float32)
+    pred = np.asarray(pred_log10, dtype=np.float32)
+    sigma = np.asarray(sigma_dex, dtype=np.float32)
+    if not truth.shape == pred.shape == sigma.shape:
+        raise ValueError(
+            f"truth {truth.shape}, prediction {pred.shape} and sigma {sigma.shape} must have "
+            "the same shape"
+        )
+    if truth.ndim == 3:
+        truth, pred, sigma = truth[None], pred[None], sigma[None]
+    if truth.ndim != 4:
+        raise ValueError(f"maps must be (P, N, N) or (n, P, N, N), got shape {truth.shape}")
+    properties = PROPERTIES.validate(properties if properties is not None
+                                     else PROPERTIES.names[:truth.shape[1]])
+    if len(properties) != truth.shape[1]:
+        raise ValueError(f"the maps have {truth.shape[1]} planes but {len(properties)} "
+                         "properties were named")
+    if np.any(sigma[np.isfinite(sigma)] < 0):
+        raise ValueError("sigma_dex must not be negative")
+    rng = np.random.default_rng(seed)
+    accumulators = {name: _empty_accumulator() for name in properties}
+    for plane, name in enumerate(properties):
+        _accumulate(accumulators[name], truth[:, plane], pred[:, plane], sigma[:, plane],
+                    n_sigma, rng, sigma_sample)
+    return _table(accumulators, properties, n_sigma)
+
+
+def calibration_table(model, dataset, *, n_sigma=1.0, batch_size=8, device=None, limit=None,
+                      seed=0, progress=False):
+    """
+    Run a model with uncertainties over a pair dataset and measure coverage.
+
+    Parameters
+    ----------
+    model : `~picasso.nn.Model`, str or path-like
+        An `~picasso.nn.ensemble.Ensemble` or a heteroscedastic model (or a
+        file holding one).
+    dataset : `~picasso.io.dataset.PairDataset` or str
+        Held-out pairs (not used in training).
+    n_sigma : float
+    batch_size : int
+    device : str, optional
+    limit : int, optional
+        Use only the first ``limit`` pairs.
+    seed : int
+    progress : bool
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        See `interval_coverage`.
+
+    Raises
+    ------
+    ValueError
+        If the model gives no uncertainty (a single network without the
+        heteroscedastic head).
+    """
+    from ..io.dataset import PairDataset
+    from ..nn.ensemble import Ensemble
+    from ..nn.predict import _resolve_model, check_cutout, predict_log10
+
+    model = _resolve_model(model, device)
+    if not isinstance(model, Ensemble) and not model.config.heteroscedastic:
+        raise ValueError(
+            "the model predicts no uncertainty: use an ensemble (picasso.nn.ensemble) or a "
+            "network with the heteroscedastic head (UNetConfig(heteroscedastic=True))"
+        )
+    if not isinstance(dataset, PairDataset):
+        dataset = PairDataset(dataset)
+    n = len(dataset) if limit is None else min(int(limit), len(dataset))
+    properties = tuple(name for name in model.properties if name in dataset.properties)
+    if not properties:
+        raise ValueError("the model and the dataset share no property")
+    model_plane = [model.properties.index(name) for name in properties]
+    truth_plane = [dataset.properties.index(name) for name in properties]
+    rng = np.random.default_rng(seed)
+    accumulators = {name: _empty_accumulator() for name in properties}
+    chunk = 64
+    for start in range(0, n, chunk):
+        positions = range(start, min(start + chunk, n))
+        images = [check_cutout(dataset.cutout(i), model) for i in positions]
+        if isinstance(model, Ensemble):
+            mean, sigma = model.predict_log10(images, batch_size=batch_size, device=device,
+                                              progress=progress)
+        else:
+            mean, sigma = predict_log10(model, images, batch_size=batch_size, device=device,
+                                        progress=progress)
+        for offset, position in enumerate(positions):
+            truth = dataset[position]["truth"]
+            for name, m_plane, t_plane in zip(properties, model_plane, truth_plane):
+                _accumulate(accumulators[name], truth[t_plane], mean[offset, m_plane],
+                            sigma[offset, m_plane], n_sigma, rng, 100_000)
+    table = _table(accumulators, properties, n_sigma)
+    table.meta["n_pairs"] = n
+    return table
