@@ -63,6 +63,23 @@ def _new_figure(fig, figsize, **spacing):
     return fig
 
 
+def _panels(fig, ax, n, panel_size, **spacing):
+    """The figure and one axes per panel: ``ax`` itself, or a grid on ``fig``."""
+    if ax is not None:
+        if n != 1:
+            raise ValueError(
+                f"ax holds one panel but {n} properties were asked for; pass "
+                "properties=[name] or a figure instead"
+            )
+        return ax.figure, [ax]
+    nrows, ncols = _grid(n)
+    fig = _new_figure(fig, (panel_size[0] * ncols, panel_size[1] * nrows), **spacing)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for unused in axes[n:]:
+        unused.set_axis_off()
+    return fig, list(axes[:n])
+
+
 def _grid(n):
     ncols = min(n, 3)
     nrows = int(np.ceil(n / ncols))
@@ -183,7 +200,7 @@ def plot_galaxy(cutout, truth, prediction, *, properties=None, geometry=None, fi
 
 
 def plot_distributions(true_totals, pred_totals, *, properties=None, baseline=None, fig=None,
-                       bins=20):
+                       ax=None, bins=20):
     """
     Distributions of true and predicted totals (the paper's Fig. 4).
 
@@ -196,6 +213,8 @@ def plot_distributions(true_totals, pred_totals, *, properties=None, baseline=No
         Totals of a classical method (e.g. colour M/L stellar mass) to draw
         too, for the properties it holds.
     fig : `~matplotlib.figure.Figure`, optional
+    ax : `~matplotlib.axes.Axes`, optional
+        Draw a single property into this axes instead.
     bins : int
 
     Returns
@@ -203,11 +222,7 @@ def plot_distributions(true_totals, pred_totals, *, properties=None, baseline=No
     fig : `~matplotlib.figure.Figure`
     """
     names = _names(true_totals, pred_totals, properties)
-    nrows, ncols = _grid(len(names))
-    fig = _new_figure(fig, (3.2 * ncols, 2.6 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(names):]:
-        ax.set_axis_off()
+    fig, axes = _panels(fig, ax, len(names), (3.2, 2.6))
     for ax, name in zip(axes, names):
         unit = PROPERTIES[name].total_unit
         true_log = _log_values(true_totals[name], unit)
@@ -255,7 +270,8 @@ def _running_percentiles(x, y, n_bins=10, min_count=3):
     return np.asarray(centres), np.asarray(rows).reshape(-1, 3)
 
 
-def plot_true_vs_predicted(true_totals, pred_totals, *, properties=None, fig=None, label=None):
+def plot_true_vs_predicted(true_totals, pred_totals, *, properties=None, fig=None, ax=None,
+                           label=None):
     """
     True against predicted totals, per property (the paper's Fig. 5).
 
@@ -271,6 +287,8 @@ def plot_true_vs_predicted(true_totals, pred_totals, *, properties=None, fig=Non
         Per-galaxy totals, one column per property, rows aligned.
     properties : sequence of str, optional
     fig : `~matplotlib.figure.Figure`, optional
+    ax : `~matplotlib.axes.Axes`, optional
+        Draw a single property into this axes instead.
     label : str, optional
         Name of the predictor for the y axis (default ``"predicted"``).
 
@@ -281,11 +299,7 @@ def plot_true_vs_predicted(true_totals, pred_totals, *, properties=None, fig=Non
     from .metrics import log_residual, residual_statistics
 
     names = _names(true_totals, pred_totals, properties)
-    nrows, ncols = _grid(len(names))
-    fig = _new_figure(fig, (3.6 * ncols, 3.3 * nrows), left=0.08, wspace=0.4, hspace=0.4)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(names):]:
-        ax.set_axis_off()
+    fig, axes = _panels(fig, ax, len(names), (3.6, 3.3), left=0.08, wspace=0.4, hspace=0.4)
     for ax, name in zip(axes, names):
         unit = PROPERTIES[name].total_unit
         x = _log_values(true_totals[name], unit)
@@ -326,7 +340,7 @@ def plot_true_vs_predicted(true_totals, pred_totals, *, properties=None, fig=Non
     return fig
 
 
-def plot_radial_residuals(percentiles, *, fig=None):
+def plot_radial_residuals(percentiles, *, fig=None, ax=None):
     """
     Residual percentiles against radius, per property (the paper's Fig. 6).
 
@@ -337,6 +351,8 @@ def plot_radial_residuals(percentiles, *, fig=None):
         `~picasso.analysis.radial_residual_percentiles` (columns ``radius``,
         ``p16``, ``p50``, ``p84``).
     fig : `~matplotlib.figure.Figure`, optional
+    ax : `~matplotlib.axes.Axes`, optional
+        Draw a single property into this axes instead.
 
     Returns
     -------
@@ -347,11 +363,7 @@ def plot_radial_residuals(percentiles, *, fig=None):
     names = [name for name in PROPERTIES.names if name in percentiles]
     if not names:
         raise ValueError("percentiles holds no known property")
-    nrows, ncols = _grid(len(names))
-    fig = _new_figure(fig, (3.2 * ncols, 2.6 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel()
-    for ax in axes[len(names):]:
-        ax.set_axis_off()
+    fig, axes = _panels(fig, ax, len(names), (3.2, 2.6))
     for ax, name in zip(axes, names):
         table = percentiles[name]
         radius = np.asarray(table["radius"], dtype=float)
