@@ -95,7 +95,7 @@ def test_inside_out_ages_and_negative_metallicity_gradient():
         **{k: getattr(props, k) for k in props.__dataclass_fields__},
         "quenched": False, "early_type": False, "log_stellar_mass": 10.3, "log_sfr": 0.1,
         "bulge_fraction": 0.05, "inside_out": 0.8, "stellar_metallicity_gradient": -0.15,
-        "quench_lookback": 0.0, "companion": None})
+        "quench_lookback": 0.0, "companion": None, "halo_fraction": 0.0, "burst_fraction": 0.0})
     galaxy = universe.particles(0, properties=star_forming)
     stars = galaxy.stars
     radius = np.hypot(*stars.position_value[:, :2].T)

@@ -1,0 +1,376 @@
+"""
+Benchmark and self-check of picasso's synthetic universe.
+
+Speed: (image, truth) pairs per second on one core at N x N with all seven
+maps (process CPU time, so that other load on a shared machine does not count), split into galaxy generation, view-independent preparation (SSP fluxes,
+16-neighbour radii) and per-view rendering.
+
+Realism: the population's integrated quantities beside the published relations
+and the ranges of the paper's Fig. 4; integrated observed colours (u - r
+bimodality at 2.22, Strateva et al. 2001), colour mass-to-light relations
+(Bell et al. 2003; Taylor et al. 2011), size-mass (Shen et al. 2003), the main
+sequence (Speagle et al. 2014) and the empty-pixel fractions of the truth maps
+(paper: ~25% of pixels carry stellar truth, ~5% gas, <1% SFR).
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_mock.py --galaxies 300 --render-galaxies 20
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import astropy.units as u  # noqa: E402
+import matplotlib  # noqa: E402
+import numpy as np  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from picasso.mock import universe as uni  # noqa: E402
+from picasso.mock.observe import ObservingConfig, observe, prepare  # noqa: E402
+from picasso.mock.populations import stellar_fluxes  # noqa: E402
+from picasso.properties import PROPERTIES  # noqa: E402
+
+#: The paper's Fig. 4 ranges (totals inside 2 R_half, log10 Msun or Msun/yr).
+PAPER_FIG4 = {
+    "stellar_mass": (9.5, 12.0),
+    "stellar_metal_mass": (7.5, 10.5),
+    "sfr": (-2.0, 1.0),
+    "gas_mass": (8.0, 11.0),
+    "gas_metal_mass": (7.0, 9.0),
+    "hi_mass": (7.5, 10.5),
+}
+PAPER_FILLED = {"stellar_mass": 0.25, "gas_mass": 0.05, "sfr": 0.01}
+#: Absolute AB magnitudes of the Sun in SDSS r and i (Willmer 2018). Colours and M/L here are
+#: observed-frame at the universe's redshift (no k-correction; ~0.05 mag in g - r at z = 0.05).
+SUN_ABS_MAG_R = 4.65
+SUN_ABS_MAG_I = 4.53
+
+
+def _magnitudes(flux):
+    return 22.5 - 2.5 * np.log10(np.maximum(flux, 1e-30))
+
+
+def population(universe, n_galaxies):
+    """Integrated properties and observed colours of the first ``n_galaxies``."""
+    rows = []
+    distance_modulus = universe.cosmology.distmod(universe.redshift).value
+    for index in range(n_galaxies):
+        props = universe.properties(index)
+        galaxy = universe.particles(index, properties=props)
+        n_main = galaxy.meta["n_main_stars"]
+        main = galaxy.stars[:n_main]
+        flux = stellar_fluxes(main).to_value(u.nanomaggy).sum(axis=0)
+        mags = _magnitudes(flux)
+        mass = main.mass_value.sum()
+        rows.append({
+            "log_stellar_mass": np.log10(mass),
+            "quenched": props.quenched,
+            "early_type": props.early_type,
+            "log_sfr": np.log10(max(galaxy.total_sfr.value, 1e-6)),
+            "log_gas_mass": np.log10(galaxy.total_gas_mass.value),
+            "log_hi_mass": np.log10(max(galaxy.total_hi_mass.value, 1.0)),
+            "log_stellar_metal_mass": np.log10(galaxy.total_stellar_metal_mass.value),
+            "log_gas_metal_mass": np.log10(max(galaxy.total_gas_metal_mass.value, 1.0)),
+            "age": float(galaxy.mass_weighted_age.value),
+            "r_half": float(galaxy.stellar_half_mass_radius().value) if n_main == len(galaxy.stars)
+            else float(np.nan),
+            "u_r": mags[0] - mags[2], "g_r": mags[1] - mags[2], "g_i": mags[1] - mags[3],
+            "u_g": mags[0] - mags[1], "r_i": mags[2] - mags[3], "i_z": mags[3] - mags[4],
+            "abs_r": mags[2] - distance_modulus,
+            "log_ml_r": np.log10(mass) + 0.4 * (mags[2] - distance_modulus - SUN_ABS_MAG_R),
+            "log_ml_i": np.log10(mass) + 0.4 * (mags[3] - distance_modulus - SUN_ABS_MAG_I),
+            "kennicutt_ratio": galaxy.meta.get("kennicutt_normalisation_ratio") or np.nan,
+        })
+    return {key: np.array([row[key] for row in rows], dtype=float) for key in rows[0]}
+
+
+def render(universe, config, n_galaxies, views):
+    """Time rendering, and collect empty-pixel fractions and totals inside 2 R_half."""
+    from picasso.mock.observe import observe_views  # noqa: F401  (same path as the build)
+
+    t_generate = t_prepare = t_render = 0.0
+    filled = {name: [] for name in PROPERTIES.names}
+    totals = {name: [] for name in PROPERTIES.names}
+    examples = []
+    for index in range(n_galaxies):
+        start = time.process_time()
+        galaxy = universe.particles(index)
+        t_generate += time.process_time() - start
+        start = time.process_time()
+        prepared = prepare(galaxy, config)
+        t_prepare += time.process_time() - start
+        directions, _ = uni.view_directions(np.random.default_rng(index), views)
+        for view, direction in enumerate(directions):
+            start = time.process_time()
+            cutout, truth = observe(prepared, config, seed=index * 10 + view, direction=direction,
+                                    up=np.random.default_rng(view).normal(size=3), view=view)
+            t_render += time.process_time() - start
+            n = config.image_size
+            y, x = np.mgrid[:n, :n] - (n - 1) / 2
+            inside = np.hypot(x, y) * truth.pixel_scale.value <= 2 * truth.meta["r_half"].value
+            for name in PROPERTIES.names:
+                filled[name].append(float((~truth.empty(name)).mean()))
+                if PROPERTIES[name].is_extensive:
+                    totals[name].append(float(truth.total(name, mask=~inside).value))
+            if view == 2 and len(examples) < 8:
+                examples.append((cutout, truth))
+    n_views = n_galaxies * views
+    timing = {
+        "galaxies": n_galaxies, "views": views, "image_size": config.image_size,
+        "generate_s_per_galaxy": t_generate / n_galaxies,
+        "prepare_s_per_galaxy": t_prepare / n_galaxies,
+        "render_s_per_view": t_render / n_views,
+    }
+    per_galaxy = timing["generate_s_per_galaxy"] + timing["prepare_s_per_galaxy"] + \
+        views * timing["render_s_per_view"]
+    timing["pairs_per_second"] = views / per_galaxy
+    timing["galaxies_per_second"] = 1.0 / per_galaxy
+    return timing, filled, totals, examples
+
+
+def _fit(x, y):
+    good = np.isfinite(x) & np.isfinite(y)
+    slope, intercept = np.polyfit(x[good], y[good], 1)
+    scatter = float(np.std(y[good] - (slope * x[good] + intercept)))
+    return float(slope), float(intercept), scatter
+
+
+def summarise(pop, filled, totals, universe):
+    """Numbers beside the published ones."""
+    summary = {}
+    m = pop["log_stellar_mass"]
+    summary["n_galaxies"] = int(m.size)
+    summary["quenched_fraction"] = float(np.mean(pop["quenched"]))
+    summary["u_r_red_fraction"] = float(np.mean(pop["u_r"] > 2.22))
+    slope, intercept, scatter = _fit(pop["g_r"], pop["log_ml_r"])
+    summary["ml_r_vs_g_r"] = {"slope": slope, "intercept": intercept, "scatter_dex": scatter,
+                              "bell2003_chabrier": {"slope": 1.097, "intercept": -0.306 - 0.093}}
+    slope, intercept, scatter = _fit(pop["g_i"], pop["log_ml_i"])
+    summary["ml_i_vs_g_i"] = {"slope": slope, "intercept": intercept, "scatter_dex": scatter,
+                              "taylor2011": {"slope": 0.70, "intercept": -0.68, "scatter_dex": 0.1}}
+    red = pop["u_r"] > 2.22
+    summary["g_r_red_sequence_median"] = float(np.median(pop["g_r"][red])) if red.any() else None
+    summary["g_r_blue_cloud_median"] = float(np.median(pop["g_r"][~red])) if (~red).any() else None
+    ms = uni.speagle2014_main_sequence(m, universe.age_of_universe)
+    sf = ~pop["quenched"].astype(bool)
+    summary["main_sequence_offset_sf"] = {"median": float(np.median((pop["log_sfr"] - ms)[sf])),
+                                          "std": float(np.std((pop["log_sfr"] - ms)[sf]))}
+    shen, _ = uni.shen2003_size(m, pop["early_type"].astype(bool))
+    good = np.isfinite(pop["r_half"])
+    summary["size_over_shen2003_median"] = float(np.median(pop["r_half"][good] / shen[good]))
+    summary["hi_fraction_median_at_10_10.5"] = float(np.median(
+        (pop["log_hi_mass"] - m)[(m > 10) & (m < 10.5)])) if np.any((m > 10) & (m < 10.5)) else None
+    summary["kennicutt_normalisation_ratio_median"] = float(np.nanmedian(pop["kennicutt_ratio"]))
+    ranges = {}
+    for name, key in (("stellar_mass", None), ("stellar_metal_mass", None), ("sfr", None),
+                      ("gas_mass", None), ("gas_metal_mass", None), ("hi_mass", None)):
+        values = np.log10(np.maximum(np.array(totals[name]), 1e-6))
+        ranges[name] = {"p05": float(np.percentile(values, 5)), "median": float(np.median(values)),
+                        "p95": float(np.percentile(values, 95)), "paper_fig4": PAPER_FIG4[name]}
+    summary["totals_within_2_r_half"] = ranges
+    summary["filled_pixel_fraction"] = {
+        name: {"mean": float(np.mean(filled[name])), "paper": PAPER_FILLED.get(name)}
+        for name in ("stellar_mass", "gas_mass", "sfr", "hi_mass")}
+    return summary
+
+
+def plot(pop, totals, examples, universe, path):
+    """The population's self-check figure."""
+    fig = plt.figure(figsize=(20, 15))
+    grid = fig.add_gridspec(4, 6)
+    m = pop["log_stellar_mass"]
+    quenched = pop["quenched"].astype(bool)
+    colour = np.where(quenched, "tab:red", "tab:blue")
+
+    ax = fig.add_subplot(grid[0, 0])
+    ax.hist(pop["u_r"], bins=30, color="grey")
+    ax.axvline(2.22, color="k", ls="--", label="Strateva+01 split")
+    ax.set_xlabel("u - r (observed, z=0.05)")
+    ax.legend(fontsize=7)
+
+    ax = fig.add_subplot(grid[0, 1])
+    ax.scatter(pop["abs_r"], pop["g_r"], c=colour, s=6)
+    ax.axhspan(0.75, 0.8, color="tab:red", alpha=0.2, label="red sequence g-r")
+    ax.axhspan(0.4, 0.5, color="tab:blue", alpha=0.2, label="blue cloud g-r")
+    ax.set_xlabel("M_r (AB)")
+    ax.set_ylabel("g - r")
+    ax.invert_xaxis()
+    ax.legend(fontsize=7)
+
+    ax = fig.add_subplot(grid[0, 2])
+    ax.scatter(pop["g_r"], pop["log_ml_r"], c=colour, s=6)
+    x = np.linspace(0.1, 1.1, 10)
+    ax.plot(x, -0.306 - 0.093 + 1.097 * x, "k--", label="Bell+03 (Chabrier)")
+    ax.set_xlabel("g - r")
+    ax.set_ylabel("log M*/L_r")
+    ax.legend(fontsize=7)
+
+    ax = fig.add_subplot(grid[0, 3])
+    ax.scatter(pop["g_i"], pop["log_ml_i"], c=colour, s=6)
+    x = np.linspace(0.2, 1.6, 10)
+    ax.plot(x, -0.68 + 0.70 * x, "k--", label="Taylor+11")
+    ax.set_xlabel("g - i")
+    ax.set_ylabel("log M*/L_i")
+    ax.legend(fontsize=7)
+
+    ax = fig.add_subplot(grid[0, 4])
+    ax.scatter(m, np.log10(pop["r_half"]), c=colour, s=6)
+    grid_m = np.linspace(9.5, 12, 20)
+    for early, style in ((False, "b--"), (True, "r--")):
+        r, _ = uni.shen2003_size(grid_m, early)
+        ax.plot(grid_m, np.log10(r), style, label=f"Shen+03 {'early' if early else 'late'} (R50,r)")
+    ax.set_xlabel("log M*")
+    ax.set_ylabel("log R_half,proj (kpc)")
+    ax.legend(fontsize=7)
+
+    ax = fig.add_subplot(grid[0, 5])
+    ax.scatter(m, pop["log_sfr"], c=colour, s=6)
+    ax.plot(grid_m, uni.speagle2014_main_sequence(grid_m, universe.age_of_universe), "k--",
+            label="Speagle+14")
+    ax.set_xlabel("log M*")
+    ax.set_ylabel("log SFR")
+    ax.legend(fontsize=7)
+
+    ax = fig.add_subplot(grid[1, 0])
+    ax.scatter(m, pop["log_hi_mass"] - m, c=colour, s=6)
+    ax.set_xlabel("log M*")
+    ax.set_ylabel("log M_HI / M*")
+    ax = fig.add_subplot(grid[1, 1])
+    ax.scatter(m, np.log10(10 ** pop["log_stellar_metal_mass"] / 10 ** m / 0.02), c=colour, s=6)
+    table = uni.GALLAZZI2005
+    ax.plot(table[:, 0], table[:, 2], "k-", label="Gallazzi+05")
+    ax.plot(table[:, 0], table[:, 1], "k:")
+    ax.plot(table[:, 0], table[:, 3], "k:")
+    ax.set_xlabel("log M*")
+    ax.set_ylabel("log Z*/Zsun (mass-weighted)")
+    ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[1, 2])
+    ax.scatter(pop["age"], pop["g_r"], c=colour, s=6)
+    ax.set_xlabel("mass-weighted age (Gyr)")
+    ax.set_ylabel("g - r")
+
+    for k, name in enumerate(("stellar_mass", "stellar_metal_mass", "sfr")):
+        ax = fig.add_subplot(grid[1, 3 + k])
+        values = np.log10(np.maximum(np.array(totals[name]), 1e-4))
+        ax.hist(values, bins=25, color="tab:blue")
+        ax.axvspan(*PAPER_FIG4[name], color="grey", alpha=0.2, label="paper Fig. 4 range")
+        ax.set_xlabel(f"log {name} (<2 R_half)")
+        ax.legend(fontsize=7)
+    for k, name in enumerate(("gas_mass", "gas_metal_mass", "hi_mass")):
+        ax = fig.add_subplot(grid[2, k])
+        values = np.log10(np.maximum(np.array(totals[name]), 1e-4))
+        ax.hist(values, bins=25, color="tab:green")
+        ax.axvspan(*PAPER_FIG4[name], color="grey", alpha=0.2, label="paper Fig. 4 range")
+        ax.set_xlabel(f"log {name} (<2 R_half)")
+        ax.legend(fontsize=7)
+    ax = fig.add_subplot(grid[2, 3])
+    ax.scatter(pop["u_g"], pop["g_r"], c=colour, s=6)
+    ax.set_xlabel("u - g")
+    ax.set_ylabel("g - r")
+    ax = fig.add_subplot(grid[2, 4])
+    ax.scatter(pop["g_r"], pop["r_i"], c=colour, s=6)
+    ax.set_xlabel("g - r")
+    ax.set_ylabel("r - i")
+    ax = fig.add_subplot(grid[2, 5])
+    ax.hist(m, bins=25, color="grey")
+    ax.set_xlabel("log M* (drawn)")
+    for k, (cutout, truth) in enumerate(examples[:6]):
+        ax = fig.add_subplot(grid[3, k])
+        ax.imshow(cutout.rgb(), origin="lower")
+        ax.set_title(f"galaxy {truth.meta.get('galaxy_id')}, R_half {truth.meta['r_half'].value:.1f} kpc",
+                     fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=70)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--galaxies", type=int, default=300, help="galaxies in the population summary")
+    parser.add_argument("--render-galaxies", type=int, default=20, help="galaxies rendered for timing")
+    parser.add_argument("--views", type=int, default=4)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", choices=("paper", "sdss"), default="paper")
+    parser.add_argument("--mass-function", choices=("flat", "baldry2012"), default="flat")
+    parser.add_argument("--output", default="benchmarks/results/mock.json")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+        threads = torch.get_num_threads()
+    except ImportError:
+        threads = None
+    universe = uni.Universe(seed=args.seed, mass_function=args.mass_function)
+    config = ObservingConfig.preset(args.preset, image_size=args.size)
+    timing, filled, totals, examples = render(universe, config, args.render_galaxies, args.views)
+    pop = population(universe, args.galaxies)
+    summary = summarise(pop, filled, totals, universe)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    png = output.with_suffix(".png")
+    plot(pop, totals, examples, universe, png)
+
+    print(f"picasso mock benchmark  (torch threads: {threads}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS')}, {platform.processor() or platform.machine()})")
+    print(f"preset {args.preset}, {args.size} x {args.size}, {args.views} views, "
+          f"{args.render_galaxies} galaxies rendered")
+    print(f"  generate  {timing['generate_s_per_galaxy'] * 1e3:8.1f} ms / galaxy")
+    print(f"  prepare   {timing['prepare_s_per_galaxy'] * 1e3:8.1f} ms / galaxy")
+    print(f"  render    {timing['render_s_per_view'] * 1e3:8.1f} ms / view (image + 7 maps)")
+    print(f"  => {timing['pairs_per_second']:.2f} pairs/s/core, "
+          f"{timing['galaxies_per_second']:.2f} galaxies (x{args.views} views)/s/core  (goal: 20 pairs/s)")
+    print()
+    print(f"population of {summary['n_galaxies']} galaxies ({args.mass_function} in log M*)")
+    print(f"{'check':44s} {'picasso':>22s}   published")
+    ml = summary["ml_r_vs_g_r"]
+    print(f"{'log M/L_r vs g-r: slope, intercept':44s} {ml['slope']:10.2f} {ml['intercept']:10.2f}   "
+          "1.097, -0.399 (Bell+03, Chabrier; rest frame)")
+    print(f"{'  scatter (dex)':44s} {ml['scatter_dex']:21.3f}   ~0.1 (Bell+03; Taylor+11)")
+    ml = summary["ml_i_vs_g_i"]
+    print(f"{'log M/L_i vs g-i: slope, intercept':44s} {ml['slope']:10.2f} {ml['intercept']:10.2f}   "
+          "0.70, -0.68 (Taylor+11)")
+    print(f"{'  scatter (dex)':44s} {ml['scatter_dex']:21.3f}   ~0.1")
+    print(f"{'fraction with u-r > 2.22':44s} {summary['u_r_red_fraction']:21.2f}   "
+          f"quenched fraction drawn {summary['quenched_fraction']:.2f}")
+    print(f"{'g-r median: red / blue':44s} {summary['g_r_red_sequence_median'] or np.nan:10.2f} "
+          f"{summary['g_r_blue_cloud_median'] or np.nan:10.2f}   ~0.75-0.8 / ~0.4-0.5")
+    ms = summary["main_sequence_offset_sf"]
+    print(f"{'SF offset from Speagle+14: median, std':44s} {ms['median']:10.2f} {ms['std']:10.2f}   "
+          "0, 0.2-0.3")
+    print(f"{'R_half,proj / Shen+03 R50 (median)':44s} {summary['size_over_shen2003_median']:21.2f}   "
+          "~0.8 (mass vs light)")
+    print(f"{'log M_HI/M* at 10^10-10^10.5 (median)':44s} "
+          f"{summary['hi_fraction_median_at_10_10.5'] or np.nan:21.2f}   ~-0.7 to -1 (GASS, approx.)")
+    print(f"{'KS normalisation ratio (median)':44s} "
+          f"{summary['kennicutt_normalisation_ratio_median']:21.2f}   1 = Kennicutt (1998)")
+    print()
+    print(f"{'total inside 2 R_half (log10)':24s} {'p05':>7s} {'median':>7s} {'p95':>7s}   paper Fig. 4")
+    for name, values in summary["totals_within_2_r_half"].items():
+        low, high = values["paper_fig4"]
+        print(f"{name:24s} {values['p05']:7.2f} {values['median']:7.2f} {values['p95']:7.2f}   "
+              f"{low} - {high}")
+    print()
+    print(f"{'non-empty pixel fraction':24s} {'picasso':>8s}   paper")
+    for name, values in summary["filled_pixel_fraction"].items():
+        paper = values["paper"]
+        print(f"{name:24s} {values['mean']:8.3f}   {paper if paper is not None else '-'}")
+    result = {"timing": timing, "summary": summary, "torch_threads": threads,
+              "args": vars(args), "png": str(png)}
+    output.write_text(json.dumps(result, indent=2, default=float))
+    print(f"\nwrote {output} and {png}")
+
+
+if __name__ == "__main__":
+    main()
