@@ -262,6 +262,10 @@ class Evaluation:
                 f"{number(stats['outlier_fraction'], 2)} | {number(stats['paper_mu'])} | "
                 f"{number(stats['paper_sigma'])} | {baseline} |"
             )
+        if "stellar_age" in self.properties:
+            lines += ["", "The paper's stellar-age channel was most likely a per-pixel sum of "
+                      "ages, so its age sigma is dominated by mass; picasso's age is the "
+                      "mass-weighted mean, so compare the age row with care."]
         if self.baselines:
             lines += ["", "## Colour mass-to-light baselines (stellar mass, same aperture)", "",
                       "| method | n | mu | sigma | median | sigma_NMAD |",
