@@ -415,7 +415,9 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
     dataset : `~picasso.io.dataset.PairDataset` or str
         The test set.
     predictions : str, path-like or dict, optional
-        Predicted log10 maps (see `load_predictions`); give this or ``model``.
+        Predicted log10 maps: a file (see `load_predictions`) or a dict like
+        the one it returns, whose ``log10_maps`` may be an in-memory array
+        (``handle`` `None`); give this or ``model``.
     model : `~picasso.nn.Model`, str or path-like, optional
         A model (or model file) to run on the test images with
         `picasso.nn.predict.predict_log10`.
