@@ -134,6 +134,14 @@ def test_read_frame_recovers_counts_and_data_model_variance(frame_dir):
     assert_allclose(frame.variance_in(rows, cols), expected[rows, cols], rtol=1e-5)
 
 
+def test_psf_fwhm_from_the_header(tmp_path):
+    path, _ = write_sdss_frame(tmp_path, "i", shape=(40, 60), header_changes={"PSF_FWHM": 1.21})
+    frame = sdss.read_frame(path, cache=False)
+    assert frame.psf_fwhm == 1.21 * u.arcsec and frame.psf_fwhm_source == "header"
+    given = sdss.read_frame(path, cache=False, psf_fwhm=1.5 * u.arcsec)
+    assert given.psf_fwhm == 1.5 * u.arcsec and given.psf_fwhm_source == "given"
+
+
 def test_compressed_frames_read_once_and_shared(frame_dir, tmp_path):
     path, truth = write_sdss_frame(tmp_path, "g", compress=True, galaxies=[GALAXY])
     cache = sdss.FrameCache(max_frames=2)

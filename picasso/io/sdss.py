@@ -51,6 +51,7 @@ from ..properties import BANDS, flux_equivalencies
 
 __all__ = [
     "SDSS_PIXEL_SCALE",
+    "PSF_FWHM_KEYWORDS",
     "SDSS_MEDIAN_PSF_FWHM_R",
     "SDSS_EXTINCTION_COEFFICIENTS",
     "REFERENCE_REDSHIFT",
@@ -280,6 +281,18 @@ def _as_angle(value, name):
     if not isinstance(value, u.Quantity) or not value.unit.is_equivalent(u.deg):
         raise TypeError(f"{name} must be an angle Quantity (e.g. 1.4 * u.arcsec), got {value!r}")
     return value
+
+
+#: Header keywords read as the PSF FWHM in arcsec when present (SDSS frames have none).
+PSF_FWHM_KEYWORDS = ("PSF_FWHM", "PSFFWHM", "SEEING")
+
+
+def _header_psf_fwhm(header):
+    for key in PSF_FWHM_KEYWORDS:
+        value = header.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return float(value) * u.arcsec
+    return None
 
 
 def _celestial_wcs(header, source):
@@ -724,7 +737,7 @@ def _frame_from_sdss_hdul(hdul, path, psf_fwhm=None, band=None):
     if calibration is None:
         raise ValueError(f"{source}: HDU1 (calibration vector) is empty")
     astrans = Table(hdul[3].data) if isinstance(hdul[3], fits.BinTableHDU) else None
-    return SDSSFrame(
+    frame = SDSSFrame(
         np.asarray(hdul[0].data, dtype=np.float32) << u.nanomaggy,
         wcs,
         header_band,
@@ -735,11 +748,14 @@ def _frame_from_sdss_hdul(hdul, path, psf_fwhm=None, band=None):
         run=run,
         camcol=camcol,
         field=header.get("FRAME", named.get("field")),
-        psf_fwhm=psf_fwhm,
+        psf_fwhm=psf_fwhm if psf_fwhm is not None else _header_psf_fwhm(header),
         astrans=astrans,
         path=source,
         meta=dict(header),
     )
+    if psf_fwhm is None and _header_psf_fwhm(header) is not None:
+        frame.psf_fwhm_source = "header"
+    return frame
 
 
 def _image_unit(header, unit, source):
@@ -780,9 +796,9 @@ def read_image(path, band, *, unit=None, hdu=None, variance=None, psf_fwhm=None)
         Per-pixel variance (flux**2); by default a constant background
         variance is estimated from the image.
     psf_fwhm : `~astropy.units.Quantity`, optional
-        PSF FWHM (angle). Needed for PSF matching unless ``band`` is one of
-        picasso's bands (then a typical SDSS value is used, which is wrong for
-        other surveys: give it).
+        PSF FWHM (angle). By default read from the header (``PSF_FWHM``,
+        ``PSFFWHM`` or ``SEEING``, in arcsec); else, for picasso's bands, a
+        typical SDSS value, which is wrong for other surveys: give it.
 
     Returns
     -------
@@ -815,8 +831,13 @@ def read_image(path, band, *, unit=None, hdu=None, variance=None, psf_fwhm=None)
             f"{source}: image unit {image_unit} is neither a flux per pixel nor a surface "
             "brightness (nanomaggy, Jy, Jy / sr, ...)"
         )
-    return Frame(image, wcs, band, variance=variance, psf_fwhm=psf_fwhm, path=source,
-                 meta=dict(header))
+    from_header = psf_fwhm is None and _header_psf_fwhm(header) is not None
+    frame = Frame(image, wcs, band, variance=variance,
+                  psf_fwhm=_header_psf_fwhm(header) if from_header else psf_fwhm,
+                  path=source, meta=dict(header))
+    if from_header:
+        frame.psf_fwhm_source = "header"
+    return frame
 
 
 def read_frame(path, *, band=None, psf_fwhm=None, cache=None):
