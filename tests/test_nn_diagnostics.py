@@ -1,0 +1,148 @@
+"""
+Tests of picasso.nn.diagnostics: out-of-distribution warnings.
+
+A tiny pair dataset from the synthetic universe (32 x 32, few particles) is
+split by galaxy: the statistics are built on some galaxies, the others are
+held-out mocks that must pass; a star, pure noise, a galaxy far outside the
+training redshift and size range and band-swapped input must each warn.
+"""
+
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.convolution import Gaussian2DKernel
+
+from helpers_mock import small_universe
+from helpers_nn import tiny_config
+from picasso.io.dataset import PairDataset
+from picasso.mock.build import build_dataset
+from picasso.mock.observe import ObservingConfig, observe
+from picasso.nn.diagnostics import (
+    STATISTICS_KEY,
+    InputStatistics,
+    PicassoOODWarning,
+    diagnose,
+    feature_names,
+    input_features,
+    training_statistics,
+    warn_out_of_distribution,
+)
+
+SIZE = 32
+N_TRAIN_GALAXIES = 10
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ood") / "pairs.h5"
+    build_dataset(path, 14, image_size=SIZE, seed=2, views=2, processes=1, progress=False,
+                  universe=small_universe(seed=2))
+    return PairDataset(path)
+
+
+@pytest.fixture(scope="module")
+def split(pairs):
+    galaxy = np.asarray(pairs.table["galaxy_id"])
+    return np.flatnonzero(galaxy < N_TRAIN_GALAXIES), np.flatnonzero(galaxy >= N_TRAIN_GALAXIES)
+
+
+@pytest.fixture(scope="module")
+def statistics(pairs, split):
+    return training_statistics(pairs, split[0])
+
+
+@pytest.fixture(scope="module")
+def held_out(pairs, split):
+    return np.stack([pairs[int(i)]["image"] for i in split[1]])
+
+
+def flagged(statistics, images):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        positions = warn_out_of_distribution(diagnose(statistics, images))
+    ood = [w for w in caught if issubclass(w.category, PicassoOODWarning)]
+    return positions, ood
+
+
+def background_noise(image):
+    """Per-band pixel rms of the image's corners (where the mock has only noise)."""
+    corners = np.concatenate([image[:, :5, :5].reshape(5, -1), image[:, -5:, -5:].reshape(5, -1)],
+                             axis=1)
+    return corners.std(axis=1)
+
+
+def test_held_out_mocks_do_not_warn(statistics, held_out):
+    positions, caught = flagged(statistics, held_out)
+    assert positions == [] and caught == []
+    records = diagnose(statistics, held_out)
+    assert all(r["distance"] < r["threshold"] for r in records)
+    assert set(records[0]["features"]) == set(feature_names("ugriz"))
+
+
+def test_a_star_warns(statistics, held_out):
+    galaxy = held_out[0]
+    # A point source of the galaxy's brightness and colours through a Gaussian PSF of the
+    # mock's width (1 kpc FWHM is about one pixel here), with the galaxy's noise.
+    psf = Gaussian2DKernel(1.0, x_size=SIZE, y_size=SIZE).array
+    star = galaxy.sum(axis=(1, 2))[:, None, None] * psf[None]
+    star = star + np.random.default_rng(1).normal(size=star.shape) * background_noise(
+        galaxy)[:, None, None]
+    positions, caught = flagged(statistics, star[np.newaxis])
+    assert positions == [0] and len(caught) == 1
+    assert "log_r50" in diagnose(statistics, star)[0]["largest"]
+
+
+def test_pure_noise_warns(statistics, held_out):
+    noise = np.random.default_rng(2).normal(size=held_out[0].shape) * background_noise(
+        held_out[0])[:, None, None]
+    positions, caught = flagged(statistics, noise[np.newaxis])
+    assert positions == [0] and "outside the model's training inputs" in str(caught[0].message)
+
+
+def test_galaxy_outside_training_redshift_and_size_warns(statistics):
+    # A dwarf (10^8 Msun: the training universe starts at 10^9.5) at z = 0.3 (training: 0.05).
+    dwarfs = small_universe(seed=5, mass_range=(10**8, 10**8.3) * u.Msun)
+    cutout, _ = observe(dwarfs.particles(0), ObservingConfig(image_size=SIZE, redshift=0.3),
+                        seed=1)
+    positions, caught = flagged(statistics, cutout.flux.to_value(u.nanomaggy)[np.newaxis])
+    assert positions == [0] and len(caught) == 1
+
+
+def test_band_swapped_input_warns(statistics, held_out):
+    positions, caught = flagged(statistics, held_out[:, ::-1])
+    assert positions == list(range(len(held_out))) and len(caught) == 1
+    record = diagnose(statistics, held_out[0, ::-1])[0]
+    assert record["largest"][0].startswith("colour")
+
+
+def test_statistics_travel_in_the_model_header(statistics, held_out, tmp_path):
+    from picasso.nn import Model, UNet, load_model
+
+    model = Model(UNet(tiny_config()), image_size=SIZE, trained=True,
+                  info={STATISTICS_KEY: statistics.to_dict()})
+    loaded = load_model(model.save(tmp_path / "model.safetensors"))
+    expected = [r["distance"] for r in diagnose(statistics, held_out)]
+    assert [r["distance"] for r in diagnose(loaded, held_out)] == pytest.approx(expected)
+    # A model without statistics gives no diagnostics (and no warning).
+    bare = Model(UNet(tiny_config()), image_size=SIZE)
+    assert diagnose(bare, held_out) is None and warn_out_of_distribution(None) == []
+    sigma = np.full((len(held_out), 2, SIZE, SIZE), 0.2)
+    record = diagnose(loaded, held_out, sigma_dex=sigma, properties=("stellar_mass", "sfr"))[0]
+    assert record["spread_dex"] == pytest.approx({"stellar_mass": 0.2, "sfr": 0.2})
+
+
+def test_threshold_and_bad_input(statistics):
+    k = len(statistics.feature_names)
+    # The documented threshold: at least the chi-square point of false-alarm rate 1e-4.
+    from scipy.stats import chi2
+
+    assert statistics.threshold >= np.sqrt(chi2.isf(1e-4, k))
+    assert statistics.threshold >= 1.5 * statistics.distance_quantiles[2]
+    with pytest.raises(ValueError, match="shape"):
+        input_features(np.zeros((3, SIZE, SIZE)), "ugriz")
+    with pytest.raises(ValueError, match="at least 5"):
+        InputStatistics.from_features(np.zeros((3, k)), "ugriz", flux_unit="nmgy", image_size=8)
+    with pytest.raises(ValueError, match="lack"):
+        InputStatistics.from_dict({"bands": ["r"]})
