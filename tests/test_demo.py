@@ -1,0 +1,41 @@
+"""``picasso demo`` end to end at toy size."""
+
+import json
+
+from picasso.cli import main
+from picasso.cutout import GalaxyCutout
+from picasso.maps import PropertyMaps
+
+
+def test_demo_writes_maps_figures_and_metrics(tmp_path, capsys, monkeypatch):
+    import picasso.commands.demo as demo
+
+    # whatever is bundled, this test exercises the no-bundled-model path
+    monkeypatch.setattr(demo, "_bundled_model", lambda: None)
+    out = tmp_path / "demo"
+    status = main(["demo", "-o", str(out), "--galaxies", "2", "--size", "32",
+                   "--train-galaxies", "2", "--train-seconds", "2", "--processes", "1",
+                   "--no-progress"])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "no trained model is bundled" in printed
+    cutout = GalaxyCutout.read(out / "cutouts" / "g0_v0.fits")
+    assert cutout.shape == (32, 32) and cutout.bands == ("u", "g", "r", "i", "z")
+    predicted = PropertyMaps.read(out / "maps" / "g1_v0_predicted.fits")
+    truth = PropertyMaps.read(out / "maps" / "g1_v0_true.fits")
+    assert predicted.properties == truth.properties and predicted.shape == (32, 32)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_galaxies"] == 2
+    assert set(metrics["per_galaxy"]["properties"]) == set(truth.properties)
+    assert (out / "fig5_true_vs_predicted.png").stat().st_size > 1000
+    assert (out / "fig1_galaxy_0.png").exists() and (out / "quick_model.safetensors").exists()
+
+
+def test_demo_refuses_size_mismatch(tmp_path, capsys):
+    from picasso.nn.unet import UNet, UNetConfig
+    from picasso.nn.weights import Model
+
+    path = Model(UNet(UNetConfig(depth=2, base_width=2)), image_size=16, trained=True).save(
+        tmp_path / "m.safetensors")
+    assert main(["demo", "-o", str(tmp_path / "d"), "--model", str(path), "--size", "32"]) == 1
+    assert "--size 16" in capsys.readouterr().err
