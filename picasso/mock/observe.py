@@ -706,7 +706,7 @@ def _render(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
                 spectrum[:, size - negative:, :positive] += combined[:, coarse - negative:, :positive]
     spectrum *= psf_transfer((size, size), float(psf_px)).astype(np.complex64)
     image = scipy.fft.irfft2(spectrum, s=(size, size), axes=(1, 2), workers=1)
-    return image[:, margin:margin + n_grid, margin:margin + n_grid].astype(np.float64)
+    return image[:, margin:margin + n_grid, margin:margin + n_grid]
 
 
 def _render_compact(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
@@ -714,7 +714,7 @@ def _render_compact(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
     from scipy.special import erf
 
     pixel = 2.0 * grid_half / n_grid
-    image = np.zeros((fluxes.shape[1], n_grid, n_grid))
+    image = np.zeros((fluxes.shape[1], n_grid, n_grid), dtype=np.float32)
     edges = np.linspace(-grid_half, grid_half, n_grid + 1)
     for (x, y), flux, sigma in zip(xy, fluxes, np.hypot(sigma_kpc, psf_sigma_kpc)):
         reach = 4.0 * sigma
@@ -798,21 +798,21 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
         if n_contaminants:
             image = image + _render_compact(positions, flux, sizes, grid_half, n_grid, psf_sigma)
     if config.noise != "none":
-        image = image + rng.standard_normal(size=image.shape) * rms[:, None, None]
+        image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * rms[:, None, None].astype(np.float32)
     # The native noise is white with one rms per band, so after a linear rebinning its
     # variance is rms^2 times the outer product of the summed squared weights.
     variance_pattern = np.ones((n_grid, n_grid))
     if render_pixel != out_pixel:
         edges_in = np.linspace(-grid_half, grid_half, n_grid + 1)
         edges_out = np.linspace(-half_size, half_size, n_out + 1)
-        weights = rebin_matrix(edges_in, edges_out)
-        image = weights @ image @ weights.T
+        weights = rebin_matrix(edges_in, edges_out).astype(np.float32)
+        image = weights @ image.astype(np.float32) @ weights.T
         squared = (weights**2).sum(axis=1)
         variance_pattern = np.outer(squared, squared)
-    variance = (rms**2)[:, None, None] * variance_pattern[None]
+    variance = ((rms**2)[:, None, None] * variance_pattern[None]).astype(np.float32)
     info = {"noise_rms_native": [float(v) for v in rms], "native_pixel_kpc": float(render_pixel),
             "n_background_sources": int(n_contaminants)}
-    return image, variance, info
+    return image.astype(np.float32), variance, info
 
 
 # ---------------------------------------------------------------------------

@@ -878,14 +878,15 @@ def _sfh(ages, t0, start, tau, quench_lookback, quench_tau):
 
 
 def _ssfr_recent(ages, rate, window=0.1):
-    """SFR of the last ``window`` Gyr over the current (mass-lost) stellar mass, per yr."""
-    formed = np.trapezoid(rate, ages)
-    current = np.trapezoid(rate * (1.0 - mass_loss_fraction(ages)), ages)
+    """SFR of the last ``window`` Gyr over the current (mass-lost) stellar mass, per yr.
+
+    ``rate`` may hold several histories along its first axis.
+    """
+    current = np.trapezoid(rate * (1.0 - mass_loss_fraction(ages)), ages, axis=-1)
     recent = ages <= window
-    recent_mass = np.trapezoid(rate[recent], ages[recent])
-    if formed <= 0 or current <= 0:
-        return 0.0
-    return recent_mass / window / current / 1e9
+    recent_mass = np.trapezoid(rate[..., recent], ages[recent], axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(current > 0, recent_mass / window / current / 1e9, 0.0)
 
 
 def _solve_sfh(props, t0):
@@ -899,12 +900,12 @@ def _solve_sfh(props, t0):
         if max_start < start:
             start = float(np.clip(max_start, 0.0, t0 - 0.5))
         taus = np.logspace(-1, 3, 80)
-        values = np.array([_ssfr_recent(ages, _sfh(ages, t0, start, tau, 0, 1)) for tau in taus])
+        values = _ssfr_recent(ages, _sfh(ages, t0, start, taus[:, None], 0, 1))
         tau = float(np.interp(np.log10(target), np.log10(np.maximum(values, 1e-20)), np.log10(taus)))
         return dict(start=start, tau=10**tau, quench_lookback=0.0, quench_tau=1.0)
     quench_taus = np.logspace(-2, 1, 60)
-    values = np.array([_ssfr_recent(ages, _sfh(ages, t0, start, props.sfh_tau,
-                                                 props.quench_lookback, qt)) for qt in quench_taus])
+    values = _ssfr_recent(ages, _sfh(ages, t0, start, props.sfh_tau, props.quench_lookback,
+                                     quench_taus[:, None]))
     qt = float(np.interp(np.log10(target), np.log10(np.maximum(values, 1e-30)),
                          np.log10(quench_taus)))
     return dict(start=start, tau=props.sfh_tau, quench_lookback=props.quench_lookback,
