@@ -366,6 +366,27 @@ def test_refuses_to_sharpen(frameset):
     assert matched.sum() == pytest.approx(1.0, rel=1e-6)
 
 
+@pytest.mark.parametrize("kernel", ["gaussian", "hann"])
+def test_matched_psf_has_the_target_width(tmp_path, kernel):
+    # A star whose pixelised profile is the frame's PSF (Gaussian, sigma 0.6 arcsec).
+    sigma = 0.6
+    star = {"ra": RA, "dec": DEC, "sigma": sigma, "flux": {"r": 50.0}}
+    path, _ = write_sdss_frame(tmp_path, "r", crval=FRAME_CENTRE, galaxies=[star])
+    fwhm = 2.3548 * np.sqrt(sigma**2 + 0.396**2 / 12) * u.arcsec
+    target = 2.5 * u.arcsec
+    cutout = sdss.cutout_from_frames([path], RA * u.deg, DEC * u.deg, 0.05, size=64,
+                                     field=16 * u.arcsec, bands=["r"], psf_fwhm=fwhm,
+                                     target_psf_fwhm=target, kernel=kernel)
+    image = cutout.flux[0].value
+    y, x = np.mgrid[:64, :64]
+    width = np.sqrt((image * (x - 31.5) ** 2).sum() / image.sum())
+    # The resampling kernel's own blur is part of the PSF that is matched.
+    expected = target.to_value(u.arcsec) / 2.3548 / cutout.pixel_scale.to_value(u.arcsec)
+    assert width == pytest.approx(expected, rel=0.01)
+    kpc = (target * Planck18.kpc_proper_per_arcmin(0.05)).to_value(u.kpc)
+    assert cutout.psf_fwhm[0].to_value(u.kpc) == pytest.approx(kpc)
+
+
 def test_bad_positions_and_bands(frameset):
     with pytest.raises(TypeError, match="angle Quantity"):
         sdss.cutout_from_frames(frameset, RA, DEC, 0.05, field=20 * u.arcsec)
