@@ -156,7 +156,7 @@ def test_paper_snr_preset():
     (dict(psf_fwhm=1.0), TypeError),
     (dict(native_pixel_scale=-1 * u.kpc), ValueError),
     (dict(bands=("u", "x")), ValueError),
-    (dict(dust=True), NotImplementedError),
+    (dict(dust_per_hydrogen=-1.0), ValueError),
 ])
 def test_bad_config(kwargs, error):
     with pytest.raises(error):
@@ -170,3 +170,20 @@ def test_bad_inputs():
         obs.prepare("galaxy")
     with pytest.raises(ValueError):
         obs.prepare(Particles())
+
+
+def test_dust_dims_blue_light_more_and_edge_on_discs_most():
+    galaxy = small_universe(3, companion_fraction=0.0).particles(1)
+    config = small_config(noise="none", background_sources=False)
+    prepared = obs.prepare(galaxy, config)
+    viewed = galaxy.rotated(galaxy.view_rotation([1.0, 0.0, 0.0]))
+    transmission, a_v = obs.attenuation(viewed, 20.0, config.replace(dust=True))
+    assert np.all((transmission > 0) & (transmission <= 1))
+    assert np.all(transmission[:, 0] <= transmission[:, -1])  # u dimmed more than z
+    faces = []
+    for direction in ([0.0, 0.0, 1.0], [1.0, 0.0, 0.0]):
+        clean, _ = obs.observe(prepared, config, direction=direction)
+        dusty, _ = obs.observe(prepared, config.replace(dust=True), direction=direction)
+        faces.append(dusty.flux.value.sum() / clean.flux.value.sum())
+        assert dusty.meta["light_weighted_a_v"] >= 0
+    assert faces[1] <= faces[0] < 1.0

@@ -42,6 +42,8 @@ def add_parser(subparsers):
     parser.add_argument("--mass-function", choices=("flat", "baldry2012"), default="flat",
                         help="stellar masses flat in log M* or from the Baldry et al. (2012) "
                         "mass function (default %(default)s)")
+    parser.add_argument("--dust", action="store_true",
+                        help="attenuate starlight by the gas in front of it (off in the paper)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted build")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--processes", type=int, default=2,
@@ -65,10 +67,13 @@ def run(args):
     from ..mock.build import build_dataset
     from ..mock.universe import Universe
 
+    from ..mock.observe import ObservingConfig
+
     universe = Universe(seed=args.seed, mass_function=args.mass_function)
+    config = ObservingConfig.preset(args.preset, dust=args.dust)
     path = build_dataset(
         args.output, args.galaxies, image_size=args.size, seed=args.seed, views=args.views,
-        config=args.preset, processes=args.processes, progress=not args.no_progress,
+        config=config, processes=args.processes, progress=not args.no_progress,
         resume=args.resume, overwrite=args.overwrite, universe=universe,
     )
     log.info("wrote %s", path)

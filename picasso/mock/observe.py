@@ -61,6 +61,7 @@ __all__ = [
     "observe_views",
     "project_truth",
     "render_image",
+    "attenuation",
     "smoothing_lengths",
     "rebin_matrix",
     "rebin",
@@ -129,7 +130,17 @@ class ObservingConfig:
     nebular : bool
         Nebular emission for populations younger than 10 Myr.
     dust : bool
-        Dust attenuation (not implemented: must stay `False`).
+        Dust attenuation (default off, as in the paper): every star particle
+        is seen through a screen of the neutral gas in front of it along the
+        line of sight, with a Milky Way extinction curve (`dust_extinction`
+        G23, R_V = 3.1).
+    dust_per_hydrogen : float
+        A_V in magnitudes per Msun/pc^2 of neutral hydrogen at solar gas
+        metallicity (0.066: Bohlin et al. 1978, N_H / E(B-V) = 5.8e21 cm^-2,
+        R_V = 3.1), scaled linearly with the gas metallicity.
+    birth_cloud_av : float
+        Extra A_V of stars younger than 10 Myr, still in their birth clouds
+        (about 1 mag, Charlot & Fall 2000).
     bands : tuple of str
         Bands to render.
     cosmology : `~astropy.cosmology.Cosmology`
@@ -152,6 +163,8 @@ class ObservingConfig:
     smoothing_subsample: int = 8
     nebular: bool = True
     dust: bool = False
+    dust_per_hydrogen: float = 0.066
+    birth_cloud_av: float = 1.0
     bands: tuple = BANDS.names
     cosmology: object = field(default_factory=lambda: Planck18)
 
@@ -179,11 +192,8 @@ class ObservingConfig:
             raise ValueError("smoothing_neighbours and smoothing_subsample must be >= 1")
         if self.smoothing_subsample > self.smoothing_neighbours:
             raise ValueError("smoothing_subsample cannot exceed smoothing_neighbours")
-        if self.dust:
-            raise NotImplementedError(
-                "dust attenuation is not implemented in picasso's mock observer; use dust=False "
-                "(the paper's images have no dust either)"
-            )
+        if self.dust_per_hydrogen < 0 or self.birth_cloud_av < 0:
+            raise ValueError("dust_per_hydrogen and birth_cloud_av must be non-negative")
 
     @classmethod
     def paper(cls, **changes):
@@ -816,6 +826,75 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
 
 
 # ---------------------------------------------------------------------------
+# dust
+# ---------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=8)
+def _extinction_ratios(bands, redshift):
+    """A_band / A_V at the rest-frame effective wavelength of every band (G23, R_V = 3.1)."""
+    from dust_extinction.parameter_averages import G23
+
+    curve = G23(Rv=3.1)
+    wavelength = u.Quantity([BANDS[b].effective_wavelength for b in bands]) / (1.0 + redshift)
+    return np.asarray(curve(wavelength.to(u.micron)), dtype=float)
+
+
+def attenuation(viewed, half_size, config, n_cells=64):
+    """
+    Dust transmission of every star particle in a view: a screen of the gas in front of it.
+
+    The neutral hydrogen of the gas cells (scaled by their metallicity) is
+    binned on an ``n_cells`` x ``n_cells`` grid over the field; in each cell
+    the gas layer along the line of sight is described by its mass-weighted
+    mean and spread, and a star sees the part of the layer in front of it.
+
+    Parameters
+    ----------
+    viewed : `~picasso.mock.particles.Particles`
+        Rotated to the view (observer at +z).
+    half_size : float
+        Half the side of the field (kpc).
+    config : `ObservingConfig`
+    n_cells : int
+
+    Returns
+    -------
+    transmission : ndarray (n_stars, n_bands)
+        Fraction of each band's light that escapes.
+    a_v : ndarray (n_stars,)
+        V-band attenuation of every star (mag).
+    """
+    from scipy.special import erfc
+
+    stars, gas = viewed.stars, viewed.gas
+    n_stars = len(stars)
+    ratios = _extinction_ratios(tuple(config.bands), float(config.redshift))
+    a_v = np.zeros(n_stars)
+    if len(gas):
+        from .particles import HYDROGEN_MASS_FRACTION
+
+        weight = (gas.mass_value * HYDROGEN_MASS_FRACTION * gas.neutral_fraction
+                  * gas.metallicity / 0.0142)
+        g_index, g_in = _pixel_index(gas.position_value, half_size, n_cells)
+        w = weight[g_in]
+        z = gas.position_value[g_in, 2]
+        total = np.bincount(g_index, w, minlength=n_cells**2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(g_index, w * z, minlength=n_cells**2) / total
+            spread = np.sqrt(np.maximum(
+                np.bincount(g_index, w * z * z, minlength=n_cells**2) / total - mean**2, 0.0))
+        spread = np.maximum(np.nan_to_num(spread), 0.05)
+        mean = np.nan_to_num(mean)
+        cell_area_pc2 = (2.0 * half_size / n_cells * 1e3) ** 2
+        s_index, s_in = _pixel_index(stars.position_value, half_size, n_cells)
+        z_star = stars.position_value[s_in, 2]
+        front = 0.5 * erfc((z_star - mean[s_index]) / (np.sqrt(2.0) * spread[s_index]))
+        a_v[s_in] = config.dust_per_hydrogen * total[s_index] * front / cell_area_pc2
+    a_v = a_v + np.where(stars.age_value < 0.01, config.birth_cloud_av, 0.0)
+    return 10.0 ** (-0.4 * a_v[:, None] * ratios[None, :]), a_v
+
+
+# ---------------------------------------------------------------------------
 # one view
 # ---------------------------------------------------------------------------
 
@@ -875,7 +954,13 @@ def observe(galaxy, config=None, *, seed=0, direction=(0.0, 0.0, 1.0), up=None, 
     r_half = _half_radius(np.hypot(xy[main, 0], xy[main, 1]), stars.mass_value[main])
     normal = particles.meta.get("disc_normal", [0.0, 0.0, 1.0])
     inclination, position_angle = _disc_geometry(rotation, normal)
-    image, variance, info = render_image(xy, prepared.fluxes, prepared.smoothing, half, config,
+    fluxes = prepared.fluxes
+    mean_a_v = 0.0
+    if config.dust:
+        transmission, a_v = attenuation(viewed, half, config)
+        fluxes = fluxes * transmission
+        mean_a_v = float(np.average(a_v, weights=prepared.fluxes[:, min(2, fluxes.shape[1] - 1)]))
+    image, variance, info = render_image(xy, fluxes, prepared.smoothing, half, config,
                                          rng, centre_radius=config.snr_radius * r_half)
     pixel = 2.0 * half / n
     meta = {
@@ -895,7 +980,8 @@ def observe(galaxy, config=None, *, seed=0, direction=(0.0, 0.0, 1.0), up=None, 
     cutout_meta.update(r_half_kpc=r_half, fov_kpc=2.0 * half, noise=config.noise,
                        noise_rms_native=info["noise_rms_native"],
                        native_pixel_kpc=info["native_pixel_kpc"],
-                       n_background_sources=info["n_background_sources"])
+                       n_background_sources=info["n_background_sources"],
+                       dust=bool(config.dust), light_weighted_a_v=mean_a_v)
     cutout = GalaxyCutout(image * u.nanomaggy, config.bands, pixel_scale=pixel * u.kpc,
                           redshift=config.redshift, cosmology=config.cosmology,
                           psf_fwhm=config.psf_fwhm, variance=variance * u.nanomaggy**2,
