@@ -118,7 +118,9 @@ class Placement:
         for key in ("ra", "dec"):
             value = getattr(self, key)
             if not isinstance(value, u.Quantity) or not value.unit.is_equivalent(u.deg):
-                raise TypeError(f"{key} must be an angle Quantity (e.g. 322.7 * u.deg), got {value!r}")
+                raise TypeError(
+                    f"{key} must be an angle Quantity (e.g. 322.7 * u.deg), got {value!r}"
+                )
         if not isinstance(self.particles, (Particles, PreparedGalaxy)):
             raise TypeError(
                 "particles must be picasso.mock.particles.Particles (or a PreparedGalaxy), got "
@@ -384,9 +386,8 @@ def _output_name(path, compress):
     for suffix in (".bz2", ".gz"):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
-    original = "bz2" if path.name.endswith(".bz2") else ("gz" if path.name.endswith(".gz") else None)
     if compress is None:
-        compress = original == "bz2"
+        compress = path.name.endswith(".bz2")
     return name + (".bz2" if compress else ""), bool(compress)
 
 
@@ -584,7 +585,7 @@ def inject(frames, placements, output_dir, *, psf_fwhm=None, image_size=256,
             hdul[0].header.add_history(line)
         name, compressed = _output_name(path, compress)
         written.append(_write_hdul(hdul, output_dir / name, compressed, overwrite))
-        log.info("wrote %s with %d injected galaxies", output_dir / name, len(history))
+        log.info("wrote %s with %d injected galaxies", output_dir / name, len(history) // 2)
     for galaxy in galaxies:
         if not any(galaxy.result.stamps[band] for band in bands):
             raise ValueError(
