@@ -1,0 +1,413 @@
+"""
+Model cards: what a picasso model is, how it was made and how well it does.
+
+A model card (Mitchell et al. 2019) is rendered from what the model file
+itself records, so it cannot drift from the weights it describes:
+
+* the input convention (bands, flux unit and floor, image size, field of
+  view) and the output properties with their units;
+* the training data (the generator's universe and observing set-up, pair
+  count, seed) and recipe (schedule, loss, augmentation, split, best epoch);
+* validation metrics written by the trainer;
+* held-out metrics per property, per galaxy and per pixel (``picasso
+  evaluate``'s ``metrics.json``), the calibration of the uncertainties
+  (`picasso.analysis.calibration`), and the real-conditions numbers
+  (``benchmarks/bench_real_conditions.py``), once they have been measured
+  and stored in the header with `record_results`;
+* the statistics of the training inputs behind the out-of-distribution
+  warning (`picasso.nn.diagnostics`);
+* known limitations, general to picasso's method and specific to the model.
+
+A section whose numbers were never measured for this model says so; the card
+never fills a gap with a number from elsewhere.
+"""
+
+import json
+from pathlib import Path
+
+__all__ = ["model_card", "record_results", "LIMITATIONS", "RESULT_KEYS"]
+
+#: Header keys `record_results` writes and the card reads.
+RESULT_KEYS = ("evaluation", "calibration", "real_conditions", "limitations")
+
+#: Limitations of every picasso model, from how the method works.
+LIMITATIONS = (
+    "Trained on synthetic galaxies only (picasso's universe or simulation particles): every "
+    "difference between them and real galaxies (morphologies, dust, populations the universe "
+    "lacks) is a systematic error that held-out synthetic metrics cannot show. The "
+    "real-conditions section measures part of it (noise, PSF, resampling, neighbours), never "
+    "the realism of the galaxies themselves.",
+    "The mock images have no dust attenuation (as in the PICASSO paper).",
+    "Inputs must follow the training convention: the bands in the recorded order, flux per "
+    "pixel in the recorded unit, a square field of 10 stellar half-mass radii centred on the "
+    "galaxy and the training PSF. Real cutouts only approximate it: their field comes from a "
+    "half-LIGHT radius, their fluxes are scaled to the training redshift without a "
+    "k-correction, and their PSF cannot be sharpened to 1 kpc beyond z ~ 0.035.",
+    "SDSS frame files carry no PSF width; picasso assumes the survey's typical seeing per band "
+    "unless the measured one is given.",
+    "Empty-pixel (sentinel) predictions and maps of sparse properties (SFR, HI) are less "
+    "reliable than stellar maps, as in the paper.",
+    "Out-of-distribution warnings test the image statistics (colours, size, surface "
+    "brightness, noise, flux scale), not the physics: an input can pass and still be unlike "
+    "the training galaxies.",
+)
+
+
+def _header(model):
+    if isinstance(model, dict):
+        return model
+    if isinstance(model, (str, Path)):
+        from .weights import load_model
+
+        model = load_model(model)
+    return model.header
+
+
+def _load(value):
+    if value is None:
+        return None
+    if isinstance(value, (str, Path)):
+        return json.loads(Path(value).read_text())
+    if hasattr(value, "colnames"):  # an astropy table
+        records = []
+        for row in value:
+            record = {}
+            for key in value.colnames:
+                item = row[key]
+                item = getattr(item, "value", item)
+                record[key] = item.item() if hasattr(item, "item") else item
+            records.append(record)
+        return records
+    return value
+
+
+def record_results(model, *, evaluation=None, calibration=None, real_conditions=None,
+                   limitations=None):
+    """
+    Store measured results in a model's header, for its card.
+
+    Save the model afterwards (``model.save(path)``) to keep them with the weights.
+
+    Parameters
+    ----------
+    model : `~picasso.nn.Model`
+    evaluation : dict or path-like, optional
+        ``picasso evaluate``'s ``metrics.json`` (or its dict) on the held-out test set.
+    calibration : `~astropy.table.QTable`, list of dict or path-like, optional
+        `picasso.analysis.calibration.calibration_table` output.
+    real_conditions : dict or path-like, optional
+        ``benchmarks/bench_real_conditions.py``'s JSON.
+    limitations : sequence of str, optional
+        Model-specific limitations, added to `LIMITATIONS`.
+
+    Returns
+    -------
+    model : `~picasso.nn.Model`
+        The same model, its ``info`` updated.
+    """
+    values = {"evaluation": _load(evaluation), "calibration": _load(calibration),
+              "real_conditions": _load(real_conditions),
+              "limitations": None if limitations is None else [str(x) for x in limitations]}
+    for key, value in values.items():
+        if value is not None:
+            model.info[key] = value
+    return model
+
+
+def _number(value, digits=3, signed=False):
+    if value is None:
+        return "n/a"
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if value != value:
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+class _Document:
+    """Sections of paragraphs and tables, rendered as markdown or reStructuredText."""
+
+    def __init__(self, title):
+        self.title = title
+        self.blocks = []
+
+    def section(self, title):
+        self.blocks.append(("section", title))
+
+    def text(self, text):
+        self.blocks.append(("text", text))
+
+    def items(self, items):
+        self.blocks.append(("items", list(items)))
+
+    def table(self, header, rows):
+        self.blocks.append(("table", (list(header), [list(map(str, row)) for row in rows])))
+
+    def render(self, format):
+        lines = []
+        if format == "markdown":
+            lines += [f"# {self.title}", ""]
+            for kind, content in self.blocks:
+                if kind == "section":
+                    lines += [f"## {content}", ""]
+                elif kind == "text":
+                    lines += [content, ""]
+                elif kind == "items":
+                    lines += [f"- {item}" for item in content] + [""]
+                else:
+                    header, rows = content
+                    lines.append("| " + " | ".join(header) + " |")
+                    lines.append("|" + "|".join("---" for _ in header) + "|")
+                    lines += ["| " + " | ".join(row) + " |" for row in rows]
+                    lines.append("")
+        else:
+            lines += [self.title, "=" * len(self.title), ""]
+            for kind, content in self.blocks:
+                if kind == "section":
+                    lines += [content, "-" * len(content), ""]
+                elif kind == "text":
+                    lines += [content, ""]
+                elif kind == "items":
+                    lines += [f"* {item}" for item in content] + [""]
+                else:
+                    header, rows = content
+                    lines += [".. list-table::", "   :header-rows: 1", ""]
+                    for row in [header] + rows:
+                        lines.append(f"   * - {row[0]}")
+                        lines += [f"     - {cell}" for cell in row[1:]]
+                    lines.append("")
+        return "\n".join(lines).rstrip() + "\n"
+
+
+def _generator(training):
+    generator = training.get("generator")
+    if isinstance(generator, str):
+        try:
+            generator = json.loads(generator)
+        except json.JSONDecodeError:
+            return {}
+    return generator if isinstance(generator, dict) else {}
+
+
+def _training_section(doc, header):
+    doc.section("Training data")
+    training = header.get("training_data")
+    if not training:
+        doc.text("The header records no training data (an untrained or hand-built model).")
+        return
+    rows = [(key, training[key]) for key in ("n_pairs", "path", "seed", "image_size",
+                                             "flux_unit", "picasso_version") if key in training]
+    generator = _generator(training)
+    universe = generator.get("universe") or {}
+    observing = generator.get("observing") or {}
+    for key in ("seed", "log_mass_range", "mass_function", "redshift", "companion_fraction"):
+        if key in universe:
+            rows.append((f"universe {key}", universe[key]))
+    for key in ("redshift", "psf_fwhm", "native_pixel_scale", "noise", "target_snr",
+                "background_sources", "field_of_view", "dust", "nebular"):
+        if key in observing:
+            rows.append((f"observing {key}", observing[key]))
+    for key in ("views", "n_galaxies"):
+        if key in generator:
+            rows.append((key, generator[key]))
+    doc.table(("item", "value"), rows)
+
+
+def _recipe_section(doc, header):
+    doc.section("Training recipe")
+    config = header.get("train_config")
+    if not config:
+        doc.text("The header records no training settings.")
+        return
+    keys = ("epochs", "batch_size", "learning_rate", "milestones", "gamma", "loss",
+            "empty_weight", "augment", "flux_floor", "seed", "test_every", "validation_fraction",
+            "precision")
+    rows = [(key, config[key]) for key in keys if key in config]
+    if "epoch" in header:
+        rows.append(("best epoch (validation)", header["epoch"]))
+    split = header.get("split") or {}
+    if "n_pairs" in split:
+        counts = split["n_pairs"]
+        rows.append(("pairs train / validation / test",
+                     f"{counts.get('train')} / {counts.get('validation')} / {counts.get('test')}"))
+    if split.get("method"):
+        rows.append(("split", split["method"]))
+    doc.table(("setting", "value"), rows)
+    metrics = header.get("metrics") or {}
+    if metrics:
+        doc.text("Validation metrics at the best epoch (the trainer's; rms in dex over "
+                 "non-empty truth pixels):")
+        doc.table(("metric", "value"), [(key, _number(value, 4)) for key, value in
+                                        sorted(metrics.items())])
+
+
+def _evaluation_section(doc, header, properties):
+    doc.section("Held-out accuracy")
+    evaluation = header.get("evaluation")
+    if not evaluation:
+        doc.text("Not measured for this model yet. Run ``picasso evaluate`` on its held-out "
+                 "test set and store ``metrics.json`` with "
+                 "``picasso.nn.card.record_results(model, evaluation=...)``.")
+        return
+    per_galaxy = (evaluation.get("per_galaxy") or {}).get("properties", {})
+    per_pixel = {row.get("property"): row for row in evaluation.get("per_pixel") or []}
+    k = (evaluation.get("settings") or {}).get("k", 2)
+    doc.text(f"Residuals d = log10(true) - log10(predicted), in dex, on "
+             f"{evaluation.get('n_galaxies', 'n/a')} held-out test galaxies; totals within "
+             f"{k} R_half (per galaxy) and non-empty truth pixels (per pixel).")
+    rows = []
+    for name in properties:
+        galaxy = per_galaxy.get(name, {})
+        pixel = per_pixel.get(name, {})
+        rows.append((name, _number(galaxy.get("mu"), signed=True), _number(galaxy.get("sigma")),
+                     _number(pixel.get("mu"), signed=True), _number(pixel.get("sigma"))))
+    for label, report in (evaluation.get("baselines") or {}).items():
+        stellar = (report.get("properties") or {}).get("stellar_mass", {})
+        rows.append((f"stellar_mass, {report.get('label') or label}",
+                     _number(stellar.get("mu"), signed=True), _number(stellar.get("sigma")),
+                     "", ""))
+    doc.table(("property", "mu (galaxy)", "sigma (galaxy)", "mu (pixel)", "sigma (pixel)"), rows)
+
+
+def _calibration_section(doc, header):
+    doc.section("Calibration of the uncertainties")
+    calibration = header.get("calibration")
+    if not calibration:
+        doc.text("Not measured for this model (a single network without an uncertainty head "
+                 "gives no uncertainty to calibrate; for an ensemble or a heteroscedastic "
+                 "model run ``picasso.analysis.calibration.calibration_table`` on held-out "
+                 "pairs and store it with ``record_results``).")
+        return
+    doc.text("Fraction of held-out truth pixels inside prediction +- 1 sigma (coverage) against "
+             "the Gaussian expectation; z = (truth - prediction) / sigma should have mean 0 and "
+             "standard deviation 1.")
+    doc.table(("property", "coverage", "expected", "z mean", "z std", "median sigma (dex)"),
+              [(row.get("property"), _number(row.get("coverage")), _number(row.get("expected")),
+                _number(row.get("z_mean"), signed=True), _number(row.get("z_std")),
+                _number(row.get("median_sigma"))) for row in calibration])
+
+
+def _real_section(doc, header, properties):
+    doc.section("Real conditions")
+    real = header.get("real_conditions")
+    if not real:
+        doc.text("Not measured for this model yet. Run ``benchmarks/bench_real_conditions.py "
+                 "--model ...`` (synthetic galaxies injected into a real SDSS field) and store "
+                 "its JSON with ``record_results(model, real_conditions=...)``.")
+        return
+    summary = real.get("summary") or {}
+    conditions = [c for c in real.get("conditions", list(summary)) if c in summary]
+    doc.text(f"{len(real.get('galaxies', []))} held-out galaxies injected into the real SDSS "
+             f"field ({real.get('frames', 'n/a')}) at redshifts "
+             f"{', '.join(str(z) for z in real.get('redshifts', []))}, on clean and crowded "
+             f"sky. Each cell: mu, sigma (dex) of log10(true) - log10(predicted) within "
+             f"{real.get('k', 2)} R_half, per galaxy / per pixel. "
+             "``mock`` is the same galaxies observed with the training set-up; the difference "
+             "is the synthetic-to-real gap.")
+    rows = []
+    for name in properties:
+        row = [name]
+        for condition in conditions:
+            galaxy = summary[condition]["per_galaxy"].get(name, {})
+            pixel = summary[condition]["per_pixel"].get(name, {})
+            row.append(f"{_number(galaxy.get('mu'), 2, True)}, {_number(galaxy.get('sigma'), 2)}"
+                       f" / {_number(pixel.get('mu'), 2, True)}, {_number(pixel.get('sigma'), 2)}")
+        rows.append(row)
+    baseline = ["stellar_mass, colour M/L"]
+    for condition in conditions:
+        base = summary[condition].get("colour_ml_baseline_stellar_mass", {})
+        baseline.append(f"{_number(base.get('mu'), 2, True)}, {_number(base.get('sigma'), 2)}"
+                        " / -")
+    rows.append(baseline)
+    doc.table(["property"] + conditions, rows)
+    if real.get("command"):
+        doc.text(f"Command: ``{real['command']}``")
+
+
+def _ood_section(doc, header):
+    from .diagnostics import STATISTICS_KEY
+
+    doc.section("Training inputs and out-of-distribution warnings")
+    statistics = header.get(STATISTICS_KEY)
+    if not statistics:
+        doc.text("The header records no training-input statistics, so predictions carry no "
+                 "out-of-distribution diagnostics.")
+        return
+    doc.text(f"Summary of {statistics.get('n_images')} training inputs; a cutout whose "
+             f"Mahalanobis distance from them exceeds {_number(statistics.get('threshold'), 2)} "
+             "raises a ``PicassoOODWarning`` (see ``picasso.nn.diagnostics``).")
+    rows = []
+    for name, values in (statistics.get("quantiles") or {}).items():
+        rows.append([name] + [_number(v, 3) for v in values])
+    if rows:
+        doc.table(("feature", "1%", "16%", "50%", "84%", "99%"), rows)
+
+
+def model_card(model, *, evaluation=None, calibration=None, real_conditions=None,
+               format="markdown", title=None):
+    """
+    The model card of a model, as markdown or reStructuredText.
+
+    Parameters
+    ----------
+    model : `~picasso.nn.Model`, path-like or dict
+        A model, a model file or directory, or a model header.
+    evaluation, calibration, real_conditions : optional
+        Results to show instead of those stored in the header (same forms
+        as for `record_results`).
+    format : {'markdown', 'rst'}
+    title : str, optional
+
+    Returns
+    -------
+    card : str
+
+    Raises
+    ------
+    ValueError
+        For an unknown format.
+    """
+    if format not in ("markdown", "rst"):
+        raise ValueError(f"format must be 'markdown' or 'rst', got {format!r}")
+    header = dict(_header(model))
+    for key, value in (("evaluation", evaluation), ("calibration", calibration),
+                       ("real_conditions", real_conditions)):
+        if value is not None:
+            header[key] = _load(value)
+    properties = [entry["name"] if isinstance(entry, dict) else entry
+                  for entry in header.get("properties", [])]
+    architecture = header.get("architecture") or {}
+    field_of_view = (header.get("pixel_scale_convention") or {}).get("field_of_view_r_half",
+                                                                     "n/a")
+    doc = _Document(title or "picasso model card")
+    doc.section("Model")
+    trained = header.get("trained", False)
+    doc.table(("item", "value"), [
+        ("trained", "yes" if trained else "NO: untrained weights, predictions are meaningless"),
+        ("picasso version", header.get("picasso_version", "n/a")),
+        ("architecture", ", ".join(f"{key}={value}" for key, value in architecture.items()
+                                   if key not in ("in_bands", "properties"))),
+        ("ensemble members", (header.get("ensemble") or {}).get("n_members", "single network")),
+        ("input bands", " ".join(header.get("bands", []))),
+        ("input", f"{header.get('normalisation', 'n/a')}, flux in "
+                  f"{header.get('flux_unit', 'n/a')}, floor {header.get('flux_floor', 'n/a')}"),
+        ("image size", f"{header.get('image_size', 'n/a')} px"),
+        ("field of view", f"{field_of_view} stellar half-mass radii"),
+        ("outputs", ", ".join(f"{entry['name']} [{entry['unit']}]" if isinstance(entry, dict)
+                              else str(entry) for entry in header.get("properties", []))),
+    ])
+    _training_section(doc, header)
+    _recipe_section(doc, header)
+    _evaluation_section(doc, header, properties)
+    _calibration_section(doc, header)
+    _real_section(doc, header, properties)
+    _ood_section(doc, header)
+    doc.section("Known limitations")
+    doc.items(list(LIMITATIONS) + list(header.get("limitations") or []))
+    doc.section("Citation")
+    doc.text("Buck, T. & Wolf, S.: Predicting resolved galaxy properties from photometric "
+             "images using convolutional neural networks (the PICASSO paper), and the picasso "
+             "package (CITATION.cff in the repository).")
+    return doc.render(format)

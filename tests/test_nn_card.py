@@ -1,0 +1,77 @@
+"""Tests of picasso.nn.card: model cards rendered from the model header."""
+
+import json
+
+import pytest
+from helpers_nn import tiny_config
+
+from picasso.nn import Model, UNet, load_model
+from picasso.nn.card import LIMITATIONS, model_card, record_results
+
+EVALUATION = {
+    "n_galaxies": 40,
+    "settings": {"k": 2.0},
+    "per_galaxy": {"label": "model", "unit": "dex", "properties": {
+        "stellar_mass": {"mu": 0.0123, "sigma": 0.0871}, "sfr": {"mu": -0.21, "sigma": 0.456}}},
+    "per_pixel": [{"property": "stellar_mass", "mu": 0.031, "sigma": 0.1234},
+                  {"property": "sfr", "mu": None, "sigma": None}],
+    "baselines": {"bell03": {"label": "colour M/L per galaxy (bell03)", "properties": {
+        "stellar_mass": {"mu": -0.05, "sigma": 0.1777}}}},
+}
+CALIBRATION = [{"property": "stellar_mass", "coverage": 0.61, "expected": 0.6827,
+                "z_mean": 0.02, "z_std": 1.21, "median_sigma": 0.09}]
+REAL = {"conditions": ["mock", "real"], "redshifts": [0.03, 0.1], "k": 2.0,
+        "frames": "sdss", "galaxies": [{}, {}], "command": "bench_real_conditions.py --model m",
+        "summary": {c: {"per_galaxy": {"stellar_mass": {"mu": 0.01, "sigma": s}},
+                        "per_pixel": {"stellar_mass": {"mu": 0.02, "sigma": 2 * s}},
+                        "colour_ml_baseline_stellar_mass": {"mu": 0.0, "sigma": 0.2}}
+                    for c, s in (("mock", 0.0999), ("real", 0.3333))}}
+
+
+def make_model():
+    return Model(UNet(tiny_config()), image_size=16, trained=True,
+                 info={"training_data": {"n_pairs": 24, "generator": json.dumps(
+                     {"universe": {"seed": 3}, "observing": {"psf_fwhm": "1.0 kpc"}})},
+                       "train_config": {"epochs": 6, "loss": "paper"},
+                       "metrics": {"validation_loss": 0.5}})
+
+
+def test_card_without_results_says_what_is_missing():
+    card = model_card(make_model())
+    assert card.count("Not measured for this model") == 3
+    assert "| n_pairs | 24 |" in card and "| observing psf_fwhm | 1.0 kpc |" in card
+    assert "| universe seed | 3 |" in card
+    assert all(limitation in card for limitation in LIMITATIONS)
+    # No statistics were recorded: no OOD thresholds are invented either.
+    assert "no training-input statistics" in card
+
+
+def test_recorded_results_travel_with_the_weights(tmp_path):
+    model = record_results(make_model(), evaluation=EVALUATION, calibration=CALIBRATION,
+                           real_conditions=REAL, limitations=["Trained for a test."])
+    loaded = load_model(model.save(tmp_path / "model.safetensors"))
+    card = model_card(loaded)
+    assert "Not measured" not in card
+    assert "| stellar_mass | +0.012 | 0.087 | +0.031 | 0.123 |" in card
+    assert "| sfr | -0.210 | 0.456 | n/a | n/a |" in card
+    assert "0.178" in card and "| stellar_mass | 0.610 | 0.683 | +0.020 | 1.210 | 0.090 |" in card
+    assert "+0.01, 0.10 / +0.02, 0.20" in card and "+0.01, 0.33 / +0.02, 0.67" in card
+    assert "Trained for a test." in card
+    # The same card from the file path, and given results override stored ones.
+    assert model_card(tmp_path / "model.safetensors") == card
+    other = model_card(loaded, real_conditions={**REAL, "conditions": ["real"]})
+    assert "| property | real |" in other
+
+
+def test_rst_card_is_valid_restructuredtext():
+    docutils_core = pytest.importorskip("docutils.core")
+    model = record_results(make_model(), evaluation=EVALUATION, real_conditions=REAL)
+    text = model_card(model, format="rst", title="Test model")
+    assert text.startswith("Test model\n==========")
+    document = docutils_core.publish_doctree(
+        text, settings_overrides={"report_level": 5, "halt_level": 5})
+    problems = [node for node in document.findall()
+                if node.tagname == "system_message" and int(node["level"]) >= 2]
+    assert problems == []
+    with pytest.raises(ValueError, match="format"):
+        model_card(model, format="html")
