@@ -181,3 +181,24 @@ def test_train_command_and_resume(pairs, tmp_path, capsys):
     assert [row["epoch"] for row in log["epochs"]] == [1, 2]
     assert log["model_config"]["base_width"] == 4
     assert load_model(out).config.depth == 2
+
+
+def test_uncertainty_head_with_workers_and_band_zeroing(pairs, tmp_path):
+    trainer = Trainer(pairs, tmp_path, model_config=tiny_config(heteroscedastic=True),
+                      config=TrainConfig(epochs=1, loss="gaussian_nll", num_workers=2,
+                                         keep_bands=("g", "r"), **FAST), progress=False)
+    model = trainer.fit()
+    assert model.config.heteroscedastic and model.info["train_config"]["keep_bands"] == ["g", "r"]
+    image, _ = trainer.train_data[0]
+    assert torch.all(image[[0, 3, 4]] == 0) and torch.any(image[1] != 0)
+    cutout = pairs.cutout(0)
+    maps = model.predict(cutout)
+    assert np.all(np.isfinite(maps.uncertainty["stellar_mass"]))
+    # the zeroed bands are zeroed at prediction too: their flux cannot matter
+    flux = cutout.flux.copy()
+    flux[0] *= 1e3
+    from picasso import GalaxyCutout
+
+    brighter_u = GalaxyCutout(flux, pixel_scale=cutout.pixel_scale_kpc, redshift=0.05)
+    assert_allclose(model.predict(brighter_u)["sfr"].value, maps["sfr"].value)
+    assert load_model(tmp_path).keep_bands == ("g", "r")

@@ -22,7 +22,7 @@ import astropy.units as u
 import numpy as np
 import torch
 
-from .transforms import d4_inverse, d4_transform, normalize_flux
+from .transforms import d4_inverse, d4_transform, normalize_flux, zero_bands
 from .weights import FIELD_OF_VIEW_R_HALF, Model, default_model, load_model
 
 __all__ = [
@@ -192,6 +192,8 @@ def predict_log10(model, images, *, batch_size=8, device=None, symmetries=(0,),
             batch = np.stack([np.asarray(image, dtype=np.float32)
                               for image in images[start:start + int(batch_size)]])
             x = torch.from_numpy(normalize_flux(batch, model.flux_floor)).to(device)
+            if model.keep_bands is not None:
+                x = zero_bands(x, model.bands, model.keep_bands)
             means, variances = [], []
             for k in symmetries:
                 xk = d4_transform(x, k).contiguous(memory_format=memory_format)

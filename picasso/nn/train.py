@@ -526,6 +526,12 @@ class Trainer:
         self._setup_device()
 
         table = pairs.table
+        for column in ("galaxy_id", "total_stellar_mass"):
+            if column not in table.colnames:
+                raise ValueError(
+                    f"the galaxy split needs a {column!r} column in the dataset table; this "
+                    f"dataset has {', '.join(table.colnames)}"
+                )
         self.split = split_by_galaxy(
             np.asarray(table["galaxy_id"]), table["total_stellar_mass"],
             test_every=self.config.test_every,
@@ -716,13 +722,13 @@ class Trainer:
             persistent_workers=False,
         )
 
-    def _forward(self, images):
+    def _forward(self, images, module=None):
         images = images.to(self.device, non_blocking=True)
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
                             enabled=self.precision == "bf16"):
-            out = self.model(images)
+            out = (module or self.model)(images)
         return self.network.split_output(out.float())
 
     def _loss(self, prediction, log_sigma, truth, reduction="mean"):
@@ -783,14 +789,15 @@ class Trainer:
             ``validation_loss`` (the training loss, averaged over images) and
             ``rms_dex_<property>``: root-mean-square error on known pixels.
         """
-        self.model.eval()
+        # the bare network: shards may differ in size, and evaluation needs no gradient sync
+        self.network.eval()
         n_properties = len(self.model_config.properties)
         totals = torch.zeros(2 + 2 * n_properties, dtype=torch.float64)
         loader = self._loader(self.validation_data,
                               _Shard(len(self.validation_data), self.rank, self.world_size),
                               self.config.batch_size)
         for images, truth in loader:
-            prediction, log_sigma = self._forward(images)
+            prediction, log_sigma = self._forward(images, self.network)
             truth = truth.to(self.device)
             loss = self._loss(prediction, log_sigma, truth)
             known = truth > -50.0
@@ -826,6 +833,8 @@ class Trainer:
                         if key.startswith(("validation", "rms_dex"))},
             "epoch": self.best_epoch,
         }
+        if self.config.keep_bands is not None:
+            info["keep_bands"] = list(self.config.keep_bands)
         return Model(network, flux_unit=self.pairs.flux_unit, flux_floor=self.config.flux_floor,
                      image_size=self.image_size, trained=trained, info=info)
 
@@ -865,6 +874,11 @@ class Trainer:
             while self.epoch < self.config.epochs:
                 self.train_epoch()
                 metrics = self.validate()
+                if not np.isfinite(metrics["validation_loss"]):
+                    raise FloatingPointError(
+                        f"validation loss is {metrics['validation_loss']} after epoch "
+                        f"{self.epoch + 1}; lower the learning rate"
+                    )
                 train_loss = self._running["loss_sum"] / max(self._running["n_images"], 1)
                 row = {
                     "epoch": self.epoch + 1,

@@ -23,6 +23,9 @@ are the network weights in float32; the safetensors metadata holds one key,
     How the field of view was chosen: every training image spans
     ``field_of_view_r_half`` (10) stellar half-mass radii, so the physical
     pixel scale differs from galaxy to galaxy.
+``keep_bands``
+    Present for a model trained with zeroed input channels (the authors'
+    band studies): the bands it saw; prediction zeroes the others too.
 ``trained``, ``training_data``, ``train_config``, ``metrics``, ``split``, ``seed``
     Provenance: whether the weights were trained, a summary of the data,
     the training settings, validation metrics, the galaxy split and the seed.
@@ -148,6 +151,13 @@ class Model:
     def properties(self):
         """tuple of str: output properties in channel order."""
         return self.config.properties
+
+    @property
+    def keep_bands(self):
+        """tuple of str or None: bands the model saw; the other input channels are zeroed
+        (a model trained with the authors' band dropping), `None` for all."""
+        keep = self.info.get("keep_bands")
+        return None if keep is None else tuple(keep)
 
     @property
     def device(self):
