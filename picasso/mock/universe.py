@@ -753,7 +753,7 @@ class Universe:
             disc_scale_length=float(disc_scale_length), disc_scale_height=float(disc_scale_height),
             bulge_fraction=bulge_fraction, bulge_sersic_index=bulge_n,
             bulge_effective_radius=float(bulge_re), bulge_axis_ratio=bulge_q,
-            halo_fraction=float(rng.uniform(0.01, 0.05)), bar_fraction=bar_fraction,
+            halo_fraction=float(10 ** rng.uniform(np.log10(0.02), np.log10(0.08))), bar_fraction=bar_fraction,
             bar_length=float(bar_length), bar_axis_ratio=bar_axis_ratio, n_arms=n_arms,
             pitch_angle=pitch_angle, arm_strength=arm_strength, n_clumps=n_clumps,
             log_stellar_metallicity=log_stellar_metallicity,
