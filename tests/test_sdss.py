@@ -143,6 +143,10 @@ def test_psf_fwhm_from_the_header(tmp_path):
 
 
 def test_compressed_frames_read_once_and_shared(frame_dir, tmp_path):
+    parallel = sdss.FrameSet.read(frame_dir[0], cache=False, workers=2)
+    assert parallel.bands == tuple("ugriz")
+    for band in "ugriz":
+        assert_allclose(parallel.frames(band)[0].image.value, frame_dir[1][band][1]["data"])
     path, truth = write_sdss_frame(tmp_path, "g", compress=True, galaxies=[GALAXY])
     cache = sdss.FrameCache(max_frames=2)
     first = sdss.read_frame(path, cache=cache)
@@ -451,8 +455,9 @@ REAL_RMS = {"u": 0.049, "g": 0.020, "r": 0.031, "i": 0.051, "z": 0.210}
 
 @pytest.fixture(scope="module")
 def real_frames():
-    # Decompressing the five bz2 frames is the slow step (seconds): once per module.
-    return sdss.FrameSet.read(REAL_DIR, cache=False)
+    # Decompressing the five bz2 frames is the slow step (seconds): once per module,
+    # two files at a time.
+    return sdss.FrameSet.read(REAL_DIR, cache=False, workers=2)
 
 
 @needs_real

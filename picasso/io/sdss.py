@@ -33,8 +33,10 @@ import io
 import logging
 import os
 import re
+import threading
 import warnings
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import astropy.units as u
@@ -919,6 +921,7 @@ class FrameCache:
     def __init__(self, max_frames=20):
         self.max_frames = int(max_frames)
         self._frames = OrderedDict()
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
@@ -930,20 +933,22 @@ class FrameCache:
 
     def get(self, key):
         """The frame stored under ``key``, or `None`."""
-        frame = self._frames.get(key)
-        if frame is None:
-            self.misses += 1
-            return None
-        self._frames.move_to_end(key)
-        self.hits += 1
-        return frame
+        with self._lock:
+            frame = self._frames.get(key)
+            if frame is None:
+                self.misses += 1
+                return None
+            self._frames.move_to_end(key)
+            self.hits += 1
+            return frame
 
     def put(self, key, frame):
         """Store a frame, dropping the oldest beyond ``max_frames``."""
-        self._frames[key] = frame
-        self._frames.move_to_end(key)
-        while len(self._frames) > self.max_frames:
-            self._frames.popitem(last=False)
+        with self._lock:
+            self._frames[key] = frame
+            self._frames.move_to_end(key)
+            while len(self._frames) > self.max_frames:
+                self._frames.popitem(last=False)
 
     def clear(self):
         """Forget every frame."""
@@ -981,7 +986,7 @@ class FrameSet:
             raise ValueError("no frames given")
 
     @classmethod
-    def read(cls, paths, *, bands=None, psf_fwhm=None, cache=None):
+    def read(cls, paths, *, bands=None, psf_fwhm=None, cache=None, workers=1):
         """
         Read frame files, or every ``frame-*.fits*`` file in directories.
 
@@ -995,6 +1000,10 @@ class FrameSet:
             One FWHM for all frames, or band -> FWHM.
         cache : `FrameCache` or False, optional
             As for `read_frame`.
+        workers : int
+            Files decompressed at the same time, in threads (CPython's bz2
+            decompressor releases the global interpreter lock); helps only
+            where cores are free.
 
         Returns
         -------
@@ -1015,10 +1024,17 @@ class FrameSet:
             else:
                 files.append(path)
         bands = {str(Path(k)): v for k, v in (bands or {}).items()}
+
+        def load(path):
+            return read_frame(path, band=bands.get(str(path)), cache=cache)
+
+        if int(workers) > 1 and len(files) > 1:
+            with ThreadPoolExecutor(max_workers=int(workers)) as pool:
+                loaded = list(pool.map(load, files))
+        else:
+            loaded = [load(path) for path in files]
         frames = []
-        for path in files:
-            band = bands.get(str(path))
-            frame = read_frame(path, band=band, cache=cache)
+        for frame in loaded:
             fwhm = psf_fwhm.get(frame.band) if isinstance(psf_fwhm, dict) else psf_fwhm
             frames.append(frame if fwhm is None else frame.with_psf_fwhm(fwhm))
         return cls(frames)
