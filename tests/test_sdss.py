@@ -400,6 +400,8 @@ def test_bad_positions_and_bands(frameset):
     only_r = sdss.FrameSet(frameset.frames("r"))
     with pytest.raises(ValueError, match="no frames for band.*u, g, i, z"):
         sdss.cutout_from_frames(only_r, RA * u.deg, DEC * u.deg, 0.05, field=20 * u.arcsec)
+    with pytest.raises(ValueError, match="unknown method 'lanczos'"):
+        sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.05, method="lanczos")
     with pytest.raises(ValueError, match="field or r_half, not both"):
         sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.05, field=20 * u.arcsec,
                                 r_half=2 * u.arcsec)

@@ -1580,6 +1580,10 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
 
     if cosmology is None:
         from astropy.cosmology import Planck18 as cosmology
+    if method not in _METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {', '.join(_METHODS)}")
+    if kernel not in ("gaussian", "hann"):
+        raise ValueError(f"unknown kernel {kernel!r}; use 'gaussian' or 'hann'")
     frameset = _as_frameset(frames, psf_fwhm)
     center = _coordinate(ra, dec)
     redshift = float(redshift)
