@@ -18,8 +18,10 @@ It
 3. evaluates the best network on the held-out test galaxies of the split
    (`picasso.analysis.evaluate`: mu and sigma of the totals inside 2 R_half,
    per galaxy and per pixel, next to the colour mass-to-light baseline);
-4. writes the model with the command, seeds, dataset parameters and the
-   held-out metrics in its header to ``--output`` (default
+4. writes the model with the command, seeds and dataset parameters
+   (header key ``recipe``) and the held-out metrics (key ``evaluation``,
+   ``picasso evaluate``'s ``metrics.json``, which the model card renders) to
+   ``--output`` (default
    ``picasso/data/model.safetensors``, where `picasso.nn.default_model`
    finds it).
 
@@ -179,6 +181,7 @@ def main(argv=None):
     from picasso.analysis.evaluation import evaluate
     from picasso.io.dataset import PairDataset
     from picasso.mock.build import build_dataset
+    from picasso.nn.card import record_results
     from picasso.nn.train import CHECKPOINT_FILENAME, Trainer
 
     command = "python tools/train_default_model.py " + shlex.join(
@@ -208,18 +211,6 @@ def main(argv=None):
     test = pairs.subset(trainer.split.test[:args.eval_pairs])
     evaluation = evaluate(test, model=model, progress=args.progress, examples=2)
     evaluation.write(args.work_dir / "held_out", overwrite=True)
-    held_out = {
-        "per_galaxy": evaluation.report.to_dict(),
-        "per_pixel": {str(row["property"]): {"mu": float(row["mu"].value),
-                                             "sigma": float(row["sigma"].value),
-                                             "n": int(row["n"])}
-                      for row in evaluation.pixels},
-        "colour_ml_baselines": {name: report.to_dict()
-                                for name, report in evaluation.baselines.items()},
-        "n_test_pairs": len(test),
-        "test_split_pairs": int(trainer.split.test.size),
-        "aperture": "2 R_half (measured on the true stellar-mass map)",
-    }
     rates = [row.get("train_images_per_second") for row in trainer.history]
     model.info.update({
         "recipe": {
@@ -234,8 +225,10 @@ def main(argv=None):
             "train_seconds": train_seconds,
             "train_images_per_second": rates[-1] if rates else None,
         },
-        "held_out_metrics": held_out,
     })
+    # the held-out metrics go where the model card (picasso.nn.card) reads them
+    evaluation.settings["test_split_pairs"] = int(trainer.split.test.size)
+    record_results(model, evaluation=evaluation.to_dict())
     args.output.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.output, overwrite=True)
     size_mb = args.output.stat().st_size / 1e6
