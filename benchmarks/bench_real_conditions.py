@@ -360,9 +360,8 @@ def main(argv=None):
             psf = None if condition in ("psf", "real") else POINT_PSF
             out = workdir / f"injected_{condition}"
             result = inject(backgrounds[background_of[condition]], [placement], out,
-                            psf_fwhm=psf, image_size=model.image_size, compress=False,
-                            field_of_view=config.field_of_view, nebular=config.nebular,
-                            smoothing_subsample=config.smoothing_subsample,
+                            psf_fwhm=psf, compress=False,
+                            observing=config,
                             overwrite=True, seed=args.seed + number,
                             photon_noise=condition in ("real", "noise", "neighbours"))
             galaxy = result.galaxies[0]

@@ -18,15 +18,14 @@ import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
-from astropy.wcs import WCS, FITSFixedWarning
-from numpy.testing import assert_allclose
 from astropy.stats import SigmaClip
-from photutils.aperture import (ApertureStats, CircularAnnulus, CircularAperture,
-                                aperture_photometry)
-from photutils.centroids import centroid_com
-
+from astropy.wcs import WCS, FITSFixedWarning
 from helpers_mock import small_universe
 from helpers_sdss import write_sdss_frame
+from numpy.testing import assert_allclose
+from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
+from photutils.centroids import centroid_com
+
 from picasso import GalaxyCutout
 from picasso.io import sdss
 from picasso.mock.inject import Placement, crop_frame, inject, inject_galaxy
@@ -313,3 +312,18 @@ def test_injection_into_a_real_frame(real_crops, tmp_path):
         centre = after.wcs.pixel_to_world(cols.start + centroid_com(stamp)[0],
                                           rows.start + centroid_com(stamp)[1])
         assert centre.separation(coord).to_value(u.arcsec) < 0.02, band
+
+
+def test_dust_follows_the_observing_set_up(injected, blank_dir, galaxy_particles, tmp_path):
+    from picasso.mock.observe import ObservingConfig
+
+    clear, _, _ = injected
+    dusty, _ = inject_galaxy(blank_dir, galaxy_particles, RA * u.deg, DEC * u.deg, REDSHIFT,
+                             tmp_path, observing=ObservingConfig(dust=True), image_size=16,
+                             photon_noise=False)
+    dimming = {band: dusty.model_flux[band] / clear.model_flux[band] for band in "ugriz"}
+    assert all(0 < dimming[band] < 1 for band in "ugriz")
+    # Blue light is attenuated more than near-infrared light; the truth does not see dust.
+    assert dimming["u"] < dimming["z"] and dimming["g"] < dimming["z"]
+    assert dusty.truth.total("stellar_mass").to_value(u.Msun) == pytest.approx(
+        clear.truth.total("stellar_mass").to_value(u.Msun), rel=1e-6)

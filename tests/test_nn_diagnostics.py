@@ -13,9 +13,9 @@ import astropy.units as u
 import numpy as np
 import pytest
 from astropy.convolution import Gaussian2DKernel
-
 from helpers_mock import small_universe
 from helpers_nn import tiny_config
+
 from picasso.io.dataset import PairDataset
 from picasso.mock.build import build_dataset
 from picasso.mock.observe import ObservingConfig, observe

@@ -59,6 +59,7 @@ from .observe import (
     PreparedGalaxy,
     _half_radius,
     _render,
+    attenuation,
     prepare,
     project_truth,
 )
@@ -405,13 +406,9 @@ def _write_hdul(hdul, path, compress, overwrite):
 class _Galaxy:
     """A placement prepared once: fluxes, smoothing, view, truth."""
 
-    def __init__(self, placement, bands, image_size, field_of_view, cosmology, nebular,
-                 smoothing_subsample):
-        config = ObservingConfig(redshift=placement.redshift, bands=bands, cosmology=cosmology,
-                                 nebular=nebular, image_size=int(image_size),
-                                 field_of_view=float(field_of_view), noise="none",
-                                 background_sources=False,
-                                 smoothing_subsample=smoothing_subsample)
+    def __init__(self, placement, bands, observing, cosmology):
+        config = observing.replace(redshift=placement.redshift, bands=bands, cosmology=cosmology,
+                                   noise="none", background_sources=False)
         source = placement.particles
         prepared = source if isinstance(source, PreparedGalaxy) else prepare(source, config)
         rotation = Particles.view_rotation(placement.direction, placement.up)
@@ -421,10 +418,15 @@ class _Galaxy:
         r_half = _half_radius(np.hypot(xy[main, 0], xy[main, 1]),
                               viewed.stars.mass_value[main])
         half = 0.5 * config.field_of_view * prepared.half_mass_radius_3d
+        image_size = config.image_size
         coord = placement.coord
         self.placement = placement
         self.bands = tuple(bands)
         self.fluxes = prepared.fluxes
+        if config.dust:
+            # The same line-of-sight screen as the mock observer's, for this view.
+            transmission, _ = attenuation(viewed, half, config)
+            self.fluxes = self.fluxes * transmission
         self.ra, self.dec = sky_positions(xy, coord, placement.redshift, cosmology)
         _, arcsec_per_kpc = _kpc_plane_wcs(coord, placement.redshift, cosmology)
         self.sigma_arcsec = SPLINE_SIGMA_PER_SUPPORT * prepared.smoothing * arcsec_per_kpc
@@ -458,9 +460,9 @@ class _Galaxy:
             self.result.stamps[band] = []
 
 
-def inject(frames, placements, output_dir, *, psf_fwhm=None, image_size=256,
-           field_of_view=10.0, cosmology=None, photon_noise=True, seed=0, compress=None,
-           overwrite=False, nebular=True, smoothing_subsample=4):
+def inject(frames, placements, output_dir, *, psf_fwhm=None, image_size=None,
+           field_of_view=None, observing=None, cosmology=None, photon_noise=True, seed=0,
+           compress=None, overwrite=False):
     """
     Inject synthetic galaxies into frame files and write the frames back.
 
@@ -484,11 +486,17 @@ def inject(frames, placements, output_dir, *, psf_fwhm=None, image_size=256,
         default each frame's own (`picasso.io.sdss` gives SDSS frames the
         survey's typical seeing per band, since frame files carry none; the
         same value the cutout maker assumes).
-    image_size : int
-        Pixels per side of the truth maps.
-    field_of_view : float
-        Side of the truth field in 3D stellar half-mass radii (the training
-        convention: 10).
+    image_size : int, optional
+        Pixels per side of the truth maps (default: ``observing``'s, 256).
+    field_of_view : float, optional
+        Side of the truth field in 3D stellar half-mass radii (default:
+        ``observing``'s, 10, the training convention).
+    observing : `~picasso.mock.observe.ObservingConfig`, optional
+        Where the galaxy light settings come from (nebular emission, dust
+        and its parameters, smoothing; use the training set-up of the model
+        being tested). Its redshift, bands, PSF, pixel and noise settings are
+        not used: those are the placement's and the frames'. The paper's
+        set-up (no dust) by default.
     cosmology : `~astropy.cosmology.Cosmology`, optional
         Planck18 by default.
     photon_noise : bool
@@ -500,10 +508,6 @@ def inject(frames, placements, output_dir, *, psf_fwhm=None, image_size=256,
         Write ``.fits.bz2`` (`True`) or ``.fits`` (`False`); by default as the input.
     overwrite : bool
         Replace existing output files.
-    nebular : bool
-        Nebular emission of young populations (as in the mock observer).
-    smoothing_subsample : int
-        See `~picasso.mock.observe.ObservingConfig`.
 
     Returns
     -------
@@ -543,8 +547,16 @@ def inject(frames, placements, output_dir, *, psf_fwhm=None, image_size=256,
         frame = _frame_from_sdss_hdul(hdul, path)
         loaded.append((path, hdul, frame))
     bands = tuple(band for band in BANDS.names if any(f.band == band for _, _, f in loaded))
-    galaxies = [_Galaxy(placement, bands, image_size, field_of_view, cosmology, nebular,
-                        smoothing_subsample) for placement in placements]
+    observing = ObservingConfig() if observing is None else observing
+    if not isinstance(observing, ObservingConfig):
+        raise TypeError(f"observing must be an ObservingConfig, got {type(observing).__name__}")
+    changes = {}
+    if image_size is not None:
+        changes["image_size"] = int(image_size)
+    if field_of_view is not None:
+        changes["field_of_view"] = float(field_of_view)
+    observing = observing.replace(**changes)
+    galaxies = [_Galaxy(placement, bands, observing, cosmology) for placement in placements]
     rng = np.random.default_rng(seed)
     written = []
     for path, hdul, frame in loaded:

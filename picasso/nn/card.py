@@ -37,7 +37,6 @@ LIMITATIONS = (
     "lacks) is a systematic error that held-out synthetic metrics cannot show. The "
     "real-conditions section measures part of it (noise, PSF, resampling, neighbours), never "
     "the realism of the galaxies themselves.",
-    "The mock images have no dust attenuation (as in the PICASSO paper).",
     "Inputs must follow the training convention: the bands in the recorded order, flux per "
     "pixel in the recorded unit, a square field of 10 stellar half-mass radii centred on the "
     "galaxy and the training PSF. Real cutouts only approximate it: their field comes from a "
@@ -405,7 +404,17 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
     _real_section(doc, header, properties)
     _ood_section(doc, header)
     doc.section("Known limitations")
-    doc.items(list(LIMITATIONS) + list(header.get("limitations") or []))
+    observing = _generator(header.get("training_data") or {}).get("observing") or {}
+    if observing.get("dust"):
+        dust = ("The training mocks are attenuated by a simple dust screen (the neutral gas in "
+                "front of each star particle, G23 curve, birth clouds); real dust geometry and "
+                "grain properties vary more.")
+    elif "dust" in observing:
+        dust = ("The training mocks have no dust attenuation (as in the PICASSO paper): dusty "
+                "galaxies are outside what the model learned.")
+    else:
+        dust = "The header does not say whether the training mocks had dust attenuation."
+    doc.items(list(LIMITATIONS) + [dust] + list(header.get("limitations") or []))
     doc.section("Citation")
     doc.text("Buck, T. & Wolf, S.: Predicting resolved galaxy properties from photometric "
              "images using convolutional neural networks (the PICASSO paper), and the picasso "
