@@ -15,7 +15,7 @@ import sys
 __all__ = ["main", "build_parser"]
 
 #: Modules under `picasso.commands`, in the order ``picasso --help`` lists them.
-COMMAND_MODULES = ("simulate", "train", "predict", "evaluate", "experiment", "demo")
+COMMAND_MODULES = ("simulate", "train", "predict", "evaluate", "experiment", "demo", "card")
 
 
 def build_parser():

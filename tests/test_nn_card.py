@@ -75,3 +75,20 @@ def test_rst_card_is_valid_restructuredtext():
     assert problems == []
     with pytest.raises(ValueError, match="format"):
         model_card(model, format="html")
+
+
+def test_card_command_stores_results_and_writes_the_card(tmp_path, capsys):
+    from picasso.cli import main
+
+    path = make_model().save(tmp_path / "model.safetensors")
+    real = tmp_path / "real.json"
+    real.write_text(json.dumps(REAL))
+    assert main(["card", str(path)]) == 0
+    assert "Not measured for this model yet. Run ``benchmarks" in capsys.readouterr().out
+    assert main(["card", str(path), "--real-conditions", str(real), "--save", "--format", "rst",
+                 "-o", str(tmp_path / "card.rst")]) == 0
+    text = (tmp_path / "card.rst").read_text()
+    assert "Real conditions\n---------------" in text and "+0.01, 0.33 / +0.02, 0.67" in text
+    # Stored in the model file: the plain card shows it from now on.
+    assert "+0.01, 0.33 / +0.02, 0.67" in model_card(path)
+    assert main(["card", str(path), "--save"]) == 1
