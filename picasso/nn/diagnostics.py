@@ -441,6 +441,10 @@ def _statistics_of(model_or_statistics):
     if info is None and isinstance(model_or_statistics, dict):
         info = model_or_statistics
     record = (info or {}).get(STATISTICS_KEY)
+    members = getattr(model_or_statistics, "members", None)
+    if record is None and members:
+        # An ensemble's members were trained on the same inputs: use the first one's record.
+        record = (getattr(members[0], "info", None) or {}).get(STATISTICS_KEY)
     if record is None:
         return None
     return InputStatistics.from_dict(record)
