@@ -449,6 +449,27 @@ def main(argv=None):
         line += f"{'n/a' if value is None else format(value, '.2f'):>17}{'':>17}"
     print(line)
 
+    gaps = {}
+    if "mock" in args.conditions:
+        reference = summary["mock"]["per_galaxy"]
+        for condition in args.conditions:
+            if condition == "mock":
+                continue
+            gaps[condition] = {name: summary[condition]["per_galaxy"][name]["sigma"]
+                               - reference[name]["sigma"] for name in properties}
+        if gaps:
+            print()
+            print("gap to the pure mocks: sigma(condition) - sigma(mock), per galaxy (dex)")
+            print(f"{'property':<20}" + "".join(f"{c:>12}" for c in gaps))
+            for name in properties:
+                print(f"{name:<20}" + "".join(f"{gaps[c][name]:>+12.3f}" for c in gaps))
+            single = [c for c in gaps if c != "real"]
+            if single:
+                worst = {name: max(single, key=lambda c: gaps[c][name]) for name in properties}
+                print("largest single-condition gap: " + ", ".join(
+                    f"{name} {worst[name]}" for name in properties))
+        summary["gap_sigma_per_galaxy"] = gaps
+
     record = {
         "benchmark": "real_conditions",
         "command": " ".join(sys.argv),
