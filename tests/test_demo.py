@@ -15,7 +15,7 @@ def test_demo_writes_maps_figures_and_metrics(tmp_path, capsys, monkeypatch):
     out = tmp_path / "demo"
     status = main(["demo", "-o", str(out), "--galaxies", "2", "--size", "32",
                    "--train-galaxies", "2", "--train-seconds", "2", "--processes", "1",
-                   "--no-progress"])
+                   "--examples", "1", "--no-progress"])
     assert status == 0
     printed = capsys.readouterr().out
     assert "no trained model is bundled" in printed
@@ -28,7 +28,8 @@ def test_demo_writes_maps_figures_and_metrics(tmp_path, capsys, monkeypatch):
     assert metrics["n_galaxies"] == 2
     assert set(metrics["per_galaxy"]["properties"]) == set(truth.properties)
     assert (out / "fig5_true_vs_predicted.png").stat().st_size > 1000
-    assert (out / "fig1_galaxy_0.png").exists() and (out / "quick_model.safetensors").exists()
+    assert (out / "fig1_galaxy_0.png").exists() and not (out / "fig1_galaxy_1.png").exists()
+    assert (out / "quick_model.safetensors").exists()
 
 
 def test_demo_refuses_size_mismatch(tmp_path, capsys):

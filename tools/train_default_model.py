@@ -100,8 +100,8 @@ def parse_args(argv=None):
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     if args.smoke:
-        given = set(arg.lstrip("-").split("=")[0].replace("-", "_") for arg in (argv or sys.argv[1:])
-                    if arg.startswith("--"))
+        given = {arg.lstrip("-").split("=")[0].replace("-", "_")
+                 for arg in (argv or sys.argv[1:]) if arg.startswith("--")}
         for key, value in SMOKE.items():
             if key not in given:
                 setattr(args, key, list(value) if isinstance(value, tuple) else value)
@@ -189,7 +189,8 @@ def main(argv=None):
     args.work_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
-    data_path = args.work_dir / f"train_{args.galaxies}x{args.views}_{args.size}px_seed{args.universe_seed}.h5"
+    data_path = args.work_dir / (f"train_{args.galaxies}x{args.views}_{args.size}px_"
+                                 f"seed{args.universe_seed}.h5")
     if not data_path.exists():
         build_dataset(data_path, args.galaxies, image_size=args.size, seed=args.universe_seed,
                       views=args.views, processes=args.processes, progress=args.progress,

@@ -244,7 +244,8 @@ def downsample_dataset(source, factor, path, *, overwrite=False, progress=False)
     with DatasetWriter(path, image_size=source.image_size // factor, bands=source.bands,
                        properties=source.properties, flux_unit=source.flux_unit, attrs=attrs,
                        overwrite=overwrite) as writer:
-        for position in tqdm(range(len(source)), disable=not progress, desc=f"downsample x{factor}"):
+        for position in tqdm(range(len(source)), disable=not progress,
+                             desc=f"downsample x{factor}"):
             item = source[position]
             row = _row(table, position)
             row["pixel_scale_kpc"] = u.Quantity(row["pixel_scale_kpc"], u.kpc) * factor

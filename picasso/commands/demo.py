@@ -52,6 +52,8 @@ def add_parser(subparsers):
     parser.add_argument("--seed", type=int, default=DEMO_SEED,
                         help="seed of the demo universe (default %(default)s)")
     parser.add_argument("--model", help="use this model file instead of the bundled one")
+    parser.add_argument("--examples", type=int, default=2,
+                        help="galaxies drawn as Fig. 1-style panels (default %(default)s)")
     group = parser.add_argument_group("quick training (only without a bundled model)")
     group.add_argument("--no-bundled", action="store_true",
                        help="ignore a bundled model and train the quick network anyway")
@@ -206,7 +208,7 @@ def run(args):
         pairs.truth_maps(index).write(maps_dir / f"{name}_true.fits", overwrite=args.overwrite)
 
     print("evaluating against the true maps (mu and sigma inside 2 R_half)")
-    evaluation = evaluate(pairs, model=model, examples=min(2, len(pairs)),
+    evaluation = evaluate(pairs, model=model, examples=min(max(args.examples, 0), len(pairs)),
                           progress=args.progress)
     evaluation.settings["model"] = source
     evaluation.write(output, overwrite=True)
