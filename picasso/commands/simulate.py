@@ -44,6 +44,9 @@ def add_parser(subparsers):
                         "mass function (default %(default)s)")
     parser.add_argument("--dust", action="store_true",
                         help="attenuate starlight by the gas in front of it (off in the paper)")
+    parser.add_argument("--compression", choices=("lzf", "gzip", "none"), default="lzf",
+                        help="HDF5 compression of images and maps (default %(default)s; 'none' "
+                        "writes ~3x larger files ~6x faster)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted build")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--processes", type=int, default=2,
@@ -75,6 +78,7 @@ def run(args):
         args.output, args.galaxies, image_size=args.size, seed=args.seed, views=args.views,
         config=config, processes=args.processes, progress=not args.no_progress,
         resume=args.resume, overwrite=args.overwrite, universe=universe,
+        compression=None if args.compression == "none" else args.compression,
     )
     log.info("wrote %s", path)
     return 0
