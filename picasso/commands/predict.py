@@ -33,6 +33,8 @@ def add_parser(subparsers):
     parser.add_argument("--symmetries", type=int, default=1, choices=(1, 2, 4, 8),
                         help="average over this many symmetries of the square (test-time "
                              "augmentation; default 1: none)")
+    parser.add_argument("--compile", action="store_true",
+                        help="compile the network first (minutes; then the fastest CPU path)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     _sdss_frames.add_arguments(parser)
@@ -82,7 +84,7 @@ def run(args):
     written = predict_dataset(
         model, _source(args.data), args.output, shard=shard, batch_size=args.batch_size,
         device=args.device, symmetries=tuple(range(args.symmetries)), overwrite=args.overwrite,
-        progress=args.progress,
+        progress=args.progress, compile=args.compile,
     )
     print(f"wrote {len(written)} file(s): {written[0] if len(written) == 1 else args.output}")
     return 0

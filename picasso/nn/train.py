@@ -111,8 +111,10 @@ class TrainConfig:
         uses bf16 on GPUs that support it and float32 on CPUs (measured
         slower in bf16 on CPUs without native bf16 instructions).
     channels_last : bool or None
-        Memory format of the network; `None` chooses channels-last, measured
-        faster on CPUs (oneDNN) and GPUs (``benchmarks/bench_nn.py``).
+        Memory format of the network. `None` chooses channels-last on GPUs
+        and, on CPUs, for networks narrower than the paper's: on the
+        development CPU (``benchmarks/bench_nn.py``) it trained the width-16
+        network 1.6x faster, but the width-64 one 2x slower, than NCHW.
     device : str or None
         ``'cpu'``, ``'cuda'``, ...; `None` picks CUDA when available.
     checkpoint_every : int
@@ -213,8 +215,10 @@ def preset(name, **overrides):
     unknown = set(overrides) - model_fields - train_fields
     if unknown:
         raise ValueError(f"unknown setting(s) {sorted(unknown)}")
-    model_config = replace(model_config, **{k: v for k, v in overrides.items() if k in model_fields})
-    train_config = replace(train_config, **{k: v for k, v in overrides.items() if k in train_fields})
+    model_config = replace(model_config,
+                           **{k: v for k, v in overrides.items() if k in model_fields})
+    train_config = replace(train_config,
+                           **{k: v for k, v in overrides.items() if k in train_fields})
     return model_config, train_config
 
 
@@ -600,7 +604,9 @@ class Trainer:
                 else "fp32"
         self.precision = precision
         channels_last = self.config.channels_last
-        self.channels_last = True if channels_last is None else bool(channels_last)
+        if channels_last is None:
+            channels_last = device.type == "cuda" or self.model_config.base_width < 64
+        self.channels_last = bool(channels_last)
 
     @property
     def is_main(self):
@@ -774,7 +780,8 @@ class Trainer:
             self._running["seconds"] += now - tick
             tick = now
             bar.set_postfix(loss=f"{value:.4g}")
-            if self.config.checkpoint_every and self.step_in_epoch % self.config.checkpoint_every == 0:
+            every = self.config.checkpoint_every
+            if every and self.step_in_epoch % every == 0:
                 self.save_checkpoint()
         bar.close()
 
@@ -846,7 +853,8 @@ class Trainer:
         writer.writeheader()
         writer.writerows(rows)
         _write_atomic_bytes(self.output_dir / "log.csv", text.getvalue().encode())
-        record = {"model_config": self.model_config.to_dict(), "train_config": self.config.to_dict(),
+        record = {"model_config": self.model_config.to_dict(),
+                  "train_config": self.config.to_dict(),
                   "world_size": self.world_size, "device": str(self.device),
                   "precision": self.precision, "channels_last": self.channels_last,
                   "best_epoch": self.best_epoch, "best_validation_loss": self.best_metric,

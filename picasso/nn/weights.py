@@ -234,6 +234,19 @@ class Model:
         log.info("wrote model %s", path)
         return path
 
+    def predict_log10(self, images, *, batch_size=8, device=None, symmetries=(0,),
+                      progress=False, channels_last=None, compile=False):
+        """
+        Network-space prediction for flux arrays (see
+        `picasso.nn.predict.predict_log10`); subclasses such as ensembles
+        override it, and every prediction path goes through it.
+        """
+        from .predict import predict_log10
+
+        return predict_log10(self, images, batch_size=batch_size, device=device,
+                             symmetries=symmetries, progress=progress,
+                             channels_last=channels_last, compile=compile)
+
     def predict(self, cutouts, *, batch_size=8, device=None, progress=False):
         """
         Predict property maps for one cutout or a list of cutouts.
