@@ -62,6 +62,18 @@ def test_ensemble_file_round_trip(tmp_path, images):
         assert_allclose(got, want, rtol=1e-6)
 
 
+def test_ensemble_keeps_shared_input_convention(tmp_path):
+    members = [_member(seed) for seed in (0, 1)]
+    for member in members:
+        member.info["keep_bands"] = ["g", "r"]
+    loaded = load_ensemble(Ensemble(members).save(tmp_path / "zeroed.safetensors"))
+    assert loaded.keep_bands == ("g", "r")
+    assert all(member.keep_bands == ("g", "r") for member in loaded.members)
+    members[1].info["keep_bands"] = ["r"]
+    with pytest.raises(ValueError, match="keep_bands"):
+        Ensemble(members)
+
+
 def test_ensemble_rejects_bad_members(tmp_path):
     with pytest.raises(ValueError, match="at least two"):
         Ensemble([_member(0)])

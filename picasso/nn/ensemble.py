@@ -44,6 +44,10 @@ ENSEMBLE_KEY = "ensemble"
 _METADATA_KEY = "picasso"
 _PREFIX = "member_{}."
 
+#: Header entries that describe every member alike (input convention, data,
+#: split, training-input statistics); the ensemble carries them once.
+_SHARED_KEYS = ("keep_bands", "input_statistics", "training_data", "split")
+
 
 def is_ensemble_header(header):
     """
@@ -101,16 +105,18 @@ class Ensemble(Model):
                 )
         first = members[0]
         for index, member in enumerate(members[1:], start=1):
-            for what in ("config", "flux_unit", "flux_floor", "image_size"):
+            for what in ("config", "flux_unit", "flux_floor", "image_size", "keep_bands"):
                 if getattr(member, what) != getattr(first, what):
                     raise ValueError(
                         f"ensemble member {index} differs from member 0 in {what} "
                         f"({getattr(member, what)!r} vs {getattr(first, what)!r}); members must "
                         "share architecture and input convention and differ only in their seed"
                     )
+        shared = {key: first.info[key] for key in _SHARED_KEYS if key in first.info}
         super().__init__(first.network, flux_unit=first.flux_unit, flux_floor=first.flux_floor,
                          image_size=first.image_size,
-                         trained=all(member.trained for member in members), info=info)
+                         trained=all(member.trained for member in members),
+                         info={**shared, **(info or {})})
         self.members = tuple(members)
 
     def __repr__(self):
@@ -177,7 +183,7 @@ class Ensemble(Model):
         return path
 
     def predict_log10(self, images, *, batch_size=8, device=None, symmetries=(0,),
-                      progress=False, channels_last=None):
+                      progress=False, channels_last=None, compile=False):
         """
         Ensemble mean log10 maps and their 1-sigma uncertainty.
 
@@ -185,7 +191,7 @@ class Ensemble(Model):
         ----------
         images : array-like or sequence of arrays
             ``(n, n_bands, N, N)`` flux per pixel in ``self.flux_unit``.
-        batch_size, device, symmetries, progress, channels_last
+        batch_size, device, symmetries, progress, channels_last, compile
             As for `picasso.nn.predict.predict_log10`, applied to every member.
 
         Returns
@@ -203,7 +209,8 @@ class Ensemble(Model):
             mean, sigma = predict_log10(member, images, batch_size=batch_size, device=device,
                                         symmetries=symmetries,
                                         progress=progress and index == 0,
-                                        channels_last=channels_last)
+                                        channels_last=channels_last,
+                                        **({"compile": True} if compile else {}))
             mean = mean.astype(np.float64)
             second = mean**2 if sigma is None else mean**2 + sigma.astype(np.float64) ** 2
             if first_moment is None:
@@ -278,9 +285,10 @@ def load_ensemble(path, *, device="cpu"):
             ) from None
         network.eval()
         record = records[index] if index < len(records) else {}
+        shared = {key: info[key] for key in _SHARED_KEYS if key in info}
         members.append(Model(network, flux_unit=header["flux_unit"],
                              flux_floor=header["flux_floor"], image_size=header["image_size"],
-                             trained=header.get("trained", True), info=dict(record)))
+                             trained=header.get("trained", True), info={**shared, **record}))
     leftover = [name for name in state if not any(
         name.startswith(_PREFIX.format(index)) for index in range(n_members))]
     if n_members < 2:
@@ -331,8 +339,6 @@ def train_ensemble(pairs, output_dir, *, seeds=(0, 1, 2), model_config=None, con
         trainer = Trainer(pairs, output_dir / f"seed_{seed}", model_config=model_config,
                           config=replace(config, seed=seed), progress=progress)
         members.append(trainer.fit())
-    ensemble = Ensemble(members, info={"seeds": seeds,
-                                       "training_data": members[0].info.get("training_data"),
-                                       "split": members[0].info.get("split")})
+    ensemble = Ensemble(members, info={"seeds": seeds})
     ensemble.save(output_dir / MODEL_FILENAME, overwrite=True)
     return ensemble
