@@ -46,7 +46,7 @@ DEFAULT_OUTPUT = REPO / "picasso" / "data" / "model.safetensors"
 #: The recipe's defaults (chosen by measuring on the 2-core development CPU; see
 #: docs/tutorials/default_model.rst).
 RECIPE = {
-    "galaxies": 1600,
+    "galaxies": 2000,
     "views": 4,
     "size": 64,
     "universe_seed": 1,
@@ -55,7 +55,7 @@ RECIPE = {
     "base_width": 16,
     "epochs": 16,
     "batch_size": 16,
-    "learning_rate": 3e-4,
+    "learning_rate": 5e-4,
     "milestones": (10, 13),
 }
 
