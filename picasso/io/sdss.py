@@ -614,20 +614,27 @@ class SDSSFrame(Frame):
 # --------------------------------------------------------------------------
 
 
-def _open_fits(path):
-    """Open a (possibly compressed) FITS file fully into memory, with clear errors."""
+def _read_bytes(path):
+    """The (decompressed) bytes of a file, with clear errors."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     opener = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix, open)
     try:
         with opener(path, "rb") as stream:
-            raw = stream.read()
+            return stream.read()
     except (OSError, EOFError) as error:
         raise ValueError(
             f"{path}: cannot decompress ({error}); the file is truncated or corrupt, "
             "download it again"
         ) from None
+
+
+def _open_fits(path, raw=None):
+    """Open a (possibly compressed) FITS file fully into memory, with clear errors."""
+    path = Path(path)
+    if raw is None:
+        raw = _read_bytes(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstropyWarning)
         try:
@@ -842,7 +849,7 @@ def read_image(path, band, *, unit=None, hdu=None, variance=None, psf_fwhm=None)
     return frame
 
 
-def read_frame(path, *, band=None, psf_fwhm=None, cache=None):
+def read_frame(path, *, band=None, psf_fwhm=None, cache=None, _raw=None):
     """
     Read one frame file: an SDSS ``frame-*`` file, or any calibrated image.
 
@@ -888,7 +895,7 @@ def read_frame(path, *, band=None, psf_fwhm=None, cache=None):
             if band is not None and frame.band != band:
                 raise ValueError(f"{path}: band {frame.band!r}, not the requested {band!r}")
             return frame if psf_fwhm is None else frame.with_psf_fwhm(psf_fwhm)
-    hdul = _open_fits(path)
+    hdul = _open_fits(path, _raw)
     if _looks_like_sdss_frame(hdul, path):
         frame = _frame_from_sdss_hdul(hdul, path, band=band)
     else:
@@ -949,6 +956,10 @@ class FrameCache:
             self._frames.move_to_end(key)
             while len(self._frames) > self.max_frames:
                 self._frames.popitem(last=False)
+
+    def __contains__(self, key):
+        with self._lock:
+            return key in self._frames
 
     def clear(self):
         """Forget every frame."""
@@ -1025,14 +1036,18 @@ class FrameSet:
                 files.append(path)
         bands = {str(Path(k)): v for k, v in (bands or {}).items()}
 
-        def load(path):
-            return read_frame(path, band=bands.get(str(path)), cache=cache)
-
+        raws = [None] * len(files)
         if int(workers) > 1 and len(files) > 1:
+            # Only the decompression runs in threads: FITS and WCS parsing handle
+            # warnings, whose filters are not thread-safe.
+            store = DEFAULT_CACHE if cache is None else cache
+            todo = [index for index, path in enumerate(files)
+                    if store is False or store.key(path) not in store]
             with ThreadPoolExecutor(max_workers=int(workers)) as pool:
-                loaded = list(pool.map(load, files))
-        else:
-            loaded = [load(path) for path in files]
+                for index, raw in zip(todo, pool.map(_read_bytes, [files[i] for i in todo])):
+                    raws[index] = raw
+        loaded = [read_frame(path, band=bands.get(str(path)), cache=cache, _raw=raw)
+                  for path, raw in zip(files, raws)]
         frames = []
         for frame in loaded:
             fwhm = psf_fwhm.get(frame.band) if isinstance(psf_fwhm, dict) else psf_fwhm
