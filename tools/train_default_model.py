@@ -84,6 +84,9 @@ def parse_args(argv=None):
     net.add_argument("--milestones", type=int, nargs="+", default=list(RECIPE["milestones"]))
     net.add_argument("--seed", type=int, default=RECIPE["seed"],
                      help="seed of the weights, data order and augmentation")
+    net.add_argument("--heteroscedastic", action="store_true",
+                     help="add the uncertainty head and train with the Gaussian likelihood "
+                          "(per-pixel sigma in dex; its calibration goes into the header)")
     net.add_argument("--threads", type=int, default=2, help="torch threads")
     net.add_argument("--eval-pairs", type=int, default=400,
                      help="held-out test pairs evaluated for the header's metrics (the "
@@ -117,9 +120,11 @@ def configs(args, pairs):
     from picasso.nn.unet import UNetConfig
 
     model_config = UNetConfig(depth=args.depth, base_width=args.base_width,
-                              in_bands=tuple(pairs.bands), properties=tuple(pairs.properties))
+                              in_bands=tuple(pairs.bands), properties=tuple(pairs.properties),
+                              heteroscedastic=args.heteroscedastic)
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                learning_rate=args.lr, milestones=tuple(args.milestones),
+                               loss="gaussian_nll" if args.heteroscedastic else "paper",
                                seed=args.seed, device="cpu", checkpoint_every=200)
     return model_config, train_config
 
@@ -229,7 +234,13 @@ def main(argv=None):
     })
     # the held-out metrics go where the model card (picasso.nn.card) reads them
     evaluation.settings["test_split_pairs"] = int(trainer.split.test.size)
-    record_results(model, evaluation=evaluation.to_dict())
+    calibration = None
+    if model.config.heteroscedastic:
+        from picasso.analysis.calibration import calibration_table
+
+        calibration = calibration_table(model, test)
+        print(calibration)
+    record_results(model, evaluation=evaluation.to_dict(), calibration=calibration)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.output, overwrite=True)
     size_mb = args.output.stat().st_size / 1e6
