@@ -480,9 +480,9 @@ def _configs(pairs, preset, in_bands, epochs, seed, overrides):
         if "milestones" not in overrides:
             # keep the preset's schedule shape: drops at the same fractions of the run
             _, base = preset_configs(preset)
-            overrides["milestones"] = tuple(
+            overrides["milestones"] = tuple(sorted({
                 max(1, round(m * int(epochs) / base.epochs)) for m in base.milestones
-            )
+            }))
     overrides["seed"] = int(seed)
     overrides.setdefault("in_bands", tuple(in_bands))
     overrides.setdefault("properties", tuple(pairs.properties))
