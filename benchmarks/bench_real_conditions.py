@@ -317,7 +317,7 @@ def main(argv=None):
     from picasso.io import sdss
     from picasso.mock.inject import inject
     from picasso.mock.observe import observe
-    from picasso.nn.diagnostics import PicassoOODWarning, diagnose
+    from picasso.nn.diagnostics import PicassoOODWarning, diagnose, psf_fwhm_pixels
     from picasso.nn.predict import check_cutout, predict_cutouts
 
     frames_dir = Path(args.frames) if args.frames else default_frames()
@@ -400,7 +400,8 @@ def main(argv=None):
             record["baseline"].append(float(log_residual(true_totals["stellar_mass"][0],
                                                          baseline).value))
             record["psf_matched"].append(matched)
-            ood = diagnose(model, check_cutout(cutout, model))
+            ood = diagnose(model, check_cutout(cutout, model),
+                           psf_fwhm_pixels=psf_fwhm_pixels(cutout))
             record["ood"].append(None if ood is None else ood[0]["distance"])
             info[f"d_stellar_mass_{condition}"] = totals.get("stellar_mass")
             if condition == "real" and len(examples) < args.examples:

@@ -1,10 +1,11 @@
 """
 Tests of picasso.nn.diagnostics: out-of-distribution warnings.
 
-A tiny pair dataset from the synthetic universe (32 x 32, few particles) is
-split by galaxy: the statistics are built on some galaxies, the others are
-held-out mocks that must pass; a star, pure noise, a galaxy far outside the
-training redshift and size range and band-swapped input must each warn.
+A tiny pair dataset from the synthetic universe (32 x 32, few particles, one
+view per galaxy) is split by galaxy: the statistics are built on 24
+galaxies, the other 8 are held-out mocks that must pass; a star, pure noise,
+a galaxy far outside the training redshift and size range and band-swapped
+input must each warn.
 """
 
 import warnings
@@ -26,19 +27,24 @@ from picasso.nn.diagnostics import (
     diagnose,
     feature_names,
     input_features,
+    psf_fwhm_pixels,
     training_statistics,
     warn_out_of_distribution,
 )
 
 SIZE = 32
-N_TRAIN_GALAXIES = 10
+N_GALAXIES = 32
+N_TRAIN_GALAXIES = 24
+#: Approximate colours (u-g, g-r, r-i, i-z) of an early-M dwarf on the SDSS stellar locus
+#: (Covey et al. 2007), the commonest faint star at high Galactic latitude.
+STAR_COLOURS = (2.6, 1.35, 0.65, 0.37)
 
 
 @pytest.fixture(scope="module")
 def pairs(tmp_path_factory):
     path = tmp_path_factory.mktemp("ood") / "pairs.h5"
-    build_dataset(path, 14, image_size=SIZE, seed=2, views=2, processes=1, progress=False,
-                  universe=small_universe(seed=2))
+    build_dataset(path, N_GALAXIES, image_size=SIZE, seed=2, views=1, processes=1,
+                  progress=False, universe=small_universe(seed=2))
     return PairDataset(path)
 
 
@@ -58,10 +64,16 @@ def held_out(pairs, split):
     return np.stack([pairs[int(i)]["image"] for i in split[1]])
 
 
-def flagged(statistics, images):
+@pytest.fixture(scope="module")
+def held_out_psf(pairs, split):
+    return np.array([psf_fwhm_pixels(pairs.cutout(int(i))) for i in split[1]])
+
+
+def flagged(statistics, images, psf=None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        positions = warn_out_of_distribution(diagnose(statistics, images))
+        positions = warn_out_of_distribution(diagnose(statistics, images,
+                                                      psf_fwhm_pixels=psf))
     ood = [w for w in caught if issubclass(w.category, PicassoOODWarning)]
     return positions, ood
 
@@ -73,25 +85,35 @@ def background_noise(image):
     return corners.std(axis=1)
 
 
-def test_held_out_mocks_do_not_warn(statistics, held_out):
-    positions, caught = flagged(statistics, held_out)
-    assert positions == [] and caught == []
-    records = diagnose(statistics, held_out)
+def test_held_out_mocks_do_not_warn(statistics, held_out, held_out_psf):
+    assert statistics.feature_names == feature_names("ugriz")
+    for psf in (held_out_psf, None):
+        positions, caught = flagged(statistics, held_out, psf)
+        assert positions == [] and caught == []
+    records = diagnose(statistics, held_out, psf_fwhm_pixels=held_out_psf)
     assert all(r["distance"] < r["threshold"] for r in records)
-    assert set(records[0]["features"]) == set(feature_names("ugriz"))
+    # Without the PSF the resolution feature is left out, not guessed.
+    record = diagnose(statistics, held_out[0])[0]
+    assert record["features"]["log_resolution"] is None
+    assert "log_resolution" not in record["largest"]
 
 
-def test_a_star_warns(statistics, held_out):
+def test_a_star_warns(statistics, held_out, held_out_psf):
     galaxy = held_out[0]
-    # A point source of the galaxy's brightness and colours through a Gaussian PSF of the
-    # mock's width (1 kpc FWHM is about one pixel here), with the galaxy's noise.
+    # A point source as bright as a held-out galaxy in r, with the colours of an M dwarf,
+    # through a Gaussian PSF of 1 pixel sigma, with the galaxy's noise.
     psf = Gaussian2DKernel(1.0, x_size=SIZE, y_size=SIZE).array
-    star = galaxy.sum(axis=(1, 2))[:, None, None] * psf[None]
+    r_flux = galaxy[2].sum()
+    magnitudes = np.concatenate([[0.0], -np.cumsum(STAR_COLOURS)])
+    flux = 10 ** (-0.4 * (magnitudes - magnitudes[2])) * r_flux
+    star = flux[:, None, None] * psf[None]
     star = star + np.random.default_rng(1).normal(size=star.shape) * background_noise(
         galaxy)[:, None, None]
-    positions, caught = flagged(statistics, star[np.newaxis])
+    positions, caught = flagged(statistics, star[np.newaxis], 2.0 * np.sqrt(2 * np.log(2)))
     assert positions == [0] and len(caught) == 1
-    assert "log_r50" in diagnose(statistics, star)[0]["largest"]
+    record = diagnose(statistics, star, psf_fwhm_pixels=2.0 * np.sqrt(2 * np.log(2)))[0]
+    # A point source is as wide as its PSF (up to the growth curve on 1-pixel steps).
+    assert record["features"]["log_resolution"] == pytest.approx(0.0, abs=0.2)
 
 
 def test_pure_noise_warns(statistics, held_out):
@@ -106,12 +128,13 @@ def test_galaxy_outside_training_redshift_and_size_warns(statistics):
     dwarfs = small_universe(seed=5, mass_range=(10**8, 10**8.3) * u.Msun)
     cutout, _ = observe(dwarfs.particles(0), ObservingConfig(image_size=SIZE, redshift=0.3),
                         seed=1)
-    positions, caught = flagged(statistics, cutout.flux.to_value(u.nanomaggy)[np.newaxis])
+    positions, caught = flagged(statistics, cutout.flux.to_value(u.nanomaggy)[np.newaxis],
+                                psf_fwhm_pixels(cutout))
     assert positions == [0] and len(caught) == 1
 
 
-def test_band_swapped_input_warns(statistics, held_out):
-    positions, caught = flagged(statistics, held_out[:, ::-1])
+def test_band_swapped_input_warns(statistics, held_out, held_out_psf):
+    positions, caught = flagged(statistics, held_out[:, ::-1], held_out_psf)
     assert positions == list(range(len(held_out))) and len(caught) == 1
     record = diagnose(statistics, held_out[0, ::-1])[0]
     assert record["largest"][0].startswith("colour")
@@ -142,7 +165,10 @@ def test_threshold_and_bad_input(statistics):
     assert statistics.threshold >= 1.5 * statistics.distance_quantiles[2]
     with pytest.raises(ValueError, match="shape"):
         input_features(np.zeros((3, SIZE, SIZE)), "ugriz")
-    with pytest.raises(ValueError, match="at least 5"):
-        InputStatistics.from_features(np.zeros((3, k)), "ugriz", flux_unit="nmgy", image_size=8)
+    with pytest.raises(ValueError, match=f"at least {k + 2}"):
+        InputStatistics.from_features(np.zeros((k, k)), "ugriz", flux_unit="nmgy", image_size=8)
+    n = statistics.n_images
+    small_sample = (n * n - 1) / (n * (n - k))
+    assert statistics.threshold >= 0.999999 * np.sqrt(chi2.isf(1e-4, k) * small_sample)
     with pytest.raises(ValueError, match="lack"):
         InputStatistics.from_dict({"bands": ["r"]})

@@ -31,6 +31,12 @@ is reduced to a few numbers by `input_features`:
 ``log_noise``
     log10 of the reference-band per-pixel noise (MAD of the pixels beyond
     ``0.4 N`` from the centre).
+``log_resolution``
+    log10 of ``r50`` over the PSF's half width at half maximum (exactly 0
+    for a point source, positive for a resolved galaxy); only when the PSF
+    of the training images is known (from the dataset's generator record)
+    and, at prediction, of the cutout (``psf_fwhm`` and pixel scale).
+    Where a cutout's PSF is unknown this feature is left out of its distance.
 
 The reference band is ``r`` when present, else the middle band.
 
@@ -44,9 +50,13 @@ training set does not make every new input look anomalous). The distance
 of a cutout is the Mahalanobis distance of its features. The warning
 threshold, `InputStatistics.threshold`, is the larger of the chi-square
 point with false-alarm probability `FALSE_ALARM` (1e-4) for the number of
-features and `THRESHOLD_MARGIN` (1.5) times the 99.5th percentile of the
-training inputs' own distances. `diagnose` flags inputs beyond it; with
-`warn` it issues a `PicassoOODWarning`.
+features ``k``, widened for a training set of ``n`` images by Hotelling's
+prediction-region factor ``(n^2 - 1) / (n (n - k))`` (1.005 for 2000
+images, 1.45 for 32), and `THRESHOLD_MARGIN` (1.5) times the 99.5th
+percentile of the training inputs' own distances (for fewer than 1000
+training images, the percentile that leaves 5 of them above it, so one odd
+training galaxy does not set the threshold). `diagnose` flags inputs beyond
+it; `warn_out_of_distribution` issues a `PicassoOODWarning` for them.
 
 With an ensemble (or a model with an uncertainty head) the per-pixel
 1-sigma of the prediction, median over the central aperture, is reported
@@ -72,6 +82,7 @@ __all__ = [
     "STATISTICS_KEY",
     "feature_names",
     "input_features",
+    "psf_fwhm_pixels",
     "training_statistics",
     "diagnose",
     "warn_out_of_distribution",
@@ -103,13 +114,15 @@ def _reference_band(bands):
     return "r" if "r" in bands else bands[len(bands) // 2]
 
 
-def feature_names(bands):
+def feature_names(bands, resolution=True):
     """
     Names of the features `input_features` computes for these bands.
 
     Parameters
     ----------
     bands : sequence of str
+    resolution : bool
+        Include ``log_resolution`` (size over the PSF).
 
     Returns
     -------
@@ -117,8 +130,9 @@ def feature_names(bands):
     """
     bands = list(bands)
     colours = [f"colour_{a}_{b}" for a, b in zip(bands[:-1], bands[1:])]
-    return tuple(colours + ["log_r50", "log_concentration", "log_surface_brightness",
-                            "log_flux", "log_noise"])
+    names = colours + ["log_r50", "log_concentration", "log_surface_brightness", "log_flux",
+                       "log_noise"]
+    return tuple(names + (["log_resolution"] if resolution else []))
 
 
 class _Geometry:
@@ -158,7 +172,7 @@ def _radii(image, geometry, fractions=(0.5, 0.9)):
             for f in fractions]
 
 
-def input_features(images, bands):
+def input_features(images, bands, psf_fwhm_pixels=None):
     """
     The diagnostic features of images (see the module docstring).
 
@@ -169,11 +183,15 @@ def input_features(images, bands):
         one flux unit.
     bands : sequence of str
         Band of every channel.
+    psf_fwhm_pixels : float or array-like (n,), optional
+        PSF FWHM of every image in its pixels (NaN where unknown); the
+        ``log_resolution`` column is NaN without it.
 
     Returns
     -------
     features : `numpy.ndarray`
-        float64 ``(n, n_features)``, columns as `feature_names`.
+        float64 ``(n, n_features)``, columns as `feature_names` (with
+        ``log_resolution`` last).
 
     Raises
     ------
@@ -192,6 +210,8 @@ def input_features(images, bands):
     size = images.shape[-1]
     geometry = _Geometry(size)
     reference = bands.index(_reference_band(bands))
+    psf = np.full(images.shape[0], np.nan) if psf_fwhm_pixels is None else np.broadcast_to(
+        np.asarray(psf_fwhm_pixels, dtype=np.float64), (images.shape[0],))
     features = np.empty((images.shape[0], len(feature_names(bands))))
     for index, image in enumerate(images):
         image = np.where(np.isfinite(image), image, 0.0)
@@ -211,6 +231,8 @@ def input_features(images, bands):
             math.log10(max(surface, _TINY)),
             math.log10(max(flux[reference], _TINY)),
             math.log10(max(noise[reference], _TINY)),
+            # A Gaussian's half-light radius is its half width at half maximum.
+            math.log10(r50 / (0.5 * psf[index])) if psf[index] > 0 else np.nan,
         ]])
     return features
 
@@ -281,7 +303,19 @@ class InputStatistics:
         distance : `numpy.ndarray` (n,)
         """
         delta = np.atleast_2d(np.asarray(features, dtype=np.float64)) - self.centre
-        return np.sqrt(np.einsum("ij,jk,ik->i", delta, self._inverse, delta))
+        missing = ~np.isfinite(delta)
+        if not missing.any():
+            return np.sqrt(np.einsum("ij,jk,ik->i", delta, self._inverse, delta))
+        # Unknown features (NaN) are left out: the distance in the marginal distribution
+        # of the others.
+        distance = np.empty(delta.shape[0])
+        for pattern in np.unique(missing, axis=0):
+            rows = np.all(missing == pattern, axis=1)
+            keep = ~pattern
+            inverse = np.linalg.inv(self.covariance[np.ix_(keep, keep)])
+            part = delta[np.ix_(rows, keep)]
+            distance[rows] = np.sqrt(np.einsum("ij,jk,ik->i", part, inverse, part))
+        return distance
 
     def z_scores(self, features):
         """
@@ -354,17 +388,24 @@ class InputStatistics:
         Raises
         ------
         ValueError
-            With fewer than 5 images.
+            With fewer than ``n_features + 2`` images.
         """
         from scipy.stats import chi2
 
         features = np.asarray(features, dtype=np.float64)
         names = feature_names(bands)
+        if features.ndim != 2 or features.shape[1] != len(names):
+            raise ValueError(f"expected (n, {len(names)}) features, got {features.shape}")
+        if not np.all(np.isfinite(features[:, -1])):
+            # The PSF of the training images is unknown: no resolution feature.
+            features = features[:, :-1]
+            names = feature_names(bands, resolution=False)
         n, k = features.shape
-        if k != len(names):
-            raise ValueError(f"expected {len(names)} features per image, got {k}")
-        if n < 5:
-            raise ValueError(f"need at least 5 training images for input statistics, got {n}")
+        if n < k + 2:
+            raise ValueError(
+                f"need at least {k + 2} training images for input statistics of {k} features, "
+                f"got {n}"
+            )
         floor = np.array([COLOUR_FLOOR if name.startswith("colour") else LOG_FLOOR
                           for name in names])
         centre = np.median(features, axis=0)
@@ -383,8 +424,14 @@ class InputStatistics:
                 break
             keep = new_keep
         distance_quantiles = np.quantile(distance, [0.5, 0.99, 0.995])
-        threshold = max(math.sqrt(chi2.isf(FALSE_ALARM, k)),
-                        THRESHOLD_MARGIN * float(distance_quantiles[2]))
+        # With few images the 99.5th percentile is the largest distance, one outlier's:
+        # then the percentile that leaves 5 images above it.
+        tail = np.quantile(distance, 1.0 - max(0.005, 5.0 / n))
+        # A centre and covariance estimated from n images put new inputs farther out than
+        # the training ones: Hotelling's prediction-region factor (n^2 - 1) / (n (n - k)).
+        small_sample = (n * n - 1.0) / (n * (n - k))
+        threshold = max(math.sqrt(chi2.isf(FALSE_ALARM, k) * small_sample),
+                        THRESHOLD_MARGIN * float(tail))
         quantiles = {name: np.quantile(features[:, j], [0.01, 0.16, 0.5, 0.84, 0.99])
                      for j, name in enumerate(names)}
         return cls(tuple(bands), names, centre, covariance, threshold, n, str(flux_unit),
@@ -429,9 +476,63 @@ def training_statistics(pairs, indices=None, *, max_images=2000, seed=0):
         rng = np.random.default_rng(seed)
         indices = np.sort(rng.choice(indices, size=int(max_images), replace=False))
     bands = tuple(pairs.bands)
-    features = np.concatenate([input_features(pairs[int(i)]["image"], bands) for i in indices])
+    psf = _training_psf_pixels(pairs, indices)
+    features = np.concatenate([input_features(pairs[int(i)]["image"], bands, psf[j])
+                               for j, i in enumerate(indices)])
     return InputStatistics.from_features(features, bands, flux_unit=str(pairs.flux_unit),
                                          image_size=int(pairs.image_size))
+
+
+def _training_psf_pixels(pairs, indices):
+    """PSF FWHM of training pairs in their pixels, from the generator record (NaN if unknown)."""
+    import json
+
+    import astropy.units as u
+
+    unknown = np.full(len(indices), np.nan)
+    generator = (getattr(pairs, "attrs", None) or {}).get("generator")
+    if isinstance(generator, bytes):
+        generator = generator.decode()
+    try:
+        observing = json.loads(generator)["observing"] if isinstance(generator, str) else {}
+        fwhm = u.Quantity(observing["psf_fwhm"])
+        redshift = float(observing["redshift"])
+        pixel = u.Quantity(pairs.table["pixel_scale_kpc"], u.kpc)[indices]
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+        log.info("the training PSF is not recorded with the pairs: no resolution feature")
+        return unknown
+    if fwhm.unit.is_equivalent(u.arcsec):
+        from astropy.cosmology import Planck18
+
+        fwhm = fwhm * Planck18.kpc_proper_per_arcmin(redshift)
+    return np.asarray((fwhm / pixel).decompose().value, dtype=np.float64)
+
+
+def psf_fwhm_pixels(cutout):
+    """
+    The PSF FWHM of a cutout in its pixels (NaN when the cutout does not say).
+
+    Parameters
+    ----------
+    cutout : `~picasso.GalaxyCutout`
+
+    Returns
+    -------
+    fwhm : float
+    """
+    import astropy.units as u
+
+    fwhm = cutout.psf_fwhm
+    if fwhm is None:
+        return np.nan
+    fwhm = u.Quantity(fwhm)
+    fwhm = fwhm if fwhm.isscalar else np.median(fwhm)
+    scale = cutout.pixel_scale_kpc if fwhm.unit.is_equivalent(u.kpc) else cutout.pixel_scale
+    if scale is None:
+        return np.nan
+    ratio = fwhm / scale
+    value = ratio.to_value(u.pix) if ratio.unit.is_equivalent(u.pix) else ratio.decompose().value
+    return float(value)
 
 
 def _statistics_of(model_or_statistics):
@@ -450,7 +551,8 @@ def _statistics_of(model_or_statistics):
     return InputStatistics.from_dict(record)
 
 
-def diagnose(model_or_statistics, images, *, sigma_dex=None, properties=None):
+def diagnose(model_or_statistics, images, *, psf_fwhm_pixels=None, sigma_dex=None,
+             properties=None):
     """
     Out-of-distribution diagnostics of images, one record per image.
 
@@ -462,6 +564,9 @@ def diagnose(model_or_statistics, images, *, sigma_dex=None, properties=None):
     images : array-like
         ``(n, n_bands, N, N)`` flux per pixel in the model's flux unit, bands
         in the model's order.
+    psf_fwhm_pixels : float or array-like (n,), optional
+        PSF FWHM of every image in its pixels (`psf_fwhm_pixels` of a
+        cutout); without it the resolution feature is left out.
     sigma_dex : array-like, optional
         ``(n, n_properties, N, N)`` predicted 1-sigma (ensemble or
         uncertainty head), for the ``spread_dex`` entry.
@@ -484,7 +589,8 @@ def diagnose(model_or_statistics, images, *, sigma_dex=None, properties=None):
     images = np.asarray(images, dtype=np.float64)
     if images.ndim == 3:
         images = images[np.newaxis]
-    features = input_features(images, statistics.bands)
+    features = input_features(images, statistics.bands, psf_fwhm_pixels)
+    features = features[:, :len(statistics.feature_names)]
     distance = statistics.distance(features)
     z = statistics.z_scores(features)
     geometry = _Geometry(images.shape[-1])
@@ -496,9 +602,10 @@ def diagnose(model_or_statistics, images, *, sigma_dex=None, properties=None):
             "distance": float(distance[index]),
             "threshold": float(statistics.threshold),
             "out_of_distribution": bool(distance[index] > statistics.threshold),
-            "features": dict(zip(statistics.feature_names, map(float, features[index]))),
-            "z_scores": dict(zip(statistics.feature_names, map(float, z[index]))),
-            "largest": [statistics.feature_names[j] for j in order[:3]],
+            "features": dict(zip(statistics.feature_names, map(_plain, features[index]))),
+            "z_scores": dict(zip(statistics.feature_names, map(_plain, z[index]))),
+            "largest": [statistics.feature_names[j] for j in order[:3]
+                        if np.isfinite(z[index][j])],
         }
         if sigma_dex is not None:
             sigma = np.asarray(sigma_dex[index], dtype=np.float64)
@@ -508,6 +615,12 @@ def diagnose(model_or_statistics, images, *, sigma_dex=None, properties=None):
                                     for name, plane in zip(names, sigma)}
         records.append(record)
     return records
+
+
+def _plain(value):
+    """A float for JSON, None for NaN."""
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def warn_out_of_distribution(records, labels=None, *, stacklevel=3):
