@@ -187,3 +187,39 @@ def test_dust_dims_blue_light_more_and_edge_on_discs_most():
         faces.append(dusty.flux.value.sum() / clean.flux.value.sum())
         assert dusty.meta["light_weighted_a_v"] >= 0
     assert faces[1] <= faces[0] < 1.0
+
+
+
+def _write_frames(directory, shifts, size=200):
+    """SDSS-like frames with the measured noise and one star, offset per band."""
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    rng = np.random.default_rng(4)
+    for k, band in enumerate("ugriz"):
+        dx, dy = shifts[k]
+        wcs = WCS(naxis=2)
+        wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+        wcs.wcs.crval = [150.0, 2.0]
+        wcs.wcs.crpix = [100.0 + dx, 100.0 + dy]
+        wcs.wcs.cd = [[-0.396 / 3600, 0], [0, 0.396 / 3600]]
+        image = rng.normal(0.0, obs.SDSS_SKY_RMS[k], (size, size)).astype(np.float32)
+        image[int(140 + dy), int(60 + dx)] += 50.0  # the same star in every band
+        fits.PrimaryHDU(image, wcs.to_header()).writeto(directory / f"frame-{band}-000001-1-0001.fits")
+
+
+def test_real_sky_frames_are_aligned_and_keep_their_noise(tmp_path):
+    _write_frames(tmp_path, shifts=[(3, -2), (1, 4), (0, 0), (-2, 1), (5, 3)])
+    sky = obs.load_sky_frames(str(tmp_path), columns=(0, 200))
+    star = [np.unravel_index(np.argmax(plane), plane.shape) for plane in sky]
+    assert len(set(star)) == 1  # aligned across bands
+    config = obs.ObservingConfig.sdss(image_size=64, sky_frames=str(tmp_path), sky_columns=(0, 200))
+    assert config.noise == "none" and not config.background_sources
+    native = config.kpc(obs.SDSS_PIXEL_SCALE)
+    images = [obs.render_image(np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1), 32 * native,
+                               config, np.random.default_rng(seed))[0] for seed in range(6)]
+    noise = np.stack(images)
+    noise = noise[noise.max(axis=(2, 3))[:, 2] < 5]  # patches without the star
+    assert_allclose(noise.std(axis=(0, 2, 3)), obs.SDSS_SKY_RMS, rtol=0.1)
+    with pytest.raises(FileNotFoundError):
+        obs.load_sky_frames(str(tmp_path / "missing"))

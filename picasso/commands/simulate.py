@@ -42,6 +42,9 @@ def add_parser(subparsers):
     parser.add_argument("--mass-function", choices=("flat", "baldry2012"), default="flat",
                         help="stellar masses flat in log M* or from the Baldry et al. (2012) "
                         "mass function (default %(default)s)")
+    parser.add_argument("--sky-frames", default=None, metavar="DIR",
+                        help="directory of real SDSS frame-{band}-*.fits[.bz2] files: add random "
+                        "patches of real sky (noise, stars, galaxies) to every image")
     parser.add_argument("--dust", action="store_true",
                         help="attenuate starlight by the gas in front of it (off in the paper)")
     parser.add_argument("--compression", choices=("lzf", "gzip", "none"), default="lzf",
@@ -73,7 +76,8 @@ def run(args):
     from ..mock.observe import ObservingConfig
 
     universe = Universe(seed=args.seed, mass_function=args.mass_function)
-    config = ObservingConfig.preset(args.preset, dust=args.dust)
+    extra = {"sky_frames": args.sky_frames} if args.sky_frames else {}
+    config = ObservingConfig.preset(args.preset, dust=args.dust, **extra)
     path = build_dataset(
         args.output, args.galaxies, image_size=args.size, seed=args.seed, views=args.views,
         config=config, processes=args.processes, progress=not args.no_progress,

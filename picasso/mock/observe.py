@@ -62,6 +62,7 @@ __all__ = [
     "project_truth",
     "render_image",
     "attenuation",
+    "load_sky_frames",
     "smoothing_lengths",
     "rebin_matrix",
     "rebin",
@@ -114,7 +115,13 @@ class ObservingConfig:
     sky_pixel_scale : `~astropy.units.Quantity`
         Pixel that ``sky_rms`` refers to (SDSS: 0.396 arcsec).
     background_sources : bool
-        Add contaminating stars and background galaxies.
+        Add synthetic contaminating stars and background galaxies.
+    sky_frames : str or None
+        Directory (or glob pattern) of real SDSS ``frame-{band}-*.fits[.bz2]``
+        files: every image gets a random patch of that real sky (its noise,
+        stars and galaxies), aligned across bands with the frames' WCS, as
+        the paper added real SDSS backgrounds. Patches avoid the columns in
+        ``sky_columns``.
     galaxy_density : float
         Background galaxies brighter than r = 22.5 per arcmin^2 (about 5.5;
         approximate SDSS counts, Yasuda et al. 2001).
@@ -157,6 +164,8 @@ class ObservingConfig:
     sky_rms: tuple = SDSS_SKY_RMS
     sky_pixel_scale: u.Quantity = field(default_factory=lambda: SDSS_PIXEL_SCALE)
     background_sources: bool = True
+    sky_frames: object = None
+    sky_columns: tuple = (1024, 2048)
     galaxy_density: float = 5.5
     star_density: float = 0.8
     smoothing_neighbours: int = 16
@@ -217,7 +226,9 @@ class ObservingConfig:
         Real SDSS depth: 0.396 arcsec pixels, the measured sky rms per band, 1.4 arcsec seeing.
 
         The rms values (`SDSS_SKY_RMS`) were measured on a real SDSS field; the
-        seeing is approximately the median r-band FWHM of SDSS imaging.
+        seeing is approximately the median r-band FWHM of SDSS imaging. Given
+        ``sky_frames``, real sky patches replace the Gaussian noise and the
+        synthetic contaminants.
 
         Parameters
         ----------
@@ -229,6 +240,9 @@ class ObservingConfig:
         config : `ObservingConfig`
         """
         values = dict(native_pixel_scale=SDSS_PIXEL_SCALE, psf_fwhm=1.4 * u.arcsec, noise="sky")
+        if changes.get("sky_frames") is not None:
+            # Real sky patches carry the real noise and contaminants already.
+            values.update(noise="none", background_sources=False)
         values.update(changes)
         return cls(**values)
 
@@ -758,6 +772,94 @@ def _render_compact(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
     return image
 
 
+@functools.lru_cache(maxsize=2)
+def load_sky_frames(source, bands=BANDS.names, columns=(1024, 2048)):
+    """
+    Read real SDSS frames into band-aligned sky arrays (cached per process).
+
+    Parameters
+    ----------
+    source : str
+        Directory holding ``frame-{band}-*.fits[.bz2]`` files, or a glob
+        pattern with ``{band}`` in it.
+    bands : tuple of str
+    columns : tuple of int
+        Column range of the r-band frame to use (e.g. away from a bright
+        cluster).
+
+    Returns
+    -------
+    sky : ndarray float32 (n_bands, ny, nx)
+        Nanomaggies per 0.396 arcsec pixel, every band shifted (by whole
+        pixels, from the WCS) onto the r-band grid.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a band's frame is missing.
+    """
+    import glob
+    import warnings
+    from pathlib import Path
+
+    from astropy.io import fits
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    pattern = source if "{band}" in str(source) else str(Path(source) / "frame-{band}-*.fits*")
+    frames = {}
+    for band in set(bands) | {"r"}:
+        matches = sorted(glob.glob(pattern.format(band=band)))
+        if not matches:
+            raise FileNotFoundError(f"no SDSS frame for band {band!r} matches {pattern!r}")
+        with fits.open(matches[0]) as hdul, warnings.catch_warnings():
+            # SDSS headers use the deprecated RADECSYS keyword, which astropy fixes and reports.
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            frames[band] = (np.asarray(hdul[0].data, dtype=np.float32), WCS(hdul[0].header, naxis=2))
+    reference, reference_wcs = frames["r"]
+    ny, nx = reference.shape
+    first, last = int(columns[0]), int(min(columns[1], nx))
+    y_mid, x_mid = ny / 2.0, (first + last) / 2.0
+    sky = reference_wcs.pixel_to_world(x_mid, y_mid)
+    planes = []
+    row_range, col_range = [0, ny], [0, last - first]
+    for band in bands:
+        image, wcs = frames[band]
+        x, y = wcs.world_to_pixel(sky)
+        dx, dy = int(round(float(x) - x_mid)), int(round(float(y) - y_mid))
+        plane = np.zeros((ny, last - first), dtype=np.float32)
+        rows = slice(max(0, dy), min(ny, ny + dy))
+        cols = slice(max(first + dx, 0), min(last + dx, image.shape[1]))
+        block = image[rows, cols]
+        row0, col0 = rows.start - dy, cols.start - first - dx
+        plane[row0:row0 + block.shape[0], col0:col0 + block.shape[1]] = block
+        planes.append(plane)
+        # Keep only the rows and columns that every band covers.
+        row_range = [max(row_range[0], row0), min(row_range[1], row0 + block.shape[0])]
+        col_range = [max(col_range[0], col0), min(col_range[1], col0 + block.shape[1])]
+    if row_range[1] <= row_range[0] or col_range[1] <= col_range[0]:
+        raise ValueError(f"the frames matching {pattern!r} do not overlap on the sky")
+    cube = np.stack(planes)[:, row_range[0]:row_range[1], col_range[0]:col_range[1]]
+    return np.ascontiguousarray(cube)
+
+
+def _sky_patch(config, rng, half_size, grid_half, n_grid):
+    """A random real-sky patch covering the render grid, rebinned onto it."""
+    sky = load_sky_frames(str(config.sky_frames), tuple(config.bands), tuple(config.sky_columns))
+    pixel = config.kpc(SDSS_PIXEL_SCALE)
+    n_sky = int(np.ceil(2.0 * grid_half / pixel - 1e-9))
+    if n_sky > min(sky.shape[1:]):
+        raise ValueError(
+            f"the field of view ({2 * half_size:.1f} kpc) needs {n_sky} SDSS pixels, more than "
+            f"the sky frames offer ({sky.shape[1]} x {sky.shape[2]})"
+        )
+    y0 = rng.integers(0, sky.shape[1] - n_sky + 1)
+    x0 = rng.integers(0, sky.shape[2] - n_sky + 1)
+    patch = sky[:, y0:y0 + n_sky, x0:x0 + n_sky].astype(np.float64)
+    edges_in = (np.arange(n_sky + 1) - n_sky / 2.0) * pixel
+    weights = rebin_matrix(edges_in, np.linspace(-grid_half, grid_half, n_grid + 1))
+    return weights @ patch @ weights.T
+
+
 def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius=None):
     """
     Render a noisy image of star particles (and contaminants) on the output grid.
@@ -825,6 +927,13 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
             image = image + _render_compact(positions, flux, sizes, grid_half, n_grid, psf_sigma)
     if config.noise != "none":
         image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * rms[:, None, None].astype(np.float32)
+    if config.sky_frames is not None:
+        patch = _sky_patch(config, rng, half_size, grid_half, n_grid)
+        image = image + patch.astype(np.float32)
+        # The real sky's own noise, from the median absolute deviation of the patch.
+        sky_rms = 1.4826 * np.median(np.abs(patch - np.median(patch, axis=(1, 2), keepdims=True)),
+                                     axis=(1, 2))
+        rms = np.sqrt(rms**2 + sky_rms**2)
     # The native noise is white with one rms per band, so after a linear rebinning its
     # variance is rms^2 times the outer product of the summed squared weights.
     variance_pattern = np.ones((n_grid, n_grid))
