@@ -2,7 +2,8 @@
 Benchmark and self-check of picasso's synthetic universe.
 
 Speed: (image, truth) pairs per second on one core at N x N with all seven
-maps (process CPU time, so that other load on a shared machine does not count), split into galaxy generation, view-independent preparation (SSP fluxes,
+maps (process CPU time, so that other load on a shared machine does not count),
+split into galaxy generation, view-independent preparation (SSP fluxes,
 16-neighbour radii) and per-view rendering.
 
 Realism: the population's integrated quantities beside the published relations
@@ -70,25 +71,32 @@ def population(universe, n_galaxies):
         flux = stellar_fluxes(main).to_value(u.nanomaggy).sum(axis=0)
         mags = _magnitudes(flux)
         mass = main.mass_value.sum()
-        rows.append({
-            "log_stellar_mass": np.log10(mass),
-            "quenched": props.quenched,
-            "early_type": props.early_type,
-            "log_sfr": np.log10(max(galaxy.total_sfr.value, 1e-6)),
-            "log_gas_mass": np.log10(galaxy.total_gas_mass.value),
-            "log_hi_mass": np.log10(max(galaxy.total_hi_mass.value, 1.0)),
-            "log_stellar_metal_mass": np.log10(galaxy.total_stellar_metal_mass.value),
-            "log_gas_metal_mass": np.log10(max(galaxy.total_gas_metal_mass.value, 1.0)),
-            "age": float(galaxy.mass_weighted_age.value),
-            "r_half": float(galaxy.stellar_half_mass_radius().value) if n_main == len(galaxy.stars)
-            else float(np.nan),
-            "u_r": mags[0] - mags[2], "g_r": mags[1] - mags[2], "g_i": mags[1] - mags[3],
-            "u_g": mags[0] - mags[1], "r_i": mags[2] - mags[3], "i_z": mags[3] - mags[4],
-            "abs_r": mags[2] - distance_modulus,
-            "log_ml_r": np.log10(mass) + 0.4 * (mags[2] - distance_modulus - SUN_ABS_MAG_R),
-            "log_ml_i": np.log10(mass) + 0.4 * (mags[3] - distance_modulus - SUN_ABS_MAG_I),
-            "kennicutt_ratio": galaxy.meta.get("kennicutt_normalisation_ratio") or np.nan,
-        })
+        rows.append(
+            {
+                "log_stellar_mass": np.log10(mass),
+                "quenched": props.quenched,
+                "early_type": props.early_type,
+                "log_sfr": np.log10(max(galaxy.total_sfr.value, 1e-6)),
+                "log_gas_mass": np.log10(galaxy.total_gas_mass.value),
+                "log_hi_mass": np.log10(max(galaxy.total_hi_mass.value, 1.0)),
+                "log_stellar_metal_mass": np.log10(galaxy.total_stellar_metal_mass.value),
+                "log_gas_metal_mass": np.log10(max(galaxy.total_gas_metal_mass.value, 1.0)),
+                "age": float(galaxy.mass_weighted_age.value),
+                "r_half": float(galaxy.stellar_half_mass_radius().value)
+                if n_main == len(galaxy.stars)
+                else float(np.nan),
+                "u_r": mags[0] - mags[2],
+                "g_r": mags[1] - mags[2],
+                "g_i": mags[1] - mags[3],
+                "u_g": mags[0] - mags[1],
+                "r_i": mags[2] - mags[3],
+                "i_z": mags[3] - mags[4],
+                "abs_r": mags[2] - distance_modulus,
+                "log_ml_r": np.log10(mass) + 0.4 * (mags[2] - distance_modulus - SUN_ABS_MAG_R),
+                "log_ml_i": np.log10(mass) + 0.4 * (mags[3] - distance_modulus - SUN_ABS_MAG_I),
+                "kennicutt_ratio": galaxy.meta.get("kennicutt_normalisation_ratio") or np.nan,
+            }
+        )
     return {key: np.array([row[key] for row in rows], dtype=float) for key in rows[0]}
 
 
@@ -110,8 +118,14 @@ def render(universe, config, n_galaxies, views):
         directions, _ = uni.view_directions(np.random.default_rng(index), views)
         for view, direction in enumerate(directions):
             start = time.process_time()
-            cutout, truth = observe(prepared, config, seed=index * 10 + view, direction=direction,
-                                    up=np.random.default_rng(view).normal(size=3), view=view)
+            cutout, truth = observe(
+                prepared,
+                config,
+                seed=index * 10 + view,
+                direction=direction,
+                up=np.random.default_rng(view).normal(size=3),
+                view=view,
+            )
             t_render += time.process_time() - start
             n = config.image_size
             y, x = np.mgrid[:n, :n] - (n - 1) / 2
@@ -124,13 +138,18 @@ def render(universe, config, n_galaxies, views):
                 examples.append((cutout, truth))
     n_views = n_galaxies * views
     timing = {
-        "galaxies": n_galaxies, "views": views, "image_size": config.image_size,
+        "galaxies": n_galaxies,
+        "views": views,
+        "image_size": config.image_size,
         "generate_s_per_galaxy": t_generate / n_galaxies,
         "prepare_s_per_galaxy": t_prepare / n_galaxies,
         "render_s_per_view": t_render / n_views,
     }
-    per_galaxy = timing["generate_s_per_galaxy"] + timing["prepare_s_per_galaxy"] + \
-        views * timing["render_s_per_view"]
+    per_galaxy = (
+        timing["generate_s_per_galaxy"]
+        + timing["prepare_s_per_galaxy"]
+        + views * timing["render_s_per_view"]
+    )
     timing["pairs_per_second"] = views / per_galaxy
     timing["galaxies_per_second"] = 1.0 / per_galaxy
     return timing, filled, totals, examples
@@ -151,34 +170,51 @@ def summarise(pop, filled, totals, universe):
     summary["quenched_fraction"] = float(np.mean(pop["quenched"]))
     summary["u_r_red_fraction"] = float(np.mean(pop["u_r"] > 2.22))
     slope, intercept, scatter = _fit(pop["g_r"], pop["log_ml_r"])
-    summary["ml_r_vs_g_r"] = {"slope": slope, "intercept": intercept, "scatter_dex": scatter,
-                              "bell2003_chabrier": {"slope": 1.097, "intercept": -0.306 - 0.093}}
+    summary["ml_r_vs_g_r"] = {
+        "slope": slope,
+        "intercept": intercept,
+        "scatter_dex": scatter,
+        "bell2003_chabrier": {"slope": 1.097, "intercept": -0.306 - 0.093},
+    }
     slope, intercept, scatter = _fit(pop["g_i"], pop["log_ml_i"])
-    summary["ml_i_vs_g_i"] = {"slope": slope, "intercept": intercept, "scatter_dex": scatter,
-                              "taylor2011": {"slope": 0.70, "intercept": -0.68, "scatter_dex": 0.1}}
+    summary["ml_i_vs_g_i"] = {
+        "slope": slope,
+        "intercept": intercept,
+        "scatter_dex": scatter,
+        "taylor2011": {"slope": 0.70, "intercept": -0.68, "scatter_dex": 0.1},
+    }
     red = pop["u_r"] > 2.22
     summary["g_r_red_sequence_median"] = float(np.median(pop["g_r"][red])) if red.any() else None
     summary["g_r_blue_cloud_median"] = float(np.median(pop["g_r"][~red])) if (~red).any() else None
     ms = uni.speagle2014_main_sequence(m, universe.age_of_universe)
     sf = ~pop["quenched"].astype(bool)
-    summary["main_sequence_offset_sf"] = {"median": float(np.median((pop["log_sfr"] - ms)[sf])),
-                                          "std": float(np.std((pop["log_sfr"] - ms)[sf]))}
+    summary["main_sequence_offset_sf"] = {
+        "median": float(np.median((pop["log_sfr"] - ms)[sf])),
+        "std": float(np.std((pop["log_sfr"] - ms)[sf])),
+    }
     shen, _ = uni.shen2003_size(m, pop["early_type"].astype(bool))
     good = np.isfinite(pop["r_half"])
     summary["size_over_shen2003_median"] = float(np.median(pop["r_half"][good] / shen[good]))
-    summary["hi_fraction_median_at_10_10.5"] = float(np.median(
-        (pop["log_hi_mass"] - m)[(m > 10) & (m < 10.5)])) if np.any((m > 10) & (m < 10.5)) else None
+    summary["hi_fraction_median_at_10_10.5"] = (
+        float(np.median((pop["log_hi_mass"] - m)[(m > 10) & (m < 10.5)]))
+        if np.any((m > 10) & (m < 10.5))
+        else None
+    )
     summary["kennicutt_normalisation_ratio_median"] = float(np.nanmedian(pop["kennicutt_ratio"]))
     ranges = {}
-    for name, key in (("stellar_mass", None), ("stellar_metal_mass", None), ("sfr", None),
-                      ("gas_mass", None), ("gas_metal_mass", None), ("hi_mass", None)):
+    for name in PAPER_FIG4:
         values = np.log10(np.maximum(np.array(totals[name]), 1e-6))
-        ranges[name] = {"p05": float(np.percentile(values, 5)), "median": float(np.median(values)),
-                        "p95": float(np.percentile(values, 95)), "paper_fig4": PAPER_FIG4[name]}
+        ranges[name] = {
+            "p05": float(np.percentile(values, 5)),
+            "median": float(np.median(values)),
+            "p95": float(np.percentile(values, 95)),
+            "paper_fig4": PAPER_FIG4[name],
+        }
     summary["totals_within_2_r_half"] = ranges
     summary["filled_pixel_fraction"] = {
         name: {"mean": float(np.mean(filled[name])), "paper": PAPER_FILLED.get(name)}
-        for name in ("stellar_mass", "gas_mass", "sfr", "hi_mass")}
+        for name in ("stellar_mass", "gas_mass", "sfr", "hi_mass")
+    }
     return summary
 
 
@@ -233,8 +269,12 @@ def plot(pop, totals, examples, universe, path):
 
     ax = fig.add_subplot(grid[0, 5])
     ax.scatter(m, pop["log_sfr"], c=colour, s=6)
-    ax.plot(grid_m, uni.speagle2014_main_sequence(grid_m, universe.age_of_universe), "k--",
-            label="Speagle+14")
+    ax.plot(
+        grid_m,
+        uni.speagle2014_main_sequence(grid_m, universe.age_of_universe),
+        "k--",
+        label="Speagle+14",
+    )
     ax.set_xlabel("log M*")
     ax.set_ylabel("log SFR")
     ax.legend(fontsize=7)
@@ -244,7 +284,7 @@ def plot(pop, totals, examples, universe, path):
     ax.set_xlabel("log M*")
     ax.set_ylabel("log M_HI / M*")
     ax = fig.add_subplot(grid[1, 1])
-    ax.scatter(m, np.log10(10 ** pop["log_stellar_metal_mass"] / 10 ** m / 0.02), c=colour, s=6)
+    ax.scatter(m, np.log10(10 ** pop["log_stellar_metal_mass"] / 10**m / 0.02), c=colour, s=6)
     table = uni.GALLAZZI2005
     ax.plot(table[:, 0], table[:, 2], "k-", label="Gallazzi+05")
     ax.plot(table[:, 0], table[:, 1], "k:")
@@ -285,8 +325,10 @@ def plot(pop, totals, examples, universe, path):
     for k, (cutout, truth) in enumerate(examples[:6]):
         ax = fig.add_subplot(grid[3, k])
         ax.imshow(cutout.rgb(), origin="lower")
-        ax.set_title(f"galaxy {truth.meta.get('galaxy_id')}, R_half {truth.meta['r_half'].value:.1f} kpc",
-                     fontsize=8)
+        ax.set_title(
+            f"galaxy {truth.meta.get('galaxy_id')}, R_half {truth.meta['r_half'].value:.1f} kpc",
+            fontsize=8,
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
@@ -296,8 +338,12 @@ def plot(pop, totals, examples, universe, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--galaxies", type=int, default=300, help="galaxies in the population summary")
-    parser.add_argument("--render-galaxies", type=int, default=20, help="galaxies rendered for timing")
+    parser.add_argument(
+        "--galaxies", type=int, default=300, help="galaxies in the population summary"
+    )
+    parser.add_argument(
+        "--render-galaxies", type=int, default=20, help="galaxies rendered for timing"
+    )
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
@@ -322,52 +368,86 @@ def main(argv=None):
     png = output.with_suffix(".png")
     plot(pop, totals, examples, universe, png)
 
-    print(f"picasso mock benchmark  (torch threads: {threads}, OMP_NUM_THREADS="
-          f"{os.environ.get('OMP_NUM_THREADS')}, {platform.processor() or platform.machine()})")
-    print(f"preset {args.preset}, {args.size} x {args.size}, {args.views} views, "
-          f"{args.render_galaxies} galaxies rendered")
+    print(
+        f"picasso mock benchmark  (torch threads: {threads}, OMP_NUM_THREADS="
+        f"{os.environ.get('OMP_NUM_THREADS')}, {platform.processor() or platform.machine()})"
+    )
+    print(
+        f"preset {args.preset}, {args.size} x {args.size}, {args.views} views, "
+        f"{args.render_galaxies} galaxies rendered"
+    )
     print(f"  generate  {timing['generate_s_per_galaxy'] * 1e3:8.1f} ms / galaxy")
     print(f"  prepare   {timing['prepare_s_per_galaxy'] * 1e3:8.1f} ms / galaxy")
     print(f"  render    {timing['render_s_per_view'] * 1e3:8.1f} ms / view (image + 7 maps)")
-    print(f"  => {timing['pairs_per_second']:.2f} pairs/s/core, "
-          f"{timing['galaxies_per_second']:.2f} galaxies (x{args.views} views)/s/core  (goal: 20 pairs/s)")
+    print(
+        f"  => {timing['pairs_per_second']:.2f} pairs/s/core, "
+        f"{timing['galaxies_per_second']:.2f} galaxies (x{args.views} views)/s/core  "
+        "(goal: 20 pairs/s)"
+    )
     print()
     print(f"population of {summary['n_galaxies']} galaxies ({args.mass_function} in log M*)")
     print(f"{'check':44s} {'picasso':>22s}   published")
     ml = summary["ml_r_vs_g_r"]
-    print(f"{'log M/L_r vs g-r: slope, intercept':44s} {ml['slope']:10.2f} {ml['intercept']:10.2f}   "
-          "1.097, -0.399 (Bell+03, Chabrier; rest frame)")
+    print(
+        f"{'log M/L_r vs g-r: slope, intercept':44s} {ml['slope']:10.2f} {ml['intercept']:10.2f}   "
+        "1.097, -0.399 (Bell+03, Chabrier; rest frame)"
+    )
     print(f"{'  scatter (dex)':44s} {ml['scatter_dex']:21.3f}   ~0.1 (Bell+03; Taylor+11)")
     ml = summary["ml_i_vs_g_i"]
-    print(f"{'log M/L_i vs g-i: slope, intercept':44s} {ml['slope']:10.2f} {ml['intercept']:10.2f}   "
-          "0.70, -0.68 (Taylor+11)")
+    print(
+        f"{'log M/L_i vs g-i: slope, intercept':44s} {ml['slope']:10.2f} {ml['intercept']:10.2f}   "
+        "0.70, -0.68 (Taylor+11)"
+    )
     print(f"{'  scatter (dex)':44s} {ml['scatter_dex']:21.3f}   ~0.1")
-    print(f"{'fraction with u-r > 2.22':44s} {summary['u_r_red_fraction']:21.2f}   "
-          f"quenched fraction drawn {summary['quenched_fraction']:.2f}")
-    print(f"{'g-r median: red / blue':44s} {summary['g_r_red_sequence_median'] or np.nan:10.2f} "
-          f"{summary['g_r_blue_cloud_median'] or np.nan:10.2f}   ~0.75-0.8 / ~0.4-0.5")
+    print(
+        f"{'fraction with u-r > 2.22':44s} {summary['u_r_red_fraction']:21.2f}   "
+        f"quenched fraction drawn {summary['quenched_fraction']:.2f}"
+    )
+    print(
+        f"{'g-r median: red / blue':44s} {summary['g_r_red_sequence_median'] or np.nan:10.2f} "
+        f"{summary['g_r_blue_cloud_median'] or np.nan:10.2f}   ~0.75-0.8 / ~0.4-0.5"
+    )
     ms = summary["main_sequence_offset_sf"]
-    print(f"{'SF offset from Speagle+14: median, std':44s} {ms['median']:10.2f} {ms['std']:10.2f}   "
-          "0, 0.2-0.3")
-    print(f"{'R_half,proj / Shen+03 R50 (median)':44s} {summary['size_over_shen2003_median']:21.2f}   "
-          "~0.8 (mass vs light)")
-    print(f"{'log M_HI/M* at 10^10-10^10.5 (median)':44s} "
-          f"{summary['hi_fraction_median_at_10_10.5'] or np.nan:21.2f}   ~-0.7 to -1 (GASS, approx.)")
-    print(f"{'KS normalisation ratio (median)':44s} "
-          f"{summary['kennicutt_normalisation_ratio_median']:21.2f}   1 = Kennicutt (1998)")
+    print(
+        f"{'SF offset from Speagle+14: median, std':44s} {ms['median']:10.2f} {ms['std']:10.2f}   "
+        "0, 0.2-0.3"
+    )
+    print(
+        f"{'R_half,proj / Shen+03 R50 (median)':44s} "
+        f"{summary['size_over_shen2003_median']:21.2f}   "
+        "~0.8 (mass vs light)"
+    )
+    print(
+        f"{'log M_HI/M* at 10^10-10^10.5 (median)':44s} "
+        f"{summary['hi_fraction_median_at_10_10.5'] or np.nan:21.2f}   ~-0.7 to -1 (GASS, approx.)"
+    )
+    print(
+        f"{'KS normalisation ratio (median)':44s} "
+        f"{summary['kennicutt_normalisation_ratio_median']:21.2f}   1 = Kennicutt (1998)"
+    )
     print()
-    print(f"{'total inside 2 R_half (log10)':24s} {'p05':>7s} {'median':>7s} {'p95':>7s}   paper Fig. 4")
+    print(
+        f"{'total inside 2 R_half (log10)':24s} {'p05':>7s} {'median':>7s} {'p95':>7s}   "
+        "paper Fig. 4"
+    )
     for name, values in summary["totals_within_2_r_half"].items():
         low, high = values["paper_fig4"]
-        print(f"{name:24s} {values['p05']:7.2f} {values['median']:7.2f} {values['p95']:7.2f}   "
-              f"{low} - {high}")
+        print(
+            f"{name:24s} {values['p05']:7.2f} {values['median']:7.2f} {values['p95']:7.2f}   "
+            f"{low} - {high}"
+        )
     print()
     print(f"{'non-empty pixel fraction':24s} {'picasso':>8s}   paper")
     for name, values in summary["filled_pixel_fraction"].items():
         paper = values["paper"]
         print(f"{name:24s} {values['mean']:8.3f}   {paper if paper is not None else '-'}")
-    result = {"timing": timing, "summary": summary, "torch_threads": threads,
-              "args": vars(args), "png": str(png)}
+    result = {
+        "timing": timing,
+        "summary": summary,
+        "torch_threads": threads,
+        "args": vars(args),
+        "png": str(png),
+    }
     output.write_text(json.dumps(result, indent=2, default=float))
     print(f"\nwrote {output} and {png}")
 

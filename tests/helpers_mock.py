@@ -9,8 +9,9 @@ from picasso.mock.universe import Universe
 
 def small_universe(seed=0, **changes):
     """A universe with few particles, so that tests run in milliseconds."""
-    values = dict(n_star_particles=1200, min_star_particles=800, max_star_particles=1600,
-                  max_gas_cells=600)
+    values = dict(
+        n_star_particles=1200, min_star_particles=800, max_star_particles=1600, max_gas_cells=600
+    )
     values.update(changes)
     return Universe(seed, **values)
 

@@ -15,15 +15,28 @@ from picasso.properties import LOG10_EMPTY, PROPERTIES
 
 
 def _build(path, n=3, views=2, **kwargs):
-    return build.build_dataset(path, n, image_size=32, seed=0, views=views,
-                               config=small_config(), processes=kwargs.pop("processes", 1),
-                               progress=False, universe=small_universe(0), **kwargs)
+    return build.build_dataset(
+        path,
+        n,
+        image_size=32,
+        seed=0,
+        views=views,
+        config=small_config(),
+        processes=kwargs.pop("processes", 1),
+        progress=False,
+        universe=small_universe(0),
+        **kwargs,
+    )
 
 
 def _contents(path):
     with h5py.File(path, "r") as handle:
-        return (handle["images"][...], handle["truth"][...], handle["galaxies"][...],
-                dict(handle.attrs))
+        return (
+            handle["images"][...],
+            handle["truth"][...],
+            handle["galaxies"][...],
+            dict(handle.attrs),
+        )
 
 
 def _assert_same_file(a, b):
@@ -49,8 +62,9 @@ def test_round_trip(tmp_path):
     assert_array_equal(dataset[3]["truth"], truth)
     assert_allclose(table["r_half_kpc"][3].to_value(u.kpc), row["r_half_kpc"].value)
     maps = dataset.truth_maps(3)
-    assert_allclose(maps.total("stellar_mass").value,
-                    table["total_stellar_mass"][3].to_value(u.Msun), rtol=1e-5)
+    assert_allclose(
+        maps.total("stellar_mass").value, table["total_stellar_mass"][3].to_value(u.Msun), rtol=1e-5
+    )
     assert np.all(dataset[0]["truth"][PROPERTIES.index("stellar_mass")] >= LOG10_EMPTY)
 
 
@@ -85,8 +99,22 @@ def test_two_processes_give_the_same_file(tmp_path):
 
 def test_command_line(tmp_path):
     output = tmp_path / "cli.h5"
-    status = main(["simulate", "-n", "1", "--size", "32", "--views", "1", "--processes", "1",
-                   "--no-progress", "-o", str(output)])
+    status = main(
+        [
+            "simulate",
+            "-n",
+            "1",
+            "--size",
+            "32",
+            "--views",
+            "1",
+            "--processes",
+            "1",
+            "--no-progress",
+            "-o",
+            str(output),
+        ]
+    )
     assert status == 0
     dataset = PairDataset(output)
     assert len(dataset) == 1 and dataset.image_size == 32
@@ -102,6 +130,7 @@ def test_bad_build_arguments(tmp_path):
 
 # --------------------------------------------------------------- authors' layouts
 
+
 def _authors_gt(n=8):
     """Log10 per-pixel totals in the authors' channel order, with empty pixels."""
     rng = np.random.default_rng(0)
@@ -111,7 +140,8 @@ def _authors_gt(n=8):
     # age channel: sum over N = mass / 1.3e6 particles of 8 Gyr each
     mass = gt[channel("stars_Masses")]
     gt[channel("stars_GFM_StellarFormationTime")] = np.where(
-        mass > 0, mass - np.log10(1.3e6) + np.log10(8.0), LOG10_EMPTY)
+        mass > 0, mass - np.log10(1.3e6) + np.log10(8.0), LOG10_EMPTY
+    )
     return gt
 
 

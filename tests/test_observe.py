@@ -15,19 +15,29 @@ def _toy_particles():
     """Three star particles and three gas cells at known places."""
     stars = StarParticles.from_arrays(
         np.array([[0.1, 0.1, 0.0], [0.15, 0.12, 1.0], [-2.0, 1.5, 0.0]]),
-        np.array([1e6, 3e6, 2e6]), np.array([2e6, 5e6, 3e6]), np.array([1.0, 9.0, 4.0]),
-        np.array([0.02, 0.01, 0.03]))
+        np.array([1e6, 3e6, 2e6]),
+        np.array([2e6, 5e6, 3e6]),
+        np.array([1.0, 9.0, 4.0]),
+        np.array([0.02, 0.01, 0.03]),
+    )
     gas = GasCells.from_arrays(
         np.array([[0.1, 0.1, 0.0], [3.0, -3.0, 0.0], [-2.0, -2.0, 0.5]]),
-        np.array([5e6, 1e6, 2e6]), np.array([0.01, 0.005, 0.02]), np.array([0.5, 0.0, 0.0]),
-        np.array([0.9, 1e-4, 0.0]), np.array([0.3, 0.5, 0.4]), np.array([0.2, 0.0, 0.0]))
+        np.array([5e6, 1e6, 2e6]),
+        np.array([0.01, 0.005, 0.02]),
+        np.array([0.5, 0.0, 0.0]),
+        np.array([0.9, 1e-4, 0.0]),
+        np.array([0.3, 0.5, 0.4]),
+        np.array([0.2, 0.0, 0.0]),
+    )
     return Particles(stars, gas)
 
 
 def test_projection_conserves_totals_exactly():
     galaxy = small_universe(4, companion_fraction=0.0).particles(2)
-    half = 1.01 * max(np.abs(galaxy.stars.position_value[:, :2]).max(),
-                      np.abs(galaxy.gas.position_value[:, :2]).max())
+    half = 1.01 * max(
+        np.abs(galaxy.stars.position_value[:, :2]).max(),
+        np.abs(galaxy.gas.position_value[:, :2]).max(),
+    )
     maps = obs.project_truth(galaxy, half * u.kpc, 40)
     assert_allclose(maps.total("stellar_mass"), galaxy.total_stellar_mass, rtol=1e-12)
     assert_allclose(maps.total("stellar_metal_mass"), galaxy.total_stellar_metal_mass, rtol=1e-12)
@@ -80,9 +90,14 @@ def test_rendering_conserves_flux():
     assert_allclose(image.sum(axis=(1, 2)), fluxes.sum(axis=0), rtol=2e-4)
     assert np.all(variance == 0)
     # the PSF widens a point source to its FWHM
-    point, _, _ = obs.render_image(np.zeros((1, 2)), np.ones((1, 5)), np.array([1e-4]), 8.0,
-                                   small_config(image_size=64, noise="none",
-                                                background_sources=False), rng)
+    point, _, _ = obs.render_image(
+        np.zeros((1, 2)),
+        np.ones((1, 5)),
+        np.array([1e-4]),
+        8.0,
+        small_config(image_size=64, noise="none", background_sources=False),
+        rng,
+    )
     profile = point[2, 32, :] + point[2, 31, :]
     above = np.flatnonzero(profile >= profile.max() / 2)
     width = (above[-1] - above[0] + 1) * 16.0 / 64
@@ -93,15 +108,22 @@ def test_sdss_preset_noise_matches_real_frames():
     config = obs.ObservingConfig.sdss(image_size=96, background_sources=False)
     native = config.kpc(obs.SDSS_PIXEL_SCALE)
     half = 0.5 * 96 * native  # output pixels equal to the SDSS pixel
-    image, variance, info = obs.render_image(np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1),
-                                             half, config, np.random.default_rng(3))
+    image, variance, info = obs.render_image(
+        np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1), half, config, np.random.default_rng(3)
+    )
     assert_allclose(info["native_pixel_kpc"], native)
     assert_allclose(image.std(axis=(1, 2)), obs.SDSS_SKY_RMS, rtol=0.05)
     assert_allclose(np.sqrt(variance[:, 10, 10]), obs.SDSS_SKY_RMS, rtol=1e-6)
     # on 4x smaller pixels the rms per pixel is 4x smaller (constant depth per area)
     config_fine = config.replace(native_pixel_scale=obs.SDSS_PIXEL_SCALE / 4)
-    _, _, info = obs.render_image(np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1), half / 4,
-                                  config_fine, np.random.default_rng(3))
+    _, _, info = obs.render_image(
+        np.zeros((1, 2)),
+        np.zeros((1, 5)),
+        np.ones(1),
+        half / 4,
+        config_fine,
+        np.random.default_rng(3),
+    )
     assert_allclose(info["noise_rms_native"], np.array(obs.SDSS_SKY_RMS) / 4, rtol=1e-6)
 
 
@@ -123,8 +145,9 @@ def test_same_seed_same_pair_and_metadata():
     n_main = galaxy.meta["n_main_stars"]
     viewed = galaxy.rotated(galaxy.view_rotation([0.3, 0.2, 0.9]))
     main = Particles(viewed.stars[:n_main])
-    assert_allclose(truth.meta["r_half"].value,
-                    main.stellar_half_mass_radius(projected=True).value, rtol=1e-9)
+    assert_allclose(
+        truth.meta["r_half"].value, main.stellar_half_mass_radius(projected=True).value, rtol=1e-9
+    )
 
 
 def test_four_views_face_on_and_edge_on():
@@ -151,13 +174,16 @@ def test_paper_snr_preset():
     assert_allclose(noisy.variance.value[:, 0, 0] > 0, True)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(noise="poisson"), ValueError),
-    (dict(psf_fwhm=1.0), TypeError),
-    (dict(native_pixel_scale=-1 * u.kpc), ValueError),
-    (dict(bands=("u", "x")), ValueError),
-    (dict(dust_per_hydrogen=-1.0), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(noise="poisson"), ValueError),
+        (dict(psf_fwhm=1.0), TypeError),
+        (dict(native_pixel_scale=-1 * u.kpc), ValueError),
+        (dict(bands=("u", "x")), ValueError),
+        (dict(dust_per_hydrogen=-1.0), ValueError),
+    ],
+)
 def test_bad_config(kwargs, error):
     with pytest.raises(error):
         obs.ObservingConfig(**kwargs)
@@ -189,7 +215,6 @@ def test_dust_dims_blue_light_more_and_edge_on_discs_most():
     assert faces[1] <= faces[0] < 1.0
 
 
-
 def _write_frames(directory, shifts, size=200):
     """SDSS-like frames with the measured noise and one star, offset per band."""
     from astropy.io import fits
@@ -205,7 +230,9 @@ def _write_frames(directory, shifts, size=200):
         wcs.wcs.cd = [[-0.396 / 3600, 0], [0, 0.396 / 3600]]
         image = rng.normal(0.0, obs.SDSS_SKY_RMS[k], (size, size)).astype(np.float32)
         image[int(140 + dy), int(60 + dx)] += 50.0  # the same star in every band
-        fits.PrimaryHDU(image, wcs.to_header()).writeto(directory / f"frame-{band}-000001-1-0001.fits")
+        fits.PrimaryHDU(image, wcs.to_header()).writeto(
+            directory / f"frame-{band}-000001-1-0001.fits"
+        )
 
 
 def test_real_sky_frames_are_aligned_and_keep_their_noise(tmp_path):
@@ -216,8 +243,17 @@ def test_real_sky_frames_are_aligned_and_keep_their_noise(tmp_path):
     config = obs.ObservingConfig.sdss(image_size=64, sky_frames=str(tmp_path), sky_columns=(0, 200))
     assert config.noise == "none" and not config.background_sources
     native = config.kpc(obs.SDSS_PIXEL_SCALE)
-    images = [obs.render_image(np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1), 32 * native,
-                               config, np.random.default_rng(seed))[0] for seed in range(6)]
+    images = [
+        obs.render_image(
+            np.zeros((1, 2)),
+            np.zeros((1, 5)),
+            np.ones(1),
+            32 * native,
+            config,
+            np.random.default_rng(seed),
+        )[0]
+        for seed in range(6)
+    ]
     noise = np.stack(images)
     noise = noise[noise.max(axis=(2, 3))[:, 2] < 5]  # patches without the star
     assert_allclose(noise.std(axis=(0, 2, 3)), obs.SDSS_SKY_RMS, rtol=0.1)

@@ -3,12 +3,11 @@
 import astropy.units as u
 import numpy as np
 import pytest
+from helpers_mock import small_universe
 from numpy.testing import assert_allclose, assert_array_equal
 
 from picasso.mock import universe as uni
 from picasso.mock.populations import stellar_fluxes
-
-from helpers_mock import small_universe
 
 
 def test_same_seed_gives_identical_galaxies():
@@ -35,8 +34,9 @@ def test_stellar_mass_and_sfr_match_the_drawn_properties():
     for index in range(4):
         props = universe.properties(index)
         galaxy = universe.particles(index)
-        assert_allclose(galaxy.total_stellar_mass.to_value(u.Msun), 10**props.log_stellar_mass,
-                        rtol=1e-9)
+        assert_allclose(
+            galaxy.total_stellar_mass.to_value(u.Msun), 10**props.log_stellar_mass, rtol=1e-9
+        )
         assert_allclose(galaxy.total_sfr.to_value(u.Msun / u.yr), 10**props.log_sfr, rtol=1e-9)
         # initial masses exceed current masses by the returned fraction
         assert np.all(galaxy.stars.initial_mass_value >= galaxy.stars.mass_value)
@@ -45,8 +45,9 @@ def test_stellar_mass_and_sfr_match_the_drawn_properties():
 def test_published_relations_at_reference_points():
     # Speagle et al. (2014) eq. 28 at t = 13.09 Gyr, log M = 10
     t = 13.09
-    assert_allclose(uni.speagle2014_main_sequence(10.0, t),
-                    (0.84 - 0.026 * t) * 10 - (6.51 - 0.11 * t))
+    assert_allclose(
+        uni.speagle2014_main_sequence(10.0, t), (0.84 - 0.026 * t) * 10 - (6.51 - 0.11 * t)
+    )
     # Shen et al. (2003): early type at 1e11 Msun is 2.88e-6 * 1e11^0.56 kpc
     radius, _ = uni.shen2003_size(11.0, True)
     assert_allclose(radius, 2.88e-6 * 1e11**0.56)
@@ -69,8 +70,10 @@ def test_published_relations_at_reference_points():
 
 def test_mass_function_option_draws_more_low_mass_galaxies():
     flat = [small_universe(0).properties(i).log_stellar_mass for i in range(150)]
-    smf = [small_universe(0, mass_function="baldry2012").properties(i).log_stellar_mass
-           for i in range(150)]
+    smf = [
+        small_universe(0, mass_function="baldry2012").properties(i).log_stellar_mass
+        for i in range(150)
+    ]
     assert min(flat) >= 9.5 and max(flat) <= 12.0
     assert np.median(smf) < np.median(flat) - 0.3
 
@@ -81,21 +84,38 @@ def test_quiescent_population_and_main_sequence():
     mass = np.array([p.log_stellar_mass for p in props])
     quenched = np.array([p.quenched for p in props])
     offset = np.array([p.log_sfr for p in props]) - uni.speagle2014_main_sequence(
-        mass, universe.age_of_universe)
+        mass, universe.age_of_universe
+    )
     assert quenched[mass > 11.2].mean() > quenched[mass < 10.0].mean()
     assert abs(np.median(offset[~quenched])) < 0.1
     assert np.median(offset[quenched]) < -1.0
 
 
 def test_inside_out_ages_and_negative_metallicity_gradient():
-    universe = small_universe(11, companion_fraction=0.0, n_star_particles=6000,
-                              min_star_particles=6000, max_star_particles=6000)
+    universe = small_universe(
+        11,
+        companion_fraction=0.0,
+        n_star_particles=6000,
+        min_star_particles=6000,
+        max_star_particles=6000,
+    )
     props = universe.properties(0)
-    star_forming = uni.GalaxyProperties(**{
-        **{k: getattr(props, k) for k in props.__dataclass_fields__},
-        "quenched": False, "early_type": False, "log_stellar_mass": 10.3, "log_sfr": 0.1,
-        "bulge_fraction": 0.05, "inside_out": 0.8, "stellar_metallicity_gradient": -0.15,
-        "quench_lookback": 0.0, "companion": None, "halo_fraction": 0.0, "burst_fraction": 0.0})
+    star_forming = uni.GalaxyProperties(
+        **{
+            **{k: getattr(props, k) for k in props.__dataclass_fields__},
+            "quenched": False,
+            "early_type": False,
+            "log_stellar_mass": 10.3,
+            "log_sfr": 0.1,
+            "bulge_fraction": 0.05,
+            "inside_out": 0.8,
+            "stellar_metallicity_gradient": -0.15,
+            "quench_lookback": 0.0,
+            "companion": None,
+            "halo_fraction": 0.0,
+            "burst_fraction": 0.0,
+        }
+    )
     galaxy = universe.particles(0, properties=star_forming)
     stars = galaxy.stars
     radius = np.hypot(*stars.position_value[:, :2].T)
@@ -133,12 +153,15 @@ def test_view_directions_face_and_edge_on():
     assert_allclose(np.linalg.norm(directions, axis=1), 1.0)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(mass_function="schechter"), ValueError),
-    (dict(companion_fraction=2.0), ValueError),
-    (dict(mass_range=[1e12, 1e10] * u.Msun), ValueError),
-    (dict(n_star_particles=10, min_star_particles=100), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(mass_function="schechter"), ValueError),
+        (dict(companion_fraction=2.0), ValueError),
+        (dict(mass_range=[1e12, 1e10] * u.Msun), ValueError),
+        (dict(n_star_particles=10, min_star_particles=100), ValueError),
+    ],
+)
 def test_bad_universe_arguments(kwargs, error):
     with pytest.raises(error):
         uni.Universe(0, **kwargs)

@@ -33,27 +33,52 @@ def add_parser(subparsers):
     )
     parser.add_argument("-n", "--galaxies", type=int, required=True, help="number of galaxies")
     parser.add_argument("-o", "--output", required=True, help="output HDF5 file")
-    parser.add_argument("--size", type=int, default=256, help="pixels per side (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the universe (default %(default)s)")
-    parser.add_argument("--views", type=int, default=4, help="views per galaxy (default %(default)s)")
-    parser.add_argument("--preset", choices=("paper", "sdss"), default="paper",
-                        help="observing set-up: the paper's S/N 25 images or real SDSS depth "
-                        "(default %(default)s)")
-    parser.add_argument("--mass-function", choices=("flat", "baldry2012"), default="flat",
-                        help="stellar masses flat in log M* or from the Baldry et al. (2012) "
-                        "mass function (default %(default)s)")
-    parser.add_argument("--sky-frames", default=None, metavar="DIR",
-                        help="directory of real SDSS frame-{band}-*.fits[.bz2] files: add random "
-                        "patches of real sky (noise, stars, galaxies) to every image")
-    parser.add_argument("--dust", action="store_true",
-                        help="attenuate starlight by the gas in front of it (off in the paper)")
-    parser.add_argument("--compression", choices=("lzf", "gzip", "none"), default="lzf",
-                        help="HDF5 compression of images and maps (default %(default)s; 'none' "
-                        "writes ~3x larger files ~6x faster)")
+    parser.add_argument(
+        "--size", type=int, default=256, help="pixels per side (default %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the universe (default %(default)s)"
+    )
+    parser.add_argument(
+        "--views", type=int, default=4, help="views per galaxy (default %(default)s)"
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("paper", "sdss"),
+        default="paper",
+        help="observing set-up: the paper's S/N 25 images or real SDSS depth (default %(default)s)",
+    )
+    parser.add_argument(
+        "--mass-function",
+        choices=("flat", "baldry2012"),
+        default="flat",
+        help="stellar masses flat in log M* or from the Baldry et al. (2012) "
+        "mass function (default %(default)s)",
+    )
+    parser.add_argument(
+        "--sky-frames",
+        default=None,
+        metavar="DIR",
+        help="directory of real SDSS frame-{band}-*.fits[.bz2] files: add random "
+        "patches of real sky (noise, stars, galaxies) to every image",
+    )
+    parser.add_argument(
+        "--dust",
+        action="store_true",
+        help="attenuate starlight by the gas in front of it (off in the paper)",
+    )
+    parser.add_argument(
+        "--compression",
+        choices=("lzf", "gzip", "none"),
+        default="lzf",
+        help="HDF5 compression of images and maps (default %(default)s; 'none' "
+        "writes ~3x larger files ~6x faster)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue an interrupted build")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    parser.add_argument("--processes", type=int, default=2,
-                        help="worker processes (default %(default)s)")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="worker processes (default %(default)s)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 
@@ -71,17 +96,24 @@ def run(args):
     status : int
     """
     from ..mock.build import build_dataset
-    from ..mock.universe import Universe
-
     from ..mock.observe import ObservingConfig
+    from ..mock.universe import Universe
 
     universe = Universe(seed=args.seed, mass_function=args.mass_function)
     extra = {"sky_frames": args.sky_frames} if args.sky_frames else {}
     config = ObservingConfig.preset(args.preset, dust=args.dust, **extra)
     path = build_dataset(
-        args.output, args.galaxies, image_size=args.size, seed=args.seed, views=args.views,
-        config=config, processes=args.processes, progress=not args.no_progress,
-        resume=args.resume, overwrite=args.overwrite, universe=universe,
+        args.output,
+        args.galaxies,
+        image_size=args.size,
+        seed=args.seed,
+        views=args.views,
+        config=config,
+        processes=args.processes,
+        progress=not args.no_progress,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        universe=universe,
         compression=None if args.compression == "none" else args.compression,
     )
     log.info("wrote %s", path)

@@ -71,11 +71,14 @@ _CHANNEL_TO_PROPERTY = {PROPERTIES[name].authors_channel: name for name in PROPE
 
 def _check_age_mode(age):
     if age not in ("sum", "mean"):
-        raise ValueError(f"age must be 'sum' (the authors' channel is a per-pixel sum) or 'mean', got {age!r}")
+        raise ValueError(
+            f"age must be 'sum' (the authors' channel is a per-pixel sum) or 'mean', got {age!r}"
+        )
 
 
-def authors_truth_to_picasso(gt, *, pixel_scale=None, age="sum",
-                             particle_mass=ILLUSTRIS_PARTICLE_MASS, per_pixel=True):
+def authors_truth_to_picasso(
+    gt, *, pixel_scale=None, age="sum", particle_mass=ILLUSTRIS_PARTICLE_MASS, per_pixel=True
+):
     """
     Convert an authors' ``gt`` stack to picasso's property order and convention.
 
@@ -121,7 +124,9 @@ def authors_truth_to_picasso(gt, *, pixel_scale=None, age="sum",
         if scale.unit.is_equivalent(u.kpc / u.pix):
             scale = scale * u.pix
         if not scale.unit.is_equivalent(u.kpc) or not scale.isscalar or scale.value <= 0:
-            raise ValueError(f"pixel_scale must be one positive length per pixel (kpc), got {pixel_scale}")
+            raise ValueError(
+                f"pixel_scale must be one positive length per pixel (kpc), got {pixel_scale}"
+            )
         log_area = 2.0 * np.log10(scale.to_value(u.kpc))
     out = np.full((len(PROPERTIES),) + gt.shape[1:], LOG10_EMPTY, dtype=np.float64)
     mass = gt[channel["stars_Masses"]]
@@ -167,10 +172,14 @@ def _zarr_level(path, downsampling):
     try:
         import zarr
     except ImportError as error:  # pragma: no cover - zarr is in the "all" extra
-        raise ImportError("reading the authors' zarr layout needs zarr: pip install zarr") from error
+        raise ImportError(
+            "reading the authors' zarr layout needs zarr: pip install zarr"
+        ) from error
     path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(f"{path} is not a directory; expected an authors' '{{split}}.zarr' store")
+        raise FileNotFoundError(
+            f"{path} is not a directory; expected an authors' '{{split}}.zarr' store"
+        )
     try:
         root = zarr.open_group(str(path), mode="r")
     except Exception as error:  # zarr raises several types for a non-store directory
@@ -190,9 +199,17 @@ def _zarr_level(path, downsampling):
     return root[downsampling]
 
 
-def read_authors_zarr(path, index, *, downsampling=None, pixel_scale=None, redshift=0.05,
-                      flux_unit=AUTHORS_FLUX_UNIT, age="sum",
-                      particle_mass=ILLUSTRIS_PARTICLE_MASS):
+def read_authors_zarr(
+    path,
+    index,
+    *,
+    downsampling=None,
+    pixel_scale=None,
+    redshift=0.05,
+    flux_unit=AUTHORS_FLUX_UNIT,
+    age="sum",
+    particle_mass=ILLUSTRIS_PARTICLE_MASS,
+):
     """
     Read one (image, truth) pair from an authors' zarr split.
 
@@ -243,13 +260,15 @@ def read_authors_zarr(path, index, *, downsampling=None, pixel_scale=None, redsh
             f"gt of pair {key!r} must be shaped ({len(AUTHORS_CHANNELS)}, {image.shape[1]}, "
             f"{image.shape[2]}), got {gt.shape}"
         )
-    truth = authors_truth_to_picasso(gt, pixel_scale=pixel_scale, age=age,
-                                     particle_mass=particle_mass, per_pixel=True)
+    truth = authors_truth_to_picasso(
+        gt, pixel_scale=pixel_scale, age=age, particle_mass=particle_mass, per_pixel=True
+    )
     if pixel_scale is None:
         return {"image": image, "truth": truth}
     meta = {"source": str(path), "authors_index": key, "age_channel": age}
-    cutout = GalaxyCutout(image * u.Unit(flux_unit), pixel_scale=pixel_scale, redshift=redshift,
-                          meta=meta)
+    cutout = GalaxyCutout(
+        image * u.Unit(flux_unit), pixel_scale=pixel_scale, redshift=redshift, meta=meta
+    )
     maps = PropertyMaps.from_log10(truth, pixel_scale=pixel_scale, meta=meta)
     return cutout, maps
 
@@ -289,8 +308,14 @@ def read_authors_halo(path, *, age="sum", particle_mass=ILLUSTRIS_PARTICLE_MASS)
         maps = {name: np.asarray(handle[name][...], dtype=np.float64) for name in AUTHORS_CHANNELS}
         psize = handle.attrs.get("psize")
         if psize is None:
-            psize = next((handle[name].attrs["psize"] for name in AUTHORS_CHANNELS
-                          if "psize" in handle[name].attrs), None)
+            psize = next(
+                (
+                    handle[name].attrs["psize"]
+                    for name in AUTHORS_CHANNELS
+                    if "psize" in handle[name].attrs
+                ),
+                None,
+            )
     if psize is None:
         raise ValueError(f"{path} has no 'psize' attribute (kpc per pixel) on the file or its maps")
     psize = float(np.atleast_1d(psize)[0])
@@ -303,10 +328,15 @@ def read_authors_halo(path, *, age="sum", particle_mass=ILLUSTRIS_PARTICLE_MASS)
         if not np.all(np.isfinite(array)) or np.any(array < 0):
             raise ValueError(f"{path}: map {name} must be finite and non-negative (linear values)")
     with np.errstate(divide="ignore"):
-        gt = np.stack([np.where(maps[name] > 0, np.log10(maps[name]), LOG10_EMPTY)
-                       for name in AUTHORS_CHANNELS])
-    truth = authors_truth_to_picasso(gt, pixel_scale=psize * u.kpc, age=age,
-                                     particle_mass=particle_mass, per_pixel=False)
+        gt = np.stack(
+            [
+                np.where(maps[name] > 0, np.log10(maps[name]), LOG10_EMPTY)
+                for name in AUTHORS_CHANNELS
+            ]
+        )
+    truth = authors_truth_to_picasso(
+        gt, pixel_scale=psize * u.kpc, age=age, particle_mass=particle_mass, per_pixel=False
+    )
     meta = {"source": str(path), "psize_kpc": psize, "age_channel": age}
     parts = path.name.split("_")
     if len(parts) >= 4 and parts[0] == "halo" and parts[2] == "camera":

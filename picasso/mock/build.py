@@ -31,9 +31,21 @@ VIEW_STREAM = 2
 
 #: Scalar galaxy properties copied into the dataset table (prefixed ``galaxy_``).
 _PROPERTY_COLUMNS = (
-    "log_stellar_mass", "log_sfr", "quenched", "early_type", "half_mass_radius",
-    "bulge_fraction", "bar_fraction", "n_arms", "n_clumps", "log_stellar_metallicity",
-    "oxygen_abundance", "log_hi_mass", "log_h2_mass", "has_companion", "merger",
+    "log_stellar_mass",
+    "log_sfr",
+    "quenched",
+    "early_type",
+    "half_mass_radius",
+    "bulge_fraction",
+    "bar_fraction",
+    "n_arms",
+    "n_clumps",
+    "log_stellar_metallicity",
+    "oxygen_abundance",
+    "log_hi_mass",
+    "log_h2_mass",
+    "has_companion",
+    "merger",
 )
 
 
@@ -66,8 +78,9 @@ def galaxy_pairs(universe, index, config, views=4):
     summary = particles.meta["properties"]
     seed = _galaxy_seed(universe, index)
     pairs = []
-    for view, (cutout, truth) in enumerate(observe_views(particles, config, seed=sequence,
-                                                         views=views)):
+    for view, (cutout, truth) in enumerate(
+        observe_views(particles, config, seed=sequence, views=views)
+    ):
         row = {
             "galaxy_id": int(index),
             "view": int(view),
@@ -83,8 +96,11 @@ def galaxy_pairs(universe, index, config, views=4):
             row[f"total_{name}"] = truth.total(name)
         for name in _PROPERTY_COLUMNS:
             row[f"galaxy_{name}"] = float(summary[name])
-        row["noise_rms_r"] = float(cutout.meta["noise_rms_native"][list(config.bands).index("r")]) \
-            if "r" in config.bands else 0.0
+        row["noise_rms_r"] = (
+            float(cutout.meta["noise_rms_native"][list(config.bands).index("r")])
+            if "r" in config.bands
+            else 0.0
+        )
         image = cutout.flux.to_value(u.nanomaggy).astype(np.float32)
         pairs.append((image, truth.to_log10(), row))
     return pairs
@@ -105,9 +121,20 @@ def _init_worker():
         pass
 
 
-def build_dataset(path, n_galaxies, image_size=256, seed=0, views=4, config=None,
-                  processes=2, progress=True, resume=False, overwrite=False, universe=None,
-                  compression="lzf"):
+def build_dataset(
+    path,
+    n_galaxies,
+    image_size=256,
+    seed=0,
+    views=4,
+    config=None,
+    processes=2,
+    progress=True,
+    resume=False,
+    overwrite=False,
+    universe=None,
+    compression="lzf",
+):
     """
     Render ``n_galaxies`` synthetic galaxies (``views`` pairs each) into an HDF5 pair dataset.
 
@@ -175,15 +202,22 @@ def build_dataset(path, n_galaxies, image_size=256, seed=0, views=4, config=None
         "generator": json.dumps(generator, sort_keys=True),
         "views": views,
     }
-    with DatasetWriter(path, image_size=config.image_size, bands=config.bands,
-                       attrs=attrs, overwrite=overwrite, resume=resume,
-                       compression=compression) as writer:
+    with DatasetWriter(
+        path,
+        image_size=config.image_size,
+        bands=config.bands,
+        attrs=attrs,
+        overwrite=overwrite,
+        resume=resume,
+        compression=compression,
+    ) as writer:
         done = len(writer)
         first = done // views
         skip = done % views
         todo = list(range(first, n_galaxies))
-        bar = tqdm(total=n_galaxies, initial=first, disable=not progress, unit="galaxy",
-                   desc="simulate")
+        bar = tqdm(
+            total=n_galaxies, initial=first, disable=not progress, unit="galaxy", desc="simulate"
+        )
         arguments = [(universe, index, config, views) for index in todo]
         if processes == 1:
             results = (_worker(argument) for argument in arguments)

@@ -314,12 +314,15 @@ class ObservingConfig:
 
     def arcmin_per_kpc(self):
         """float: angular size of 1 kpc at the redshift, in arcmin."""
-        return float(1.0 / self.cosmology.kpc_proper_per_arcmin(self.redshift).to_value(u.kpc / u.arcmin))
+        return float(
+            1.0 / self.cosmology.kpc_proper_per_arcmin(self.redshift).to_value(u.kpc / u.arcmin)
+        )
 
 
 # ---------------------------------------------------------------------------
 # geometry helpers
 # ---------------------------------------------------------------------------
+
 
 def rebin_matrix(edges_in, edges_out):
     """
@@ -390,11 +393,12 @@ def psf_transfer(shape, sigma_pixels):
     ny, nx = shape
     half = int(min(np.ceil(5 * sigma_pixels), (min(ny, nx) - 1) // 2))
     half = max(half, 1)
-    kernel = Gaussian2DKernel(sigma_pixels, x_size=2 * half + 1, y_size=2 * half + 1,
-                              mode="oversample", factor=5)
+    kernel = Gaussian2DKernel(
+        sigma_pixels, x_size=2 * half + 1, y_size=2 * half + 1, mode="oversample", factor=5
+    )
     kernel.normalize()
     padded = np.zeros(shape)
-    padded[:2 * half + 1, :2 * half + 1] = kernel.array
+    padded[: 2 * half + 1, : 2 * half + 1] = kernel.array
     padded = np.roll(padded, (-half, -half), axis=(0, 1))
     return scipy.fft.rfft2(padded, workers=1)
 
@@ -439,6 +443,7 @@ def smoothing_lengths(positions, neighbours=16, subsample=1):
 # ---------------------------------------------------------------------------
 # per-galaxy preparation (view independent)
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class PreparedGalaxy:
@@ -498,17 +503,24 @@ def prepare(particles, config=None):
     """
     config = ObservingConfig() if config is None else config
     if not isinstance(particles, Particles):
-        raise TypeError(f"particles must be picasso.mock.particles.Particles, got {type(particles).__name__}")
+        raise TypeError(
+            f"particles must be picasso.mock.particles.Particles, got {type(particles).__name__}"
+        )
     stars = particles.stars
     if len(stars) == 0 or stars.mass_value.sum() <= 0:
         raise ValueError("the galaxy has no stellar mass: cannot set a field of view or render it")
     n_main = int(particles.meta.get("n_main_stars", len(stars)))
     n_main = min(max(n_main, 1), len(stars))
-    fluxes = stellar_fluxes(stars, redshift=config.redshift, bands=config.bands,
-                            cosmology=None if config.cosmology is Planck18 else config.cosmology,
-                            nebular=config.nebular).to_value(u.nanomaggy)
-    smoothing = smoothing_lengths(stars.position_value, config.smoothing_neighbours,
-                                  config.smoothing_subsample)
+    fluxes = stellar_fluxes(
+        stars,
+        redshift=config.redshift,
+        bands=config.bands,
+        cosmology=None if config.cosmology is Planck18 else config.cosmology,
+        nebular=config.nebular,
+    ).to_value(u.nanomaggy)
+    smoothing = smoothing_lengths(
+        stars.position_value, config.smoothing_neighbours, config.smoothing_subsample
+    )
     main = stars.position_value[:n_main]
     r3 = _half_radius(np.linalg.norm(main, axis=1), stars.mass_value[:n_main])
     return PreparedGalaxy(particles, fluxes, smoothing, n_main, max(r3, 1e-3))
@@ -517,6 +529,7 @@ def prepare(particles, config=None):
 # ---------------------------------------------------------------------------
 # truth
 # ---------------------------------------------------------------------------
+
 
 def _pixel_index(xy, half_size, n):
     """Flat pixel index of positions inside the square [-half, half)^2, and the mask."""
@@ -606,6 +619,7 @@ def project_truth(particles, half_size, image_size, properties=None, meta=None):
 # image
 # ---------------------------------------------------------------------------
 
+
 def _background_sources(rng, config, half_size_kpc):
     """Positions (kpc), fluxes (nanomaggy, per band) and sizes (kpc) of contaminants."""
     side_arcmin = 2.0 * half_size_kpc * config.arcmin_per_kpc()
@@ -614,12 +628,18 @@ def _background_sources(rng, config, half_size_kpc):
     band_index = [BANDS.names.index(b) for b in config.bands]
     kpc_per_arcsec = 1.0 / (config.arcmin_per_kpc() * 60.0)
     # Galaxies: dN/dm ~ 10^(0.45 m) (approximate SDSS r-band counts) from r = 16 to 24.
-    for kind, density, slope, bright in (("galaxy", config.galaxy_density, 0.45, 16.0),
-                                          ("star", config.star_density, 0.15, 14.0)):
+    for kind, density, slope, bright in (
+        ("galaxy", config.galaxy_density, 0.45, 16.0),
+        ("star", config.star_density, 0.15, 14.0),
+    ):
         faint = 24.0
         norm_limit = 22.5
-        expected = density * area * (10 ** (slope * (faint - bright)) - 1) / (
-            10 ** (slope * (norm_limit - bright)) - 1)
+        expected = (
+            density
+            * area
+            * (10 ** (slope * (faint - bright)) - 1)
+            / (10 ** (slope * (norm_limit - bright)) - 1)
+        )
         count = rng.poisson(expected)
         if count == 0:
             continue
@@ -640,7 +660,9 @@ def _background_sources(rng, config, half_size_kpc):
             r_i = np.where(g_r < 1.2, 0.38 * g_r - 0.05, 0.4 + 1.5 * (g_r - 1.2))
             i_z = 0.5 * r_i
             size = np.zeros(count)
-        mags = np.column_stack([r_mag + g_r + u_g, r_mag + g_r, r_mag, r_mag - r_i, r_mag - r_i - i_z])
+        mags = np.column_stack(
+            [r_mag + g_r + u_g, r_mag + g_r, r_mag, r_mag - r_i, r_mag - r_i - i_z]
+        )
         flux = 10 ** (-0.4 * (mags - 22.5))  # nanomaggy
         positions.append(rng.uniform(-half_size_kpc, half_size_kpc, size=(count, 2)))
         fluxes.append(flux[:, band_index])
@@ -684,8 +706,11 @@ def _render(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
     own_px = sigma_kpc / pixel
     # A margin for the wide kernels; the widest 0.1% of the light is narrowed to fit it.
     total_px = np.hypot(own_px, psf_px)
-    wide = (np.partition(total_px, int(0.999 * (total_px.size - 1)))[int(0.999 * (total_px.size - 1))]
-            if total_px.size > 1000 else total_px.max())
+    wide = (
+        np.partition(total_px, int(0.999 * (total_px.size - 1)))[int(0.999 * (total_px.size - 1))]
+        if total_px.size > 1000
+        else total_px.max()
+    )
     margin = int(min(np.ceil(3.0 * wide) + 2, _MAX_MARGIN))
     total_px = np.minimum(total_px, max(margin / 3.0, psf_px))
     inverse, sigma_group, factor = _group_plan(total_px)
@@ -707,8 +732,9 @@ def _render(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
         cube = np.empty((n_bands, n_local, coarse, coarse), dtype=np.float32)
         source_flux = fluxes[members][keep]
         for band in range(n_bands):
-            cube[band] = np.bincount(flat, weights=source_flux[:, band],
-                                     minlength=n_local * coarse * coarse).reshape(n_local, coarse, coarse)
+            cube[band] = np.bincount(
+                flat, weights=source_flux[:, band], minlength=n_local * coarse * coarse
+            ).reshape(n_local, coarse, coarse)
         coarse_spectrum = scipy.fft.rfft2(cube, axes=(2, 3), workers=1)
         # Frequencies in cycles per fine pixel; phase for the coarse-cell centres.
         fy = scipy.fft.fftfreq(coarse) / level
@@ -718,8 +744,12 @@ def _render(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
         combined = np.zeros((n_bands, coarse, coarse // 2 + 1), dtype=np.complex64)
         for j, g in enumerate(in_level):
             own2 = max(sigma_group[g] ** 2 - psf_px**2, 0.0)
-            gy = np.exp(-2.0 * np.pi**2 * own2 * fy**2 - 2j * np.pi * fy * shift).astype(np.complex64)
-            gx = np.exp(-2.0 * np.pi**2 * own2 * fx**2 - 2j * np.pi * fx * shift).astype(np.complex64)
+            gy = np.exp(-2.0 * np.pi**2 * own2 * fy**2 - 2j * np.pi * fy * shift).astype(
+                np.complex64
+            )
+            gx = np.exp(-2.0 * np.pi**2 * own2 * fx**2 - 2j * np.pi * fx * shift).astype(
+                np.complex64
+            )
             term = coarse_spectrum[:, j]
             term *= gx[None, None, :]
             term *= gy[None, :, None]
@@ -732,10 +762,12 @@ def _render(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
             negative = (coarse - 1) // 2
             spectrum[:, :positive, :positive] += combined[:, :positive, :positive]
             if negative:
-                spectrum[:, size - negative:, :positive] += combined[:, coarse - negative:, :positive]
+                spectrum[:, size - negative :, :positive] += combined[
+                    :, coarse - negative :, :positive
+                ]
     spectrum *= psf_transfer((size, size), float(psf_px)).astype(np.complex64)
     image = scipy.fft.irfft2(spectrum, s=(size, size), axes=(1, 2), workers=1)
-    return image[:, margin:margin + n_grid, margin:margin + n_grid]
+    return image[:, margin : margin + n_grid, margin : margin + n_grid]
 
 
 def _render_compact(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
@@ -767,8 +799,9 @@ def _render_compact(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
             continue
         stamp = np.outer(wy[k, keep_y], wx[k, keep_x])
         x0, y0 = px[k, keep_x][0], py[k, keep_y][0]
-        image[:, y0:y0 + stamp.shape[0], x0:x0 + stamp.shape[1]] += (
-            fluxes[k][:, None, None] * stamp[None]).astype(np.float32)
+        image[:, y0 : y0 + stamp.shape[0], x0 : x0 + stamp.shape[1]] += (
+            fluxes[k][:, None, None] * stamp[None]
+        ).astype(np.float32)
     return image
 
 
@@ -814,7 +847,10 @@ def load_sky_frames(source, bands=BANDS.names, columns=(1024, 2048)):
         with fits.open(matches[0]) as hdul, warnings.catch_warnings():
             # SDSS headers use the deprecated RADECSYS keyword, which astropy fixes and reports.
             warnings.simplefilter("ignore", FITSFixedWarning)
-            frames[band] = (np.asarray(hdul[0].data, dtype=np.float32), WCS(hdul[0].header, naxis=2))
+            frames[band] = (
+                np.asarray(hdul[0].data, dtype=np.float32),
+                WCS(hdul[0].header, naxis=2),
+            )
     reference, reference_wcs = frames["r"]
     ny, nx = reference.shape
     first, last = int(columns[0]), int(min(columns[1], nx))
@@ -831,14 +867,14 @@ def load_sky_frames(source, bands=BANDS.names, columns=(1024, 2048)):
         cols = slice(max(first + dx, 0), min(last + dx, image.shape[1]))
         block = image[rows, cols]
         row0, col0 = rows.start - dy, cols.start - first - dx
-        plane[row0:row0 + block.shape[0], col0:col0 + block.shape[1]] = block
+        plane[row0 : row0 + block.shape[0], col0 : col0 + block.shape[1]] = block
         planes.append(plane)
         # Keep only the rows and columns that every band covers.
         row_range = [max(row_range[0], row0), min(row_range[1], row0 + block.shape[0])]
         col_range = [max(col_range[0], col0), min(col_range[1], col0 + block.shape[1])]
     if row_range[1] <= row_range[0] or col_range[1] <= col_range[0]:
         raise ValueError(f"the frames matching {pattern!r} do not overlap on the sky")
-    cube = np.stack(planes)[:, row_range[0]:row_range[1], col_range[0]:col_range[1]]
+    cube = np.stack(planes)[:, row_range[0] : row_range[1], col_range[0] : col_range[1]]
     return np.ascontiguousarray(cube)
 
 
@@ -854,7 +890,7 @@ def _sky_patch(config, rng, half_size, grid_half, n_grid):
         )
     y0 = rng.integers(0, sky.shape[1] - n_sky + 1)
     x0 = rng.integers(0, sky.shape[2] - n_sky + 1)
-    patch = sky[:, y0:y0 + n_sky, x0:x0 + n_sky].astype(np.float64)
+    patch = sky[:, y0 : y0 + n_sky, x0 : x0 + n_sky].astype(np.float64)
     edges_in = (np.arange(n_sky + 1) - n_sky / 2.0) * pixel
     weights = rebin_matrix(edges_in, np.linspace(-grid_half, grid_half, n_grid + 1))
     return weights @ patch @ weights.T
@@ -926,13 +962,16 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
         if n_contaminants:
             image = image + _render_compact(positions, flux, sizes, grid_half, n_grid, psf_sigma)
     if config.noise != "none":
-        image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * rms[:, None, None].astype(np.float32)
+        image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * rms[
+            :, None, None
+        ].astype(np.float32)
     if config.sky_frames is not None:
         patch = _sky_patch(config, rng, half_size, grid_half, n_grid)
         image = image + patch.astype(np.float32)
         # The real sky's own noise, from the median absolute deviation of the patch.
-        sky_rms = 1.4826 * np.median(np.abs(patch - np.median(patch, axis=(1, 2), keepdims=True)),
-                                     axis=(1, 2))
+        sky_rms = 1.4826 * np.median(
+            np.abs(patch - np.median(patch, axis=(1, 2), keepdims=True)), axis=(1, 2)
+        )
         rms = np.sqrt(rms**2 + sky_rms**2)
     # The native noise is white with one rms per band, so after a linear rebinning its
     # variance is rms^2 times the outer product of the summed squared weights.
@@ -945,14 +984,18 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
         squared = (weights**2).sum(axis=1)
         variance_pattern = np.outer(squared, squared)
     variance = ((rms**2)[:, None, None] * variance_pattern[None]).astype(np.float32)
-    info = {"noise_rms_native": [float(v) for v in rms], "native_pixel_kpc": float(render_pixel),
-            "n_background_sources": int(n_contaminants)}
+    info = {
+        "noise_rms_native": [float(v) for v in rms],
+        "native_pixel_kpc": float(render_pixel),
+        "n_background_sources": int(n_contaminants),
+    }
     return image.astype(np.float32), variance, info
 
 
 # ---------------------------------------------------------------------------
 # dust
 # ---------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=8)
 def _extinction_ratios(bands, redshift):
@@ -998,16 +1041,24 @@ def attenuation(viewed, half_size, config, n_cells=64):
     if len(gas):
         from .particles import HYDROGEN_MASS_FRACTION
 
-        weight = (gas.mass_value * HYDROGEN_MASS_FRACTION * gas.neutral_fraction
-                  * gas.metallicity / 0.0142)
+        weight = (
+            gas.mass_value
+            * HYDROGEN_MASS_FRACTION
+            * gas.neutral_fraction
+            * gas.metallicity
+            / 0.0142
+        )
         g_index, g_in = _pixel_index(gas.position_value, half_size, n_cells)
         w = weight[g_in]
         z = gas.position_value[g_in, 2]
         total = np.bincount(g_index, w, minlength=n_cells**2)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.bincount(g_index, w * z, minlength=n_cells**2) / total
-            spread = np.sqrt(np.maximum(
-                np.bincount(g_index, w * z * z, minlength=n_cells**2) / total - mean**2, 0.0))
+            spread = np.sqrt(
+                np.maximum(
+                    np.bincount(g_index, w * z * z, minlength=n_cells**2) / total - mean**2, 0.0
+                )
+            )
         spread = np.maximum(np.nan_to_num(spread), 0.05)
         mean = np.nan_to_num(mean)
         cell_area_pc2 = (2.0 * half_size / n_cells * 1e3) ** 2
@@ -1023,6 +1074,7 @@ def attenuation(viewed, half_size, config, n_cells=64):
 # one view
 # ---------------------------------------------------------------------------
 
+
 def _disc_geometry(rotation, normal):
     """Inclination (deg) and position angle (deg, from +y towards -x... of the major axis)."""
     n_view = rotation.apply(np.asarray(normal, dtype=float))
@@ -1032,8 +1084,9 @@ def _disc_geometry(rotation, normal):
     return inclination, position_angle
 
 
-def observe(galaxy, config=None, *, seed=0, direction=(0.0, 0.0, 1.0), up=None, view=0,
-            view_name=None):
+def observe(
+    galaxy, config=None, *, seed=0, direction=(0.0, 0.0, 1.0), up=None, view=0, view_name=None
+):
     """
     Observe one galaxy from one direction: the (image, truth) pair.
 
@@ -1085,8 +1138,9 @@ def observe(galaxy, config=None, *, seed=0, direction=(0.0, 0.0, 1.0), up=None, 
         transmission, a_v = attenuation(viewed, half, config)
         fluxes = fluxes * transmission
         mean_a_v = float(np.average(a_v, weights=prepared.fluxes[:, min(2, fluxes.shape[1] - 1)]))
-    image, variance, info = render_image(xy, fluxes, prepared.smoothing, half, config,
-                                         rng, centre_radius=config.snr_radius * r_half)
+    image, variance, info = render_image(
+        xy, fluxes, prepared.smoothing, half, config, rng, centre_radius=config.snr_radius * r_half
+    )
     pixel = 2.0 * half / n
     meta = {
         "galaxy_id": particles.meta.get("galaxy_id"),
@@ -1102,15 +1156,26 @@ def observe(galaxy, config=None, *, seed=0, direction=(0.0, 0.0, 1.0), up=None, 
     }
     truth = project_truth(viewed, half, n, meta=meta)
     cutout_meta = {key: value for key, value in meta.items() if not isinstance(value, u.Quantity)}
-    cutout_meta.update(r_half_kpc=r_half, fov_kpc=2.0 * half, noise=config.noise,
-                       noise_rms_native=info["noise_rms_native"],
-                       native_pixel_kpc=info["native_pixel_kpc"],
-                       n_background_sources=info["n_background_sources"],
-                       dust=bool(config.dust), light_weighted_a_v=mean_a_v)
-    cutout = GalaxyCutout(image * u.nanomaggy, config.bands, pixel_scale=pixel * u.kpc,
-                          redshift=config.redshift, cosmology=config.cosmology,
-                          psf_fwhm=config.psf_fwhm, variance=variance * u.nanomaggy**2,
-                          meta=cutout_meta)
+    cutout_meta.update(
+        r_half_kpc=r_half,
+        fov_kpc=2.0 * half,
+        noise=config.noise,
+        noise_rms_native=info["noise_rms_native"],
+        native_pixel_kpc=info["native_pixel_kpc"],
+        n_background_sources=info["n_background_sources"],
+        dust=bool(config.dust),
+        light_weighted_a_v=mean_a_v,
+    )
+    cutout = GalaxyCutout(
+        image * u.nanomaggy,
+        config.bands,
+        pixel_scale=pixel * u.kpc,
+        redshift=config.redshift,
+        cosmology=config.cosmology,
+        psf_fwhm=config.psf_fwhm,
+        variance=variance * u.nanomaggy**2,
+        meta=cutout_meta,
+    )
     return cutout, truth
 
 
@@ -1152,6 +1217,15 @@ def observe_views(particles, config=None, *, seed=0, views=4):
         up = rng.normal(size=3)
         if np.linalg.norm(np.cross(up, direction)) < 1e-6:
             up = Rotation.from_rotvec([0.3, 0.2, 0.1]).apply(up)
-        pairs.append(observe(prepared, config, seed=view_seeds[index], direction=direction,
-                             up=up, view=index, view_name=name))
+        pairs.append(
+            observe(
+                prepared,
+                config,
+                seed=view_seeds[index],
+                direction=direction,
+                up=up,
+                view=index,
+                view_name=name,
+            )
+        )
     return pairs

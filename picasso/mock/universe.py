@@ -248,7 +248,8 @@ def shen2003_size(log_mass, early_type):
     mass = 10.0 ** np.asarray(log_mass, dtype=float)
     late, early = SHEN2003_LATE, SHEN2003_EARLY
     late_radius = (
-        late["gamma_kpc"] * mass ** late["alpha"]
+        late["gamma_kpc"]
+        * mass ** late["alpha"]
         * (1.0 + mass / late["m0"]) ** (late["beta"] - late["alpha"])
     )
     early_radius = early["b_kpc"] * mass ** early["a"]
@@ -297,8 +298,9 @@ def tremonti2004_oxygen_abundance(log_mass):
     return -1.492 + 1.847 * x - 0.08026 * x**2
 
 
-def blitz_rosolowsky_molecular_ratio(gas_surface_density, stellar_surface_density,
-                                     stellar_scale_height, gas_velocity_dispersion=11.0):
+def blitz_rosolowsky_molecular_ratio(
+    gas_surface_density, stellar_surface_density, stellar_scale_height, gas_velocity_dispersion=11.0
+):
     """
     Molecular-to-atomic ratio R_mol = Sigma_H2 / Sigma_HI from midplane pressure.
 
@@ -323,8 +325,10 @@ def blitz_rosolowsky_molecular_ratio(gas_surface_density, stellar_surface_densit
     sigma_star = np.asarray(stellar_surface_density, dtype=float)
     rho_star = sigma_star / (2.0 * np.asarray(stellar_scale_height, dtype=float))
     # Pressure in Msun (km/s)^2 / pc^3; convert to K cm^-3 by dividing by k.
-    pressure = (0.5 * np.pi * _G_PC_MSUN_KMS * sigma_gas**2
-                + sigma_gas * np.sqrt(2.0 * _G_PC_MSUN_KMS * rho_star) * gas_velocity_dispersion)
+    pressure = (
+        0.5 * np.pi * _G_PC_MSUN_KMS * sigma_gas**2
+        + sigma_gas * np.sqrt(2.0 * _G_PC_MSUN_KMS * rho_star) * gas_velocity_dispersion
+    )
     pressure_cgs = pressure * _MSUN_G * _KMS_CMS**2 / _PC_CM**3
     p_over_k = pressure_cgs / _K_B_CGS
     br = BLITZ_ROSOLOWSKY2006
@@ -492,15 +496,21 @@ class GalaxyProperties:
         summary : dict
         """
         values = {
-            key: value for key, value in asdict(self).items()
+            key: value
+            for key, value in asdict(self).items()
             if key not in ("companion", "companion_offset", "extra")
         }
         values["has_companion"] = self.companion is not None
         if self.companion is not None:
             values["companion_log_stellar_mass"] = self.companion.log_stellar_mass
         return {
-            key: (bool(v) if isinstance(v, (bool, np.bool_)) else
-                  int(v) if isinstance(v, (int, np.integer)) else float(v))
+            key: (
+                bool(v)
+                if isinstance(v, (bool, np.bool_))
+                else int(v)
+                if isinstance(v, (int, np.integer))
+                else float(v)
+            )
             for key, v in values.items()
         }
 
@@ -544,28 +554,41 @@ class Universe:
     Unit("solMass")
     """
 
-    def __init__(self, seed=0, *, mass_range=(10**9.5, 10**12) * u.Msun, mass_function="flat",
-                 redshift=0.05, cosmology=Planck18, companion_fraction=0.15,
-                 n_star_particles=20000, min_star_particles=8000, max_star_particles=40000,
-                 gas_particle_mass_ratio=0.5, max_gas_cells=12000):
+    def __init__(
+        self,
+        seed=0,
+        *,
+        mass_range=(10**9.5, 10**12) * u.Msun,
+        mass_function="flat",
+        redshift=0.05,
+        cosmology=Planck18,
+        companion_fraction=0.15,
+        n_star_particles=20000,
+        min_star_particles=8000,
+        max_star_particles=40000,
+        gas_particle_mass_ratio=0.5,
+        max_gas_cells=12000,
+    ):
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
         mass_range = u.Quantity(mass_range)
         if not mass_range.unit.is_equivalent(u.Msun) or mass_range.shape != (2,):
-            raise ValueError("mass_range must be a Quantity of two masses, e.g. [1e9.5, 1e12] * u.Msun")
+            raise ValueError(
+                "mass_range must be a Quantity of two masses, e.g. [1e9.5, 1e12] * u.Msun"
+            )
         low, high = np.log10(mass_range.to_value(u.Msun))
         if not (np.isfinite(low) and np.isfinite(high) and high > low):
             raise ValueError(f"mass_range must be increasing and positive, got {mass_range}")
         if mass_function not in ("flat", "baldry2012"):
-            raise ValueError(
-                f"mass_function must be 'flat' or 'baldry2012', got {mass_function!r}"
-            )
+            raise ValueError(f"mass_function must be 'flat' or 'baldry2012', got {mass_function!r}")
         if not 0 <= companion_fraction <= 1:
             raise ValueError(f"companion_fraction must be in [0, 1], got {companion_fraction}")
         if not 0 <= redshift < 1:
             raise ValueError(f"redshift must be in [0, 1), got {redshift}")
         if not 1 <= min_star_particles <= n_star_particles <= max_star_particles:
-            raise ValueError("need 1 <= min_star_particles <= n_star_particles <= max_star_particles")
+            raise ValueError(
+                "need 1 <= min_star_particles <= n_star_particles <= max_star_particles"
+            )
         self.seed = int(seed)
         self.log_mass_range = (float(low), float(high))
         self.mass_function = mass_function
@@ -588,12 +611,17 @@ class Universe:
         parameters : dict
         """
         return dict(
-            seed=self.seed, log_mass_range=list(self.log_mass_range),
-            mass_function=self.mass_function, redshift=self.redshift,
+            seed=self.seed,
+            log_mass_range=list(self.log_mass_range),
+            mass_function=self.mass_function,
+            redshift=self.redshift,
             cosmology=getattr(self.cosmology, "name", str(self.cosmology)),
-            companion_fraction=self.companion_fraction, n_star_particles=self.n_star_particles,
-            min_star_particles=self.min_star_particles, max_star_particles=self.max_star_particles,
-            gas_particle_mass_ratio=self.gas_particle_mass_ratio, max_gas_cells=self.max_gas_cells,
+            companion_fraction=self.companion_fraction,
+            n_star_particles=self.n_star_particles,
+            min_star_particles=self.min_star_particles,
+            max_star_particles=self.max_star_particles,
+            gas_particle_mass_ratio=self.gas_particle_mass_ratio,
+            max_gas_cells=self.max_gas_cells,
         )
 
     # -- random streams --------------------------------------------------
@@ -718,7 +746,9 @@ class Universe:
         z_median, z_sigma = gallazzi2005_metallicity(log_mass)
         log_stellar_metallicity = float(z_median + rng.normal(0.0, float(z_sigma)))
         log_stellar_metallicity = float(np.clip(log_stellar_metallicity, -1.6, 0.4))
-        stellar_gradient = float(rng.normal(-0.1, 0.07) if not early_type else rng.normal(-0.2, 0.08))
+        stellar_gradient = float(
+            rng.normal(-0.1, 0.07) if not early_type else rng.normal(-0.2, 0.08)
+        )
         oxygen = float(tremonti2004_oxygen_abundance(log_mass) + rng.normal(0.0, 0.1))
         gas_gradient = float(rng.normal(-0.1, 0.05))
         age_metallicity_slope = float(rng.uniform(-0.08, -0.02))
@@ -727,8 +757,9 @@ class Universe:
         # Downsizing: massive galaxies start earlier and form faster.
         sfh_start = float(np.clip(rng.normal(1.5 - 0.4 * (log_mass - 10.5), 0.7), 0.2, 6.0))
         if quenched:
-            quench_lookback = float(np.clip(
-                rng.normal(2.5 + 1.0 * (log_mass - 10.5), 1.5), 0.3, t0 - sfh_start - 1.0))
+            quench_lookback = float(
+                np.clip(rng.normal(2.5 + 1.0 * (log_mass - 10.5), 1.5), 0.3, t0 - sfh_start - 1.0)
+            )
         else:
             quench_lookback = 0.0
 
@@ -748,23 +779,43 @@ class Universe:
             burst_fraction = burst_lookback = burst_duration = 0.0
 
         return GalaxyProperties(
-            log_stellar_mass=float(log_mass), quenched=quenched, early_type=early_type,
-            log_sfr=log_sfr, half_mass_radius=float(half_mass_radius),
-            disc_scale_length=float(disc_scale_length), disc_scale_height=float(disc_scale_height),
-            bulge_fraction=bulge_fraction, bulge_sersic_index=bulge_n,
-            bulge_effective_radius=float(bulge_re), bulge_axis_ratio=bulge_q,
-            halo_fraction=float(10 ** rng.uniform(np.log10(0.02), np.log10(0.08))), bar_fraction=bar_fraction,
-            bar_length=float(bar_length), bar_axis_ratio=bar_axis_ratio, n_arms=n_arms,
-            pitch_angle=pitch_angle, arm_strength=arm_strength, n_clumps=n_clumps,
+            log_stellar_mass=float(log_mass),
+            quenched=quenched,
+            early_type=early_type,
+            log_sfr=log_sfr,
+            half_mass_radius=float(half_mass_radius),
+            disc_scale_length=float(disc_scale_length),
+            disc_scale_height=float(disc_scale_height),
+            bulge_fraction=bulge_fraction,
+            bulge_sersic_index=bulge_n,
+            bulge_effective_radius=float(bulge_re),
+            bulge_axis_ratio=bulge_q,
+            halo_fraction=float(10 ** rng.uniform(np.log10(0.02), np.log10(0.08))),
+            bar_fraction=bar_fraction,
+            bar_length=float(bar_length),
+            bar_axis_ratio=bar_axis_ratio,
+            n_arms=n_arms,
+            pitch_angle=pitch_angle,
+            arm_strength=arm_strength,
+            n_clumps=n_clumps,
             log_stellar_metallicity=log_stellar_metallicity,
             stellar_metallicity_gradient=stellar_gradient,
-            age_metallicity_slope=age_metallicity_slope, oxygen_abundance=oxygen,
-            gas_metallicity_gradient=gas_gradient, inside_out=inside_out, sfh_start=sfh_start,
-            sfh_tau=float(10 ** rng.uniform(0.0, 1.0)), quench_lookback=quench_lookback,
-            quench_tau=0.5, log_hi_mass=log_hi_mass, log_h2_mass=log_h2_mass,
-            log_hot_gas_mass=log_hot_gas_mass, gas_scale_length_ratio=gas_scale_length_ratio,
-            depletion_time=depletion_time, burst_fraction=burst_fraction,
-            burst_lookback=burst_lookback, burst_duration=burst_duration,
+            age_metallicity_slope=age_metallicity_slope,
+            oxygen_abundance=oxygen,
+            gas_metallicity_gradient=gas_gradient,
+            inside_out=inside_out,
+            sfh_start=sfh_start,
+            sfh_tau=float(10 ** rng.uniform(0.0, 1.0)),
+            quench_lookback=quench_lookback,
+            quench_tau=0.5,
+            log_hi_mass=log_hi_mass,
+            log_h2_mass=log_h2_mass,
+            log_hot_gas_mass=log_hot_gas_mass,
+            gas_scale_length_ratio=gas_scale_length_ratio,
+            depletion_time=depletion_time,
+            burst_fraction=burst_fraction,
+            burst_lookback=burst_lookback,
+            burst_duration=burst_duration,
         )
 
     # -- particles ---------------------------------------------------------
@@ -824,7 +875,8 @@ class Universe:
             c_gas = c_gas.rotated(rotation)
             if properties.merger:
                 c_stars, c_gas = _tidal_stretch(
-                    c_stars, c_gas, properties.companion_offset, rng, companion.half_mass_radius)
+                    c_stars, c_gas, properties.companion_offset, rng, companion.half_mass_radius
+                )
             offset = properties.companion_offset * u.kpc
             stars = StarParticles.concatenate([stars, c_stars.translated(offset)])
             gas = GasCells.concatenate([gas, c_gas.translated(offset)])
@@ -835,8 +887,10 @@ class Universe:
 # realisation of one galaxy
 # --------------------------------------------------------------------------
 
+
 def _random_rotation(rng):
     from scipy.spatial.transform import Rotation
+
     return Rotation.from_quat(rng.normal(size=4))
 
 
@@ -854,10 +908,24 @@ def _tidal_stretch(stars, gas, offset, rng, radius):
         stretched = position + np.outer(strength * along * np.tanh(np.abs(scaled)), axis)
         return stretched + np.outer(0.15 * strength * radius * scaled**2, bend)
 
-    stars = type(stars).from_arrays(distort(stars.position_value), stars.mass_value,
-                                    stars.initial_mass_value, stars.age_value, stars.metallicity,
-                                    validate=False)
-    gas = gas._replace(position=distort(gas.position_value))
+    stars = type(stars).from_arrays(
+        distort(stars.position_value),
+        stars.mass_value,
+        stars.initial_mass_value,
+        stars.age_value,
+        stars.metallicity,
+        validate=False,
+    )
+    gas = type(gas).from_arrays(
+        distort(gas.position_value),
+        gas.mass_value,
+        gas.metallicity,
+        gas.sfr_value,
+        gas.neutral_fraction,
+        gas.smoothing_length_value,
+        gas.molecular_fraction,
+        validate=False,
+    )
     return stars, gas
 
 
@@ -872,8 +940,9 @@ def _sfh(ages, t0, start, tau, quench_lookback, quench_tau):
     rate = np.where(t > 0, t * np.exp(-np.clip(t, 0, None) / tau), 0.0)
     if quench_lookback > 0:
         after = ages < quench_lookback
-        rate = np.where(after, rate * np.exp(-np.clip(quench_lookback - ages, 0, None) / quench_tau),
-                        rate)
+        rate = np.where(
+            after, rate * np.exp(-np.clip(quench_lookback - ages, 0, None) / quench_tau), rate
+        )
     return rate
 
 
@@ -895,21 +964,27 @@ def _solve_sfh(props, t0):
     ages = _sfh_grid(t0)
     start = props.sfh_start
     if props.quench_lookback <= 0:
-        # For tau -> infinity a delayed-tau history gives sSFR -> 2 / (t0 - start): start later if needed.
+        # For tau -> infinity a delayed-tau history gives sSFR -> 2 / (t0 - start):
+        # start later if needed.
         max_start = t0 - 2.3 / (target * 1e9)
         if max_start < start:
             start = float(np.clip(max_start, 0.0, t0 - 0.5))
         taus = np.logspace(-1, 3, 80)
         values = _ssfr_recent(ages, _sfh(ages, t0, start, taus[:, None], 0, 1))
-        tau = float(np.interp(np.log10(target), np.log10(np.maximum(values, 1e-20)), np.log10(taus)))
+        tau = float(
+            np.interp(np.log10(target), np.log10(np.maximum(values, 1e-20)), np.log10(taus))
+        )
         return dict(start=start, tau=10**tau, quench_lookback=0.0, quench_tau=1.0)
     quench_taus = np.logspace(-2, 1, 60)
-    values = _ssfr_recent(ages, _sfh(ages, t0, start, props.sfh_tau, props.quench_lookback,
-                                     quench_taus[:, None]))
-    qt = float(np.interp(np.log10(target), np.log10(np.maximum(values, 1e-30)),
-                         np.log10(quench_taus)))
-    return dict(start=start, tau=props.sfh_tau, quench_lookback=props.quench_lookback,
-                quench_tau=10**qt)
+    values = _ssfr_recent(
+        ages, _sfh(ages, t0, start, props.sfh_tau, props.quench_lookback, quench_taus[:, None])
+    )
+    qt = float(
+        np.interp(np.log10(target), np.log10(np.maximum(values, 1e-30)), np.log10(quench_taus))
+    )
+    return dict(
+        start=start, tau=props.sfh_tau, quench_lookback=props.quench_lookback, quench_tau=10**qt
+    )
 
 
 def _draw_ages(rng, n, sfh, t0):
@@ -953,7 +1028,8 @@ def _disc_positions(rng, radius, height, phase_arm, props, arm_mask):
         m = props.n_arms
         k = np.count_nonzero(arm_mask)
         winding = np.log(np.maximum(radius[arm_mask], 1e-3) / props.disc_scale_length) / np.tan(
-            props.pitch_angle)
+            props.pitch_angle
+        )
         arm_index = rng.integers(0, m, k)
         width = rng.normal(0.0, 0.25, k)  # radians of azimuth around the arm ridge
         phi[arm_mask] = phase_arm + winding + 2.0 * np.pi * arm_index / m + width
@@ -964,7 +1040,7 @@ def _realise(props, rng, n_stars, universe):
     """Star particles and gas cells of one galaxy in its own frame."""
     t0 = universe.age_of_universe
     sfh = _solve_sfh(props, t0)
-    mass = 10 ** props.log_stellar_mass
+    mass = 10**props.log_stellar_mass
     h = props.disc_scale_length
 
     # -- split the particles among components ----------------------------
@@ -976,7 +1052,9 @@ def _realise(props, rng, n_stars, universe):
     fractions["bar"] = disc_total * props.bar_fraction
     fractions["disc"] = disc_total - fractions["bar"]
     names = list(fractions)
-    counts = rng.multinomial(n_stars, np.array([fractions[k] for k in names]) / sum(fractions.values()))
+    counts = rng.multinomial(
+        n_stars, np.array([fractions[k] for k in names]) / sum(fractions.values())
+    )
     count = dict(zip(names, counts))
 
     positions, ages, zs = [], [], []
@@ -996,9 +1074,13 @@ def _realise(props, rng, n_stars, universe):
         age_scale[chosen] = 0.5 * h
         in_burst[chosen] = True
     radius = _exponential_radius(rng, n_disc, age_scale)
-    height = _sech2_height(rng, n_disc, props.disc_scale_height * (0.35 + 0.65 * np.sqrt(disc_age / 10.0)))
+    height = _sech2_height(
+        rng, n_disc, props.disc_scale_height * (0.35 + 0.65 * np.sqrt(disc_age / 10.0))
+    )
     young = disc_age < 0.3
-    arm_probability = np.where(young, 0.75, props.arm_strength) if props.n_arms else np.zeros(n_disc)
+    arm_probability = (
+        np.where(young, 0.75, props.arm_strength) if props.n_arms else np.zeros(n_disc)
+    )
     in_arm = rng.uniform(size=n_disc) < arm_probability
     disc_pos = _disc_positions(rng, radius, height, arm_phase, props, in_arm)
     # Young star-forming clumps: a third of the youngest stars sit in compact clumps.
@@ -1006,26 +1088,44 @@ def _realise(props, rng, n_stars, universe):
     if props.n_clumps:
         clump_radius = _exponential_radius(rng, props.n_clumps, h)
         clump_phi = rng.uniform(0, 2 * np.pi, props.n_clumps)
-        clump_centres = np.column_stack([clump_radius * np.cos(clump_phi),
-                                         clump_radius * np.sin(clump_phi),
-                                         np.zeros(props.n_clumps)])
+        clump_centres = np.column_stack(
+            [
+                clump_radius * np.cos(clump_phi),
+                clump_radius * np.sin(clump_phi),
+                np.zeros(props.n_clumps),
+            ]
+        )
         very_young = np.flatnonzero((disc_age < 0.1) & (rng.uniform(size=n_disc) < 0.4))
         if very_young.size:
             which = rng.integers(0, props.n_clumps, very_young.size)
             size = rng.uniform(0.08, 0.3, props.n_clumps)[which]
-            disc_pos[very_young] = clump_centres[which] + rng.normal(size=(very_young.size, 3)) * size[:, None] * [1, 1, 0.5]
+            disc_pos[very_young] = clump_centres[which] + rng.normal(
+                size=(very_young.size, 3)
+            ) * size[:, None] * [1, 1, 0.5]
     positions.append(disc_pos)
     ages.append(disc_age)
     disc_r_norm = np.hypot(disc_pos[:, 0], disc_pos[:, 1]) / max(props.half_mass_radius, 1e-3)
-    zs.append(props.log_stellar_metallicity + props.stellar_metallicity_gradient * (disc_r_norm - 1.0)
-              + props.age_metallicity_slope * (disc_age - mean_age) + 0.1 * in_burst)
+    zs.append(
+        props.log_stellar_metallicity
+        + props.stellar_metallicity_gradient * (disc_r_norm - 1.0)
+        + props.age_metallicity_slope * (disc_age - mean_age)
+        + 0.1 * in_burst
+    )
 
     # Bar: an elongated triaxial Gaussian of intermediate-to-old stars.
     n_bar = count["bar"]
     if n_bar:
-        bar_age = _draw_ages(rng, n_bar, dict(sfh, quench_lookback=max(sfh["quench_lookback"], 1.0),
-                                              quench_tau=0.3), t0)
-        scale = props.bar_length / 2.0 * np.array([1.0, props.bar_axis_ratio, props.bar_axis_ratio * 0.8])
+        bar_age = _draw_ages(
+            rng,
+            n_bar,
+            dict(sfh, quench_lookback=max(sfh["quench_lookback"], 1.0), quench_tau=0.3),
+            t0,
+        )
+        scale = (
+            props.bar_length
+            / 2.0
+            * np.array([1.0, props.bar_axis_ratio, props.bar_axis_ratio * 0.8])
+        )
         bar_pos = rng.normal(size=(n_bar, 3)) * scale
         angle = rng.uniform(0, np.pi)
         c, s = np.cos(angle), np.sin(angle)
@@ -1033,26 +1133,41 @@ def _realise(props, rng, n_stars, universe):
         positions.append(bar_pos)
         ages.append(bar_age)
         r_norm = np.linalg.norm(bar_pos[:, :2], axis=1) / max(props.half_mass_radius, 1e-3)
-        zs.append(props.log_stellar_metallicity + props.stellar_metallicity_gradient * (r_norm - 1.0)
-                  + props.age_metallicity_slope * (bar_age - mean_age))
+        zs.append(
+            props.log_stellar_metallicity
+            + props.stellar_metallicity_gradient * (r_norm - 1.0)
+            + props.age_metallicity_slope * (bar_age - mean_age)
+        )
 
     # Bulge: old, early and fast formation, metal-rich centre.
     n_bulge = count["bulge"]
     if n_bulge:
-        bulge_sfh = dict(start=max(sfh["start"] - 0.5, 0.1), tau=rng.uniform(1.0, 4.0),
-                         quench_lookback=max(sfh["quench_lookback"], rng.uniform(1.0, 6.0)),
-                         quench_tau=rng.uniform(0.3, 1.0))
-        bulge_sfh["quench_lookback"] = min(bulge_sfh["quench_lookback"], t0 - bulge_sfh["start"] - 0.5)
+        bulge_sfh = dict(
+            start=max(sfh["start"] - 0.5, 0.1),
+            tau=rng.uniform(1.0, 4.0),
+            quench_lookback=max(sfh["quench_lookback"], rng.uniform(1.0, 6.0)),
+            quench_tau=rng.uniform(0.3, 1.0),
+        )
+        bulge_sfh["quench_lookback"] = min(
+            bulge_sfh["quench_lookback"], t0 - bulge_sfh["start"] - 0.5
+        )
         bulge_age = _draw_ages(rng, n_bulge, bulge_sfh, t0)
-        r3 = _einasto_radius(rng, n_bulge, props.bulge_effective_radius * 1.33, props.bulge_sersic_index)
+        r3 = _einasto_radius(
+            rng, n_bulge, props.bulge_effective_radius * 1.33, props.bulge_sersic_index
+        )
         bulge_pos = _isotropic(rng, n_bulge) * r3[:, None]
         bulge_pos[:, 2] *= props.bulge_axis_ratio
         positions.append(bulge_pos)
         ages.append(bulge_age)
-        r_norm = np.maximum(np.linalg.norm(bulge_pos, axis=1) / max(props.bulge_effective_radius, 1e-3), 1e-2)
+        r_norm = np.maximum(
+            np.linalg.norm(bulge_pos, axis=1) / max(props.bulge_effective_radius, 1e-3), 1e-2
+        )
         spheroid_gradient = props.stellar_metallicity_gradient if props.early_type else -0.2
-        zs.append(props.log_stellar_metallicity + spheroid_gradient * np.log10(r_norm)
-                  + props.age_metallicity_slope * (bulge_age - np.mean(bulge_age)))
+        zs.append(
+            props.log_stellar_metallicity
+            + spheroid_gradient * np.log10(r_norm)
+            + props.age_metallicity_slope * (bulge_age - np.mean(bulge_age))
+        )
 
     # Stellar halo: old, metal-poor, extended.
     n_halo = count["halo"]
@@ -1072,24 +1187,27 @@ def _realise(props, rng, n_stars, universe):
     remaining = 1.0 - mass_loss_fraction(age)
     initial_mass = np.full(age.size, mass / remaining.sum())
     current_mass = initial_mass * remaining
-    stars = StarParticles.from_arrays(position, current_mass, initial_mass, age, metallicity,
-                                      validate=False)
+    stars = StarParticles.from_arrays(
+        position, current_mass, initial_mass, age, metallicity, validate=False
+    )
     particle_mass = float(mass / age.size)
 
-    gas, gas_info = _realise_gas(props, rng, universe, particle_mass, clump_centres, arm_phase,
-                                 position, current_mass)
+    gas, gas_info = _realise_gas(
+        props, rng, universe, particle_mass, clump_centres, arm_phase, position, current_mass
+    )
     info = {"sfh": sfh, **gas_info}
     return stars, gas, info
 
 
-def _realise_gas(props, rng, universe, particle_mass, clump_centres, arm_phase,
-                 star_position, star_mass):
+def _realise_gas(
+    props, rng, universe, particle_mass, clump_centres, arm_phase, star_position, star_mass
+):
     """Cold gas disc (HI + H2, star forming) and hot halo gas of one galaxy."""
     cell_mass = particle_mass * universe.gas_particle_mass_ratio
     h_star = props.disc_scale_length
     h_gas = h_star * props.gas_scale_length_ratio
-    cold_mass = (10 ** props.log_hi_mass + 10 ** props.log_h2_mass) / HYDROGEN_MASS_FRACTION
-    hot_mass = 10 ** props.log_hot_gas_mass
+    cold_mass = (10**props.log_hi_mass + 10**props.log_h2_mass) / HYDROGEN_MASS_FRACTION
+    hot_mass = 10**props.log_hot_gas_mass
     n_cold = int(np.clip(round(cold_mass / cell_mass), 50, universe.max_gas_cells))
     n_hot = int(np.clip(round(hot_mass / cell_mass), 50, universe.max_gas_cells // 4))
 
@@ -1106,15 +1224,22 @@ def _realise_gas(props, rng, universe, particle_mass, clump_centres, arm_phase,
         in_clump = np.flatnonzero(dense & (rng.uniform(size=n_cold) < 0.3))
         if in_clump.size:
             which = rng.integers(0, len(clump_centres), in_clump.size)
-            cold_pos[in_clump] = clump_centres[which] + rng.normal(size=(in_clump.size, 3)) * [0.2, 0.2, 0.05]
+            cold_pos[in_clump] = clump_centres[which] + rng.normal(size=(in_clump.size, 3)) * [
+                0.2,
+                0.2,
+                0.05,
+            ]
             enhancement[in_clump] = 4.0
     r_cold = np.hypot(cold_pos[:, 0], cold_pos[:, 1])
-    mean_sigma_gas = cold_mass / (2 * np.pi * h_gas**2) * np.exp(-r_cold / h_gas) / 1e6  # Msun / pc^2
+    mean_sigma_gas = (
+        cold_mass / (2 * np.pi * h_gas**2) * np.exp(-r_cold / h_gas) / 1e6
+    )  # Msun / pc^2
     sigma_gas = mean_sigma_gas * enhancement
-    disc_star_mass = 10 ** props.log_stellar_mass * (1.0 - props.bulge_fraction)
+    disc_star_mass = 10**props.log_stellar_mass * (1.0 - props.bulge_fraction)
     sigma_star = disc_star_mass / (2 * np.pi * h_star**2) * np.exp(-r_cold / h_star) / 1e6
-    ratio = blitz_rosolowsky_molecular_ratio(sigma_gas, sigma_star,
-                                             max(props.disc_scale_height, 0.05) * 1e3)
+    ratio = blitz_rosolowsky_molecular_ratio(
+        sigma_gas, sigma_star, max(props.disc_scale_height, 0.05) * 1e3
+    )
     molecular = ratio / (1.0 + ratio)
     # Kennicutt-Schmidt: SFR per unit gas mass ~ Sigma_gas^0.4 above the threshold.
     ks = KENNICUTT1998
@@ -1125,17 +1250,21 @@ def _realise_gas(props, rng, universe, particle_mass, clump_centres, arm_phase,
     sfr_density = ks["amplitude"] * sigma_hydrogen ** ks["index"]  # Msun / yr / kpc^2
     cold_cell_mass = cold_mass / n_cold
     sfr = np.where(forming, sfr_density / (sigma_gas * 1e6) * cold_cell_mass, 0.0)
-    target_sfr = 10 ** props.log_sfr
+    target_sfr = 10**props.log_sfr
     ks_total = float(sfr.sum())
     if ks_total > 0:
         sfr *= target_sfr / ks_total
     elif n_cold:
         # No cell above threshold: the densest cells carry the (small) SFR.
-        densest = np.argsort(sigma_gas)[-max(1, n_cold // 50):]
+        densest = np.argsort(sigma_gas)[-max(1, n_cold // 50) :]
         sfr[densest] = target_sfr / densest.size
         ks_total = 0.0
     r_norm = r_cold / max(props.half_mass_radius, 1e-3)
-    log_oh = props.oxygen_abundance + props.gas_metallicity_gradient * (r_norm - 1.0) + rng.normal(0, 0.05, n_cold)
+    log_oh = (
+        props.oxygen_abundance
+        + props.gas_metallicity_gradient * (r_norm - 1.0)
+        + rng.normal(0, 0.05, n_cold)
+    )
     cold_z = SOLAR_METALLICITY_ASPLUND * 10 ** (log_oh - SOLAR_OXYGEN_ABUNDANCE)
     cold_neutral = np.clip(rng.uniform(0.85, 1.0, n_cold), 0, 1)
 
@@ -1162,8 +1291,9 @@ def _realise_gas(props, rng, universe, particle_mass, clump_centres, arm_phase,
     k = min(9, position.shape[0])
     distance, _ = cKDTree(position).query(position, k=k)
     smoothing = np.maximum(distance[:, -1] * (32.0 / max(k - 1, 1)) ** (1.0 / 3.0), 1e-3)
-    gas = GasCells.from_arrays(position, masses, metallicity, sfr_all, neutral, smoothing,
-                               molecular_all, validate=False)
+    gas = GasCells.from_arrays(
+        position, masses, metallicity, sfr_all, neutral, smoothing, molecular_all, validate=False
+    )
     sf_cells = max(int(np.count_nonzero(sfr)), 1)
     info = {
         "kennicutt_normalisation_ratio": float(target_sfr / ks_total) if ks_total > 0 else None,
