@@ -451,7 +451,7 @@ def _regularise(covariance, floor):
     return correlation * np.outer(new_scale, new_scale)
 
 
-def training_statistics(pairs, indices=None, *, max_images=2000, seed=0):
+def training_statistics(pairs, indices=None, *, bands=None, max_images=2000, seed=0):
     """
     Summary statistics of the inputs of a pair dataset (what a model was trained on).
 
@@ -462,6 +462,9 @@ def training_statistics(pairs, indices=None, *, max_images=2000, seed=0):
         gives ``{'image': (n_bands, N, N)}``.
     indices : array-like of int, optional
         The pairs to summarise (the training split); all by default.
+    bands : sequence of str, optional
+        The bands the model sees (its input bands, or the ones it keeps when
+        it zeroes others); all of the dataset's by default.
     max_images : int
         Summarise at most this many, drawn without replacement.
     seed : int
@@ -475,12 +478,27 @@ def training_statistics(pairs, indices=None, *, max_images=2000, seed=0):
     if indices.size > max_images:
         rng = np.random.default_rng(seed)
         indices = np.sort(rng.choice(indices, size=int(max_images), replace=False))
-    bands = tuple(pairs.bands)
+    channels = _channels(tuple(pairs.bands), bands)
+    bands = tuple(pairs.bands[c] for c in channels)
     psf = _training_psf_pixels(pairs, indices)
-    features = np.concatenate([input_features(pairs[int(i)]["image"], bands, psf[j])
+    features = np.concatenate([input_features(pairs[int(i)]["image"][channels], bands, psf[j])
                                for j, i in enumerate(indices)])
     return InputStatistics.from_features(features, bands, flux_unit=str(pairs.flux_unit),
                                          image_size=int(pairs.image_size))
+
+
+def _channels(available, wanted):
+    """Positions of the ``wanted`` bands among ``available`` (all when ``wanted`` is None)."""
+    available = list(available)
+    if wanted is None:
+        return list(range(len(available)))
+    missing = [band for band in wanted if band not in available]
+    if missing:
+        raise ValueError(
+            f"the images have bands {''.join(available)}; the statistics need "
+            f"{''.join(missing)} too"
+        )
+    return [available.index(band) for band in wanted]
 
 
 def _training_psf_pixels(pairs, indices):
@@ -551,8 +569,8 @@ def _statistics_of(model_or_statistics):
     return InputStatistics.from_dict(record)
 
 
-def diagnose(model_or_statistics, images, *, psf_fwhm_pixels=None, sigma_dex=None,
-             properties=None):
+def diagnose(model_or_statistics, images, *, bands=None, psf_fwhm_pixels=None,
+             sigma_dex=None, properties=None):
     """
     Out-of-distribution diagnostics of images, one record per image.
 
@@ -564,6 +582,10 @@ def diagnose(model_or_statistics, images, *, psf_fwhm_pixels=None, sigma_dex=Non
     images : array-like
         ``(n, n_bands, N, N)`` flux per pixel in the model's flux unit, bands
         in the model's order.
+    bands : sequence of str, optional
+        Band of every image channel; by default the model's input bands (or
+        the statistics' own). Only the bands the statistics cover are used
+        (a model that zeroes some bands is not judged on them).
     psf_fwhm_pixels : float or array-like (n,), optional
         PSF FWHM of every image in its pixels (`psf_fwhm_pixels` of a
         cutout); without it the resolution feature is left out.
@@ -589,7 +611,10 @@ def diagnose(model_or_statistics, images, *, psf_fwhm_pixels=None, sigma_dex=Non
     images = np.asarray(images, dtype=np.float64)
     if images.ndim == 3:
         images = images[np.newaxis]
-    features = input_features(images, statistics.bands, psf_fwhm_pixels)
+    if bands is None:
+        bands = getattr(model_or_statistics, "bands", None) or statistics.bands
+    channels = _channels(tuple(bands), statistics.bands)
+    features = input_features(images[:, channels], statistics.bands, psf_fwhm_pixels)
     features = features[:, :len(statistics.feature_names)]
     distance = statistics.distance(features)
     z = statistics.z_scores(features)
