@@ -172,3 +172,15 @@ def test_threshold_and_bad_input(statistics):
     assert statistics.threshold >= 0.999999 * np.sqrt(chi2.isf(1e-4, k) * small_sample)
     with pytest.raises(ValueError, match="lack"):
         InputStatistics.from_dict({"bands": ["r"]})
+
+
+def test_only_the_bands_the_model_sees_count(pairs, split, held_out, held_out_psf):
+    # A model that zeroes u, i and z is judged on g and r only: a wild u band is no warning.
+    statistics = training_statistics(pairs, split[0], bands=("g", "r"))
+    assert statistics.bands == ("g", "r") and statistics.feature_names[0] == "colour_g_r"
+    wild = held_out.copy()
+    wild[:, 0] *= 1e3
+    records = diagnose(statistics, wild, bands="ugriz", psf_fwhm_pixels=held_out_psf)
+    assert not any(record["out_of_distribution"] for record in records)
+    with pytest.raises(ValueError, match="need"):
+        diagnose(statistics, held_out[:, 3:], bands="iz")
