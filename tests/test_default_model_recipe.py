@@ -1,0 +1,40 @@
+"""The default model's recipe script and the accuracy benchmark's entry checks."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(relative):
+    spec = importlib.util.spec_from_file_location(Path(relative).stem, ROOT / relative)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_defaults_and_smoke_overrides():
+    recipe = _load("tools/train_default_model.py")
+    args = recipe.parse_args([])
+    assert (args.galaxies, args.views, args.size, args.base_width, args.depth) == (
+        recipe.RECIPE["galaxies"], 4, 64, 16, 4)
+    assert args.output == ROOT / "picasso" / "data" / "model.safetensors"
+    smoke = recipe.parse_args(["--smoke", "--epochs", "2"])
+    assert smoke.galaxies == recipe.SMOKE["galaxies"] and smoke.size == recipe.SMOKE["size"]
+    assert smoke.epochs == 2  # an explicit flag beats the smoke size
+    assert smoke.output == smoke.work_dir / "model.safetensors"
+    assert smoke.output != args.output  # a smoke run never replaces the bundled model
+
+
+def test_benchmark_refuses_without_a_model(monkeypatch):
+    bench = _load("benchmarks/bench_accuracy.py")
+    import picasso.nn.weights as weights
+
+    def no_model():
+        raise RuntimeError("no trained model is bundled with picasso yet")
+
+    monkeypatch.setattr(weights, "default_model", no_model)
+    with pytest.raises(SystemExit, match="no model to benchmark.*--model PATH"):
+        bench.main(["--galaxies", "1"])
