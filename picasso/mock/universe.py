@@ -36,7 +36,9 @@ Sizes
     et al. (2013) and Suess et al. (2019).
 Stellar metallicity
     Median and 16-84% range of Gallazzi et al. (2005, MNRAS 362, 41), their
-    Table 2 (log Z*/Zsun, Zsun = 0.02 as in BC03), interpolated in mass.
+    Table 2 (log Z*/Zsun, Zsun = 0.02 as in BC03), interpolated in mass, shifted
+    by ``stellar_metallicity_offset`` (default -0.15 dex, a calibration of the
+    red sequence's observed colour, see `Universe`).
 Gas-phase metallicity
     Tremonti et al. (2004, ApJ 613, 898) eq. 3, 12 + log(O/H) = -1.492 + 1.847 x
     - 0.08026 x^2 (x = log M*), 0.1 dex scatter, converted to a metal mass
@@ -544,6 +546,13 @@ class Universe:
         Gas cell mass over the star particle mass of the galaxy (1: equal
         baryonic resolution, as in Illustris; 0.5 by default for smoother gas maps).
     max_gas_cells : int
+    stellar_metallicity_offset : float
+        Shift (dex) applied to the Gallazzi et al. (2005) stellar
+        metallicities. The default -0.15 brings the red sequence of BC03
+        populations observed at z = 0.05 from g - r = 0.87 to about 0.83,
+        nearer the SDSS red sequence (0.75-0.8, observed), and lies within
+        the 0.1-0.2 dex systematic spread between population-synthesis
+        libraries; 0 reproduces Gallazzi et al. exactly.
 
     Examples
     --------
@@ -568,6 +577,7 @@ class Universe:
         max_star_particles=40000,
         gas_particle_mass_ratio=0.5,
         max_gas_cells=12000,
+        stellar_metallicity_offset=-0.15,
     ):
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
@@ -601,6 +611,7 @@ class Universe:
         self.max_star_particles = int(max_star_particles)
         self.gas_particle_mass_ratio = float(gas_particle_mass_ratio)
         self.max_gas_cells = int(max_gas_cells)
+        self.stellar_metallicity_offset = float(stellar_metallicity_offset)
 
     def parameters(self):
         """
@@ -622,6 +633,7 @@ class Universe:
             max_star_particles=self.max_star_particles,
             gas_particle_mass_ratio=self.gas_particle_mass_ratio,
             max_gas_cells=self.max_gas_cells,
+            stellar_metallicity_offset=self.stellar_metallicity_offset,
         )
 
     # -- random streams --------------------------------------------------
@@ -744,7 +756,9 @@ class Universe:
         n_clumps = int(rng.poisson(4.0 + 8.0 * min(ssfr_excess, 3.0))) if star_forming_disc else 0
 
         z_median, z_sigma = gallazzi2005_metallicity(log_mass)
-        log_stellar_metallicity = float(z_median + rng.normal(0.0, float(z_sigma)))
+        log_stellar_metallicity = float(
+            z_median + self.stellar_metallicity_offset + rng.normal(0.0, float(z_sigma))
+        )
         log_stellar_metallicity = float(np.clip(log_stellar_metallicity, -1.6, 0.4))
         stellar_gradient = float(
             rng.normal(-0.1, 0.07) if not early_type else rng.normal(-0.2, 0.08)
