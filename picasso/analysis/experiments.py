@@ -507,22 +507,22 @@ class _Variant:
     train_pairs: int | None = None
 
 
-def _predict_test(model, pairs, indices, train_config, batch_size=16):
-    """Predicted log10 maps of the test pairs, fed exactly as in training."""
+def _predict_test(model, pairs, indices, train_config, batch_size=16, device="cpu"):
+    """Predicted log10 maps of the test pairs, fed exactly as in training (on ``device``)."""
     import torch
 
     from ..nn.train import NetworkDataset
 
     data = NetworkDataset(pairs, indices, in_bands=model.bands, properties=model.properties,
                           flux_floor=train_config.flux_floor, keep_bands=train_config.keep_bands)
-    network = model.network.eval()
+    network = model.network.to(device).eval()
     out = []
     with torch.inference_mode():
         for start in range(0, len(data), batch_size):
             batch = torch.stack([data[i][0] for i in range(start, min(start + batch_size,
                                                                        len(data)))])
-            prediction, _ = network.split_output(network(batch).float())
-            out.append(prediction.numpy())
+            prediction, _ = network.split_output(network(batch.to(device)).float())
+            out.append(prediction.cpu().numpy())
     return np.concatenate(out)
 
 
@@ -609,7 +609,10 @@ def _run_variant(variant, output_dir, *, k, progress, seed, geometries):
     model = trainer.fit()
     seconds = time.perf_counter() - start
     test = np.asarray(trainer.split.test)
-    predictions = _predict_test(model, variant.pairs, test, variant.train_config)
+    predictions = _predict_test(model, variant.pairs, test, variant.train_config,
+                                batch_size=variant.train_config.batch_size,
+                                device=trainer.device)
+    model.to("cpu")
     per_galaxy, per_pixel = _evaluate(variant.pairs, test, predictions, tuple(model.properties),
                                       k, geometries)
     return VariantResult(name=variant.name, settings=variant.settings, n_train=n_train,
