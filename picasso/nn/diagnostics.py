@@ -608,20 +608,26 @@ def diagnose(model_or_statistics, images, *, bands=None, psf_fwhm_pixels=None,
     statistics = _statistics_of(model_or_statistics)
     if statistics is None:
         return None
-    images = np.asarray(images, dtype=np.float64)
-    if images.ndim == 3:
+    if isinstance(images, np.ndarray) and images.ndim == 3:
         images = images[np.newaxis]
     if bands is None:
         bands = getattr(model_or_statistics, "bands", None) or statistics.bands
     channels = _channels(tuple(bands), statistics.bands)
-    features = input_features(images[:, channels], statistics.bands, psf_fwhm_pixels)
+    n_images = len(images)
+    psf = np.full(n_images, np.nan) if psf_fwhm_pixels is None else np.broadcast_to(
+        np.asarray(psf_fwhm_pixels, dtype=np.float64), (n_images,))
+    # One image at a time: a catalogue chunk in float64 at once would be large.
+    features = np.concatenate([
+        input_features(np.asarray(images[index])[channels], statistics.bands, psf[index])
+        for index in range(n_images)
+    ]) if n_images else np.empty((0, len(feature_names(statistics.bands))))
     features = features[:, :len(statistics.feature_names)]
     distance = statistics.distance(features)
     z = statistics.z_scores(features)
-    geometry = _Geometry(images.shape[-1])
-    central = geometry.weights > 0.5
+    geometry = _Geometry(np.asarray(images[0]).shape[-1]) if n_images else None
+    central = geometry.weights > 0.5 if n_images else None
     records = []
-    for index in range(images.shape[0]):
+    for index in range(n_images):
         order = np.argsort(-np.abs(z[index]))
         record = {
             "distance": float(distance[index]),
