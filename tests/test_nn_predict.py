@@ -49,10 +49,17 @@ def test_cutout_predict_gives_physical_maps_on_the_cutout_grid(pairs):
     assert maps["stellar_mass"].unit == u.Msun / u.kpc**2
     assert maps.wcs.wcs.crval[0] == 150.0
     assert_allclose(maps.pixel_scale.to_value(u.kpc), cutout.pixel_scale_kpc.to_value(u.kpc))
-    # the numbers are 10**network(ln flux)
+    # the numbers are 10**network(ln flux per kpc2)
+    area = cutout.pixel_scale_kpc.to_value(u.kpc) ** 2
     with torch.inference_mode():
-        direct = model.network(torch.from_numpy(normalize_flux(pairs[0]["image"][None])))
+        direct = model.network(torch.from_numpy(normalize_flux(pairs[0]["image"][None] / area)))
     assert_allclose(np.log10(maps["sfr"].value), direct[0, 1].numpy(), rtol=1e-5)
+    # the same surface brightness on pixels twice as large gives the same surface densities
+    coarse = GalaxyCutout(4 * pairs[0]["image"] * u.nanomaggy,
+                          pixel_scale=2 * cutout.pixel_scale_kpc, redshift=0.05)
+    assert_allclose(model.predict(coarse)["sfr"].value, maps["sfr"].value, rtol=1e-4)
+    with pytest.raises(ValueError, match="no physical pixel scale"):
+        model.predict(GalaxyCutout(pairs[0]["image"] * u.nanomaggy))
     # the same flux in janskys gives the same maps
     in_jansky = cutout.to_unit(u.Jy)
     assert_allclose(model.predict(in_jansky)["stellar_mass"].value, maps["stellar_mass"].value,
@@ -85,7 +92,7 @@ def test_mismatches_are_refused_with_advice(pairs):
     wrong_field = _cutout(pairs, meta={"r_half": 5 * u.kpc})
     with pytest.raises(ValueError, match="spans .* half-mass radii"):
         model.predict(wrong_field)
-    surface = GalaxyCutout(pairs[0]["image"] * u.MJy / u.sr)
+    surface = GalaxyCutout(pairs[0]["image"] * u.MJy / u.sr, pixel_scale=0.5 * u.kpc)
     with pytest.raises(ValueError, match="cannot convert the cutout's flux"):
         model.predict(surface)
     with pytest.raises(RuntimeError, match="no trained model is bundled"):

@@ -450,6 +450,11 @@ class PairDataset:
         return table
 
     @property
+    def pixel_scale_kpc(self):
+        """`~astropy.units.Quantity`: physical pixel side of every pair."""
+        return self._table["pixel_scale_kpc"][self.indices] * u.kpc
+
+    @property
     def galaxy_ids(self):
         """ndarray: galaxy id of every pair (views of a galaxy share it)."""
         return self._table["galaxy_id"][self.indices]

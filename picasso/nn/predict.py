@@ -22,7 +22,7 @@ import astropy.units as u
 import numpy as np
 import torch
 
-from .transforms import d4_inverse, d4_transform, normalize_flux, zero_bands
+from .transforms import d4_inverse, d4_transform, flux_per_area, normalize_flux, zero_bands
 from .weights import FIELD_OF_VIEW_R_HALF, Model, default_model, load_model
 
 __all__ = [
@@ -79,7 +79,9 @@ def check_cutout(cutout, model):
     Returns
     -------
     flux : `numpy.ndarray`
-        float32 ``(n_bands, N, N)`` flux per pixel in ``model.flux_unit``.
+        float32 ``(n_bands, N, N)``: the network's input before normalisation,
+        flux per pixel in ``model.flux_unit`` divided by the pixel area in kpc2
+        (`picasso.nn.transforms.flux_per_area`).
 
     Raises
     ------
@@ -126,6 +128,12 @@ def check_cutout(cutout, model):
     else:
         log.debug("the cutout does not record its half-mass radius; its field of view is "
                   "assumed to follow the model's convention (%g r_half)", FIELD_OF_VIEW_R_HALF)
+    if cutout.pixel_scale_kpc is None:
+        raise ValueError(
+            "the cutout has no physical pixel scale; the model needs it to turn flux per pixel "
+            "into flux per kpc2 and maps back into surface densities. Give the cutout a "
+            "redshift (with an angular scale or WCS) or pixel_scale in kpc"
+        )
     try:
         flux = cutout.to_unit(model.flux_unit).flux
     except (u.UnitsError, ValueError) as error:
@@ -133,7 +141,7 @@ def check_cutout(cutout, model):
             f"cannot convert the cutout's flux ({cutout.unit}) to the model's "
             f"{model.flux_unit}: {error}"
         ) from None
-    return np.asarray(flux.to_value(model.flux_unit), dtype=np.float32)
+    return flux_per_area(flux.to_value(model.flux_unit), cutout.pixel_scale_kpc)
 
 
 def _compiled_network(model):

@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 import torch
 import torch.distributed as dist
@@ -38,6 +39,7 @@ from .loss import EMPTY_WEIGHT, LOSSES
 from .transforms import (
     DEFAULT_FLUX_FLOOR,
     d4_transform,
+    flux_per_area,
     normalize_flux,
     random_symmetry,
     select_band_channels,
@@ -330,7 +332,7 @@ class NetworkDataset(Dataset):
     ----------
     pairs : `~picasso.io.dataset.PairDataset` or similar
         Anything with ``len``, items ``{'image', 'truth'}`` and ``bands``,
-        ``properties`` attributes.
+        ``properties`` and ``pixel_scale_kpc`` (one per pair) attributes.
     indices : sequence of int, optional
         Positions in ``pairs`` to use; all by default.
     in_bands : sequence of str, optional
@@ -363,6 +365,13 @@ class NetworkDataset(Dataset):
                 f"{', '.join(source_properties)})"
             )
         self._property_index = [source_properties.index(name) for name in self.properties]
+        pixel_scales = getattr(pairs, "pixel_scale_kpc", None)
+        if pixel_scales is None or len(pixel_scales) != len(pairs):
+            raise ValueError(
+                "the pairs must give the physical pixel scale of every pair (pixel_scale_kpc): "
+                "the network's input is flux per kpc2"
+            )
+        self._pixel_scale_kpc = u.Quantity(pixel_scales, u.kpc).value
         # fail early on bands the data lacks
         select_band_channels(np.zeros((len(self.source_bands), 1, 1)), self.source_bands,
                              self.in_bands)
@@ -383,7 +392,7 @@ class NetworkDataset(Dataset):
         index = int(self.indices[item])
         pair = self.pairs[index]
         image = select_band_channels(np.asarray(pair["image"]), self.source_bands, self.in_bands)
-        image = normalize_flux(image, self.flux_floor)
+        image = normalize_flux(flux_per_area(image, self._pixel_scale_kpc[index]), self.flux_floor)
         if self.keep_bands is not None:
             image = zero_bands(image, self.in_bands, self.keep_bands)
         truth = np.asarray(pair["truth"], dtype=np.float32)[self._property_index]

@@ -1,9 +1,12 @@
 """
 What happens to images and maps between the data and the network.
 
-- Input normalisation, as in the authors' code: ``ln(max(flux, floor))`` per
-  pixel and band, with the flux in the model's recorded unit and no per-band
-  scaling.
+- Input normalisation: ``ln(max(flux, floor))`` per pixel and band as in the
+  authors' code, with no per-band scaling, applied to the flux per pixel
+  divided by the pixel area in kpc2 (`flux_per_area`): the authors' targets
+  were amounts per pixel, picasso's are surface densities, so picasso's input
+  is a surface brightness per kpc2 and the network never has to guess a pixel
+  scale.
 - Targets: log10 of the maps in registry units, `~picasso.properties.LOG10_EMPTY`
   where a pixel is empty; `known_mask` tells the two apart.
 - Augmentation: the 8 symmetries of the square (the dihedral group D4),
@@ -25,6 +28,7 @@ __all__ = [
     "EMPTY_THRESHOLD",
     "N_SYMMETRIES",
     "normalize_flux",
+    "flux_per_area",
     "known_mask",
     "d4_transform",
     "d4_inverse",
@@ -47,6 +51,39 @@ N_SYMMETRIES = 8
 
 def _is_torch(array):
     return isinstance(array, torch.Tensor)
+
+
+def flux_per_area(flux, pixel_scale_kpc):
+    """
+    Flux per pixel divided by the pixel's physical area (kpc2).
+
+    The truth maps are surface densities per kpc2 and picasso's images span 10
+    half-mass radii, so the physical pixel size differs from galaxy to galaxy.
+    A network fed flux per pixel would have to guess the pixel area from the
+    galaxy's appearance to reach a density per kpc2; divided by the area, the
+    input is a surface brightness per kpc2 and the map from input to target
+    is local, whatever the pixel scale.
+
+    Parameters
+    ----------
+    flux : `numpy.ndarray`
+        Flux per pixel as plain numbers, ``(n_bands, ny, nx)``.
+    pixel_scale_kpc : float or `~astropy.units.Quantity`
+        Side of a pixel in kpc.
+
+    Returns
+    -------
+    flux_per_kpc2 : `numpy.ndarray`
+        float32, in the flux unit per kpc2.
+    """
+    if hasattr(pixel_scale_kpc, "unit"):
+        pixel_scale_kpc = pixel_scale_kpc.to_value("kpc")
+    pixel_scale_kpc = float(pixel_scale_kpc)
+    if not np.isfinite(pixel_scale_kpc) or pixel_scale_kpc <= 0:
+        raise ValueError(f"the pixel scale must be a positive length in kpc, got {pixel_scale_kpc}")
+    return (np.asarray(flux, dtype=np.float32) / np.float32(pixel_scale_kpc**2)).astype(
+        np.float32
+    )
 
 
 def normalize_flux(flux, floor=DEFAULT_FLUX_FLOOR):

@@ -14,7 +14,8 @@ are the network weights in float32; the safetensors metadata holds one key,
     Input bands in channel order; output properties with their units (checked
     against `picasso.properties.PROPERTIES` on load).
 ``flux_unit``, ``flux_floor``, ``normalisation``
-    The input is ``ln(max(flux, flux_floor))`` with flux in ``flux_unit``.
+    The input is ``ln(max(flux / pixel_area, flux_floor))`` with the flux per
+    pixel in ``flux_unit`` and the pixel area in kpc2.
 ``target``
     ``"log10"``: outputs are log10 of the maps in registry units.
 ``image_size``
@@ -99,7 +100,8 @@ class Model:
     flux_unit : str or `~astropy.units.Unit`
         Flux unit of the input images (per pixel).
     flux_floor : float
-        Floor of the ``ln(max(flux, floor))`` normalisation, in ``flux_unit``.
+        Floor of the ``ln(max(flux / pixel_area, floor))`` normalisation, in
+        ``flux_unit`` per kpc2.
     image_size : int
         Side of the training images in pixels.
     trained : bool
@@ -185,7 +187,7 @@ class Model:
             ],
             "flux_unit": self.flux_unit.to_string(),
             "flux_floor": self.flux_floor,
-            "normalisation": "ln(max(flux, flux_floor))",
+            "normalisation": "ln(max(flux / pixel_area_kpc2, flux_floor))",
             "target": "log10",
             "image_size": self.image_size,
             "pixel_scale_convention": _pixel_scale_convention(),
