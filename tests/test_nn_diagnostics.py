@@ -59,9 +59,15 @@ def statistics(pairs, split):
     return training_statistics(pairs, split[0])
 
 
+def network_input(image, pixel_scale):
+    """What the network sees before its logarithm: flux per kpc2."""
+    return np.asarray(image) / u.Quantity(pixel_scale, u.kpc).to_value(u.kpc) ** 2
+
+
 @pytest.fixture(scope="module")
 def held_out(pairs, split):
-    return np.stack([pairs[int(i)]["image"] for i in split[1]])
+    scales = u.Quantity(pairs.table["pixel_scale_kpc"], u.kpc)
+    return np.stack([network_input(pairs[int(i)]["image"], scales[i]) for i in split[1]])
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +134,8 @@ def test_galaxy_outside_training_redshift_and_size_warns(statistics):
     dwarfs = small_universe(seed=5, mass_range=(10**8, 10**8.3) * u.Msun)
     cutout, _ = observe(dwarfs.particles(0), ObservingConfig(image_size=SIZE, redshift=0.3),
                         seed=1)
-    positions, caught = flagged(statistics, cutout.flux.to_value(u.nanomaggy)[np.newaxis],
-                                psf_fwhm_pixels(cutout))
+    image = network_input(cutout.flux.to_value(u.nanomaggy), cutout.pixel_scale_kpc)
+    positions, caught = flagged(statistics, image[np.newaxis], psf_fwhm_pixels(cutout))
     assert positions == [0] and len(caught) == 1
 
 
@@ -184,3 +190,33 @@ def test_only_the_bands_the_model_sees_count(pairs, split, held_out, held_out_ps
     assert not any(record["out_of_distribution"] for record in records)
     with pytest.raises(ValueError, match="need"):
         diagnose(statistics, held_out[:, 3:], bands="iz")
+
+
+def test_trained_model_records_statistics_and_predict_warns(pairs, tmp_path):
+    import picasso
+    from picasso import GalaxyCutout
+    from picasso.nn.predict import predict_cutouts
+    from picasso.nn.train import TrainConfig, Trainer
+
+    trainer = Trainer(pairs, tmp_path, model_config=tiny_config(),
+                      config=TrainConfig(epochs=1, batch_size=8), progress=False)
+    model = trainer.fit()
+    assert STATISTICS_KEY in model.info
+    assert model.info[STATISTICS_KEY]["n_images"] == trainer.split.train.size
+    assert "Training inputs and out-of-distribution warnings" in model.card
+    held_out = [pairs.cutout(int(i)) for i in trainer.split.test]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PicassoOODWarning)
+        maps = predict_cutouts(held_out, model)
+    assert all(not m.meta["ood"]["out_of_distribution"] for m in maps)
+    galaxy = held_out[0].flux.to_value(u.nanomaggy)
+    swapped = GalaxyCutout(galaxy[::-1] * u.nanomaggy, pixel_scale=held_out[0].pixel_scale_kpc)
+    with pytest.warns(PicassoOODWarning, match="cutout 0"):
+        (prediction,) = predict_cutouts([swapped], model)
+    assert prediction.meta["ood"]["out_of_distribution"]
+    assert prediction.meta["ood"]["largest"][0].startswith("colour")
+    # The diagnostics survive writing the maps to FITS.
+    path = tmp_path / "maps.fits"
+    prediction.write(path)
+    assert picasso.PropertyMaps.read(path).meta["ood"]["distance"] == pytest.approx(
+        prediction.meta["ood"]["distance"])

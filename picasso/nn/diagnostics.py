@@ -10,8 +10,10 @@ how far it lies from them.
 
 Features
 --------
-Every image ``(n_bands, N, N)`` (flux per pixel in the model's flux unit)
-is reduced to a few numbers by `input_features`:
+Every image ``(n_bands, N, N)`` is reduced to a few numbers by
+`input_features`. Images are taken as the network sees them before its
+logarithm (`picasso.nn.predict.check_cutout`): flux per pixel in the
+model's flux unit divided by the pixel area in kpc2.
 
 ``colour_<a>_<b>``
     Colour of adjacent bands in the central aperture (radius ``N / 5``:
@@ -451,7 +453,8 @@ def _regularise(covariance, floor):
     return correlation * np.outer(new_scale, new_scale)
 
 
-def training_statistics(pairs, indices=None, *, bands=None, max_images=2000, seed=0):
+def training_statistics(pairs, indices=None, *, bands=None, per_area=True, max_images=2000,
+                        seed=0):
     """
     Summary statistics of the inputs of a pair dataset (what a model was trained on).
 
@@ -465,6 +468,10 @@ def training_statistics(pairs, indices=None, *, bands=None, max_images=2000, see
     bands : sequence of str, optional
         The bands the model sees (its input bands, or the ones it keeps when
         it zeroes others); all of the dataset's by default.
+    per_area : bool
+        Divide every image by its pixel area in kpc2 (the pairs'
+        ``pixel_scale_kpc``), as the network's input is (`True` for models
+        that take flux per kpc2, the convention of `picasso.nn.predict`).
     max_images : int
         Summarise at most this many, drawn without replacement.
     seed : int
@@ -481,9 +488,18 @@ def training_statistics(pairs, indices=None, *, bands=None, max_images=2000, see
     channels = _channels(tuple(pairs.bands), bands)
     bands = tuple(pairs.bands[c] for c in channels)
     psf = _training_psf_pixels(pairs, indices)
-    features = np.concatenate([input_features(pairs[int(i)]["image"][channels], bands, psf[j])
-                               for j, i in enumerate(indices)])
-    return InputStatistics.from_features(features, bands, flux_unit=str(pairs.flux_unit),
+    area = np.ones(len(indices))
+    if per_area:
+        import astropy.units as u
+
+        area = u.Quantity(pairs.table["pixel_scale_kpc"], u.kpc).to_value(u.kpc)[indices] ** 2
+    features = np.concatenate([
+        input_features(np.asarray(pairs[int(i)]["image"], dtype=np.float64)[channels] / area[j],
+                       bands, psf[j])
+        for j, i in enumerate(indices)
+    ])
+    flux_unit = f"{pairs.flux_unit} / kpc2" if per_area else str(pairs.flux_unit)
+    return InputStatistics.from_features(features, bands, flux_unit=flux_unit,
                                          image_size=int(pairs.image_size))
 
 

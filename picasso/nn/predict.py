@@ -22,6 +22,7 @@ import astropy.units as u
 import numpy as np
 import torch
 
+from .diagnostics import diagnose, psf_fwhm_pixels, warn_out_of_distribution
 from .transforms import d4_inverse, d4_transform, flux_per_area, normalize_flux, zero_bands
 from .weights import FIELD_OF_VIEW_R_HALF, Model, default_model, load_model
 
@@ -299,9 +300,15 @@ def predict_cutouts(cutouts, model=None, *, batch_size=8, device=None, symmetrie
                                              **({"compile": True} if compile else {}))
     model_meta = {"model_trained": model.trained,
                   "model_version": model.header.get("picasso_version")}
+    # Out-of-distribution diagnostics against the model's training inputs (when recorded).
+    ood = diagnose(model, images, psf_fwhm_pixels=[psf_fwhm_pixels(c) for c in cutouts],
+                   sigma_dex=sigmas, properties=model.properties)
+    warn_out_of_distribution(ood, [f"cutout {i}" for i in range(len(cutouts))], stacklevel=3)
     maps = []
     for index, cutout in enumerate(cutouts):
         meta = {**(cutout.meta or {}), **model_meta}
+        if ood is not None:
+            meta["ood"] = ood[index]
         maps.append(PropertyMaps.from_log10(
             log10_maps[index], model.properties, pixel_scale=cutout.pixel_scale_kpc,
             wcs=cutout.wcs, uncertainty=None if sigmas is None else sigmas[index], meta=meta,

@@ -35,6 +35,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..properties import PROPERTIES
+from .diagnostics import STATISTICS_KEY, training_statistics
 from .loss import EMPTY_WEIGHT, LOSSES
 from .transforms import (
     DEFAULT_FLUX_FLOOR,
@@ -851,8 +852,22 @@ class Trainer:
         }
         if self.config.keep_bands is not None:
             info["keep_bands"] = list(self.config.keep_bands)
+        info[STATISTICS_KEY] = self._training_input_statistics()
         return Model(network, flux_unit=self.pairs.flux_unit, flux_floor=self.config.flux_floor,
                      image_size=self.image_size, trained=trained, info=info)
+
+    def _training_input_statistics(self):
+        """Summary of the training inputs for out-of-distribution warnings (computed once)."""
+        if getattr(self, "_input_statistics", None) is None:
+            try:
+                # Only the bands the network sees (it zeroes the others when keep_bands is set).
+                bands = self.config.keep_bands or self.model_config.in_bands
+                self._input_statistics = training_statistics(
+                    self.pairs, self.split.train, bands=bands).to_dict()
+            except ValueError as error:
+                log.warning("no training-input statistics in the model header: %s", error)
+                self._input_statistics = {}
+        return self._input_statistics or None
 
     def _write_logs(self):
         rows = self.history

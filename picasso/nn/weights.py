@@ -199,6 +199,13 @@ class Model:
         header.setdefault("picasso_version", __version__)
         return header
 
+    @property
+    def card(self):
+        """str: the model card in markdown (`picasso.nn.card.model_card`)."""
+        from .card import model_card
+
+        return model_card(self)
+
     def save(self, path, *, overwrite=False):
         """
         Write the model file.
