@@ -246,7 +246,7 @@ def predict_log10(model, images, *, batch_size=8, device=None, symmetries=(0,),
 
 
 def predict_cutouts(cutouts, model=None, *, batch_size=8, device=None, symmetries=(0,),
-                    progress=False, compile=False):
+                    progress=False, compile=False, uncertainty=None):
     """
     Predict property maps for cutouts.
 
@@ -265,20 +265,27 @@ def predict_cutouts(cutouts, model=None, *, batch_size=8, device=None, symmetrie
     progress : bool
     compile : bool
         Use the compiled network (see `predict_log10`).
+    uncertainty : bool or None
+        ``True``: give every map a per-pixel 1-sigma in dex
+        (``maps.uncertainty``), which needs a deep ensemble
+        (`picasso.nn.ensemble.Ensemble`) or a model with the heteroscedastic
+        head; ``False``: leave it out; `None` (default): include it when the
+        model provides one.
 
     Returns
     -------
     maps : list of `~picasso.PropertyMaps`
         One per cutout: surface densities (and mean age) in registry units,
         with the cutout's WCS and physical pixel scale; empty where the
-        network predicts the empty sentinel; ``uncertainty`` in dex for a
-        heteroscedastic model. ``meta`` records the model and the cutout's
-        own metadata.
+        network predicts the empty sentinel; ``uncertainty`` in dex for an
+        ensemble or a heteroscedastic model (see ``uncertainty``). ``meta``
+        records the model and the cutout's own metadata.
 
     Raises
     ------
     ValueError
-        If a cutout does not fit the model (see `check_cutout`).
+        If a cutout does not fit the model (see `check_cutout`), or
+        ``uncertainty=True`` and the model gives no uncertainty.
     RuntimeError
         If ``model`` is `None` and no model is bundled.
     """
@@ -288,6 +295,12 @@ def predict_cutouts(cutouts, model=None, *, batch_size=8, device=None, symmetrie
     if isinstance(cutouts, GalaxyCutout):
         raise TypeError("predict_cutouts takes a list of cutouts; use cutout.predict() for one")
     model = _resolve_model(model, device)
+    if uncertainty and not (getattr(model, "members", None) or model.config.heteroscedastic):
+        raise ValueError(
+            "uncertainty=True needs a model that predicts one: a deep ensemble "
+            "(picasso.nn.ensemble.train_ensemble / load_ensemble) or a network with the "
+            "heteroscedastic head (UNetConfig(heteroscedastic=True)); this model has neither"
+        )
     cutouts = list(cutouts)
     images = []
     for index, cutout in enumerate(cutouts):
@@ -298,6 +311,8 @@ def predict_cutouts(cutouts, model=None, *, batch_size=8, device=None, symmetrie
     log10_maps, sigmas = model.predict_log10(images, batch_size=batch_size, device=device,
                                              symmetries=symmetries, progress=progress,
                                              **({"compile": True} if compile else {}))
+    if uncertainty is False:
+        sigmas = None
     model_meta = {"model_trained": model.trained,
                   "model_version": model.header.get("picasso_version")}
     # Out-of-distribution diagnostics against the model's training inputs (when recorded).

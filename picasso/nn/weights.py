@@ -256,7 +256,7 @@ class Model:
                              symmetries=symmetries, progress=progress,
                              channels_last=channels_last, compile=compile)
 
-    def predict(self, cutouts, *, batch_size=8, device=None, progress=False):
+    def predict(self, cutouts, *, batch_size=8, device=None, progress=False, uncertainty=None):
         """
         Predict property maps for one cutout or a list of cutouts.
 
@@ -268,6 +268,9 @@ class Model:
             Default: where the model is.
         progress : bool
             Show a progress bar.
+        uncertainty : bool or None
+            Per-pixel 1-sigma in dex in ``maps.uncertainty`` (see
+            `picasso.nn.predict.predict_cutouts`).
 
         Returns
         -------
@@ -280,7 +283,7 @@ class Model:
         single = isinstance(cutouts, GalaxyCutout)
         maps = predict_cutouts(
             [cutouts] if single else cutouts, model=self, batch_size=batch_size, device=device,
-            progress=progress,
+            progress=progress, uncertainty=uncertainty,
         )
         return maps[0] if single else maps
 
@@ -383,6 +386,10 @@ def load_model(path, *, device="cpu"):
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             header, config = _read_header(path, handle.metadata())
+            if isinstance(header.get("ensemble"), dict):
+                from .ensemble import load_ensemble
+
+                return load_ensemble(path, device=device)
             state = {name: handle.get_tensor(name) for name in handle.keys()}
     except SafetensorError as error:
         _fail(path, f"the weights are truncated or corrupt ({error})")
