@@ -148,6 +148,21 @@ def test_same_seed_same_pair_and_metadata():
     assert_allclose(
         truth.meta["r_half"].value, main.stellar_half_mass_radius(projected=True).value, rtol=1e-9
     )
+    assert cutout.meta["r_half_projected_kpc"] == truth.meta["r_half"].value
+
+
+def test_mock_cutouts_fit_a_model_of_their_size():
+    from picasso.nn.predict import check_cutout
+    from picasso.nn.unet import UNet, UNetConfig
+    from picasso.nn.weights import Model
+
+    config = small_config()
+    cutout, _ = obs.observe(obs.prepare(small_universe(6).particles(1), config), config, seed=5)
+    # the field spans ten of the half-mass radii the cutout records, as a model expects
+    assert_allclose(cutout.meta["fov_kpc"], 10 * cutout.meta["r_half_kpc"])
+    model = Model(UNet(UNetConfig(depth=2, base_width=2)), image_size=32)
+    image = check_cutout(cutout, model)
+    assert image.shape == (5, 32, 32)
 
 
 def test_four_views_face_on_and_edge_on():

@@ -1111,7 +1111,9 @@ def observe(
     -------
     cutout : `~picasso.GalaxyCutout`
         ugriz flux in nanomaggy with variance, pixel scale (kpc), redshift and
-        PSF; ``meta`` holds the view and noise settings.
+        PSF; ``meta`` holds the view and noise settings, ``r_half_kpc`` (the
+        3-D half-mass radius the field of view is cut to) and
+        ``r_half_projected_kpc``.
     truth : `~picasso.PropertyMaps`
         The seven maps; ``meta`` holds ``r_half`` (projected stellar
         half-mass radius of the main galaxy in this view, kpc), ``r_half_3d``,
@@ -1157,7 +1159,10 @@ def observe(
     truth = project_truth(viewed, half, n, meta=meta)
     cutout_meta = {key: value for key, value in meta.items() if not isinstance(value, u.Quantity)}
     cutout_meta.update(
-        r_half_kpc=r_half,
+        # The field spans config.field_of_view 3-D half-mass radii: that is the
+        # radius a model checks the field against (picasso.nn.predict).
+        r_half_kpc=prepared.half_mass_radius_3d,
+        r_half_projected_kpc=r_half,
         fov_kpc=2.0 * half,
         noise=config.noise,
         noise_rms_native=info["noise_rms_native"],
