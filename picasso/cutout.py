@@ -557,7 +557,9 @@ class GalaxyCutout:
         wcs_header = self._wcs.to_header(relax=True) if self._wcs is not None else fits.Header()
         hdus = [primary]
         for index, band in enumerate(self._bands):
-            hdu = fits.ImageHDU(self._flux[index].value, header=wcs_header.copy(), name=band.upper())
+            hdu = fits.ImageHDU(
+                self._flux[index].value, header=wcs_header.copy(), name=band.upper()
+            )
             hdu.header["BAND"] = band
             hdu.header["BUNIT"] = self.unit.to_string()
             if self._psf_fwhm is not None:
@@ -567,7 +569,9 @@ class GalaxyCutout:
         if self._variance is not None:
             for index, band in enumerate(self._bands):
                 hdu = fits.ImageHDU(
-                    self._variance[index].value, header=wcs_header.copy(), name=f"VAR_{band.upper()}"
+                    self._variance[index].value,
+                    header=wcs_header.copy(),
+                    name=f"VAR_{band.upper()}",
                 )
                 hdu.header["BAND"] = band
                 hdu.header["BUNIT"] = self._variance.unit.to_string()

@@ -171,7 +171,9 @@ class DatasetWriter:
             stored = self._file.attrs.get(key)
             same = (
                 stored is not None
-                and np.array_equal(np.atleast_1d(stored).astype(str), np.atleast_1d(value).astype(str))
+                and np.array_equal(
+                    np.atleast_1d(stored).astype(str), np.atleast_1d(value).astype(str)
+                )
             )
             if not same:
                 self._file.close()
@@ -252,7 +254,9 @@ class DatasetWriter:
             raise ValueError(f"image shape {image.shape} differs from the dataset's {expected}")
         expected = (len(self.properties), self.image_size, self.image_size)
         if truth_log10.shape != expected:
-            raise ValueError(f"truth shape {truth_log10.shape} differs from the dataset's {expected}")
+            raise ValueError(
+                f"truth shape {truth_log10.shape} differs from the dataset's {expected}"
+            )
         if not np.all(np.isfinite(image)) or not np.all(np.isfinite(truth_log10)):
             raise ValueError("image and truth must be finite (use LOG10_EMPTY for empty pixels)")
         values, units = self._row_values(row)
@@ -367,9 +371,14 @@ class PairDataset:
                 attrs = {key: handle.attrs[key] for key in handle.attrs}
                 missing = [name for name in ("images", "truth", "galaxies") if name not in handle]
                 table = handle["galaxies"][()] if "galaxies" in handle else None
-                units = json.loads(handle["galaxies"].attrs.get("units", "{}")) if table is not None else {}
+                units = (
+                    json.loads(handle["galaxies"].attrs.get("units", "{}"))
+                    if table is not None else {}
+                )
                 n_pairs = handle["images"].shape[0] if "images" in handle else 0
-                shapes = {name: handle[name].shape for name in ("images", "truth") if name in handle}
+                shapes = {
+                    name: handle[name].shape for name in ("images", "truth") if name in handle
+                }
         except OSError as error:
             raise OSError(f"{self.path} is not a readable HDF5 pair dataset: {error}") from None
         if _attr_text(attrs.get("format", "")) != FORMAT:
