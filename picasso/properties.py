@@ -23,6 +23,7 @@ __all__ = [
     "SFR_SURFACE_DENSITY_UNIT",
     "AGE_UNIT",
     "flux_equivalencies",
+    "SOLAR_ABSOLUTE_MAGNITUDES",
 ]
 
 #: Flux density of magnitude zero in the AB system (Oke & Gunn 1983).
@@ -287,3 +288,7 @@ SDSS_BANDS = Registry(
 
 #: The bands picasso knows, in wavelength order.
 BANDS = SDSS_BANDS
+
+#: Absolute AB magnitudes of the Sun in the SDSS bands (Willmer 2018, ApJS 236,
+#: 47, Table 3), for luminosities in solar units.
+SOLAR_ABSOLUTE_MAGNITUDES = {"u": 6.39, "g": 5.11, "r": 4.65, "i": 4.53, "z": 4.50}

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 
-from ..properties import flux_equivalencies
+from ..properties import SOLAR_ABSOLUTE_MAGNITUDES, flux_equivalencies
 
 __all__ = [
     "ColourMassToLight",
@@ -44,9 +44,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Absolute AB magnitudes of the Sun in the SDSS bands (Willmer 2018, ApJS
-#: 236, 47, Table 3).
-ABSOLUTE_SOLAR_MAGNITUDES = {"u": 6.39, "g": 5.11, "r": 4.65, "i": 4.53, "z": 4.50}
+#: Absolute AB magnitudes of the Sun (`picasso.properties.SOLAR_ABSOLUTE_MAGNITUDES`).
+ABSOLUTE_SOLAR_MAGNITUDES = SOLAR_ABSOLUTE_MAGNITUDES
 
 #: dex added to a "diet Salpeter" log stellar mass to get a Chabrier IMF mass
 #: (Bell et al. 2003's IMF is 0.7 x Salpeter; Chabrier is about 0.093 dex lower

@@ -43,7 +43,7 @@ import numpy as np
 from astropy.cosmology import FlatLambdaCDM, Planck18
 from astropy.table import QTable
 
-from picasso.properties import BANDS
+from picasso.properties import BANDS, SOLAR_ABSOLUTE_MAGNITUDES
 
 __all__ = [
     "DEFAULT_TABLE_PATH",
@@ -57,9 +57,6 @@ log = logging.getLogger(__name__)
 #: The bundled SSP table.
 DEFAULT_TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "bc03_sdss_ssp.fits"
 
-#: Absolute AB magnitudes of the Sun in the SDSS bands (Willmer 2018, ApJS 236, 47, table 3),
-#: used to express luminosities in solar units for mass-to-light ratios.
-SOLAR_ABSOLUTE_MAGNITUDES = {"u": 6.39, "g": 5.11, "r": 4.65, "i": 4.53, "z": 4.50}
 
 _FLUX_PER_MASS = u.nanomaggy / u.Msun
 _KINDS = ("observed", "observed_stellar", "absolute", "absolute_stellar")

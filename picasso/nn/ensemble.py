@@ -23,7 +23,6 @@ each member's provenance). `load_ensemble` reads it; `picasso.load_model`
 recognises it too.
 """
 
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .unet import UNet
-from .weights import MODEL_FILENAME, Model
+from .weights import MODEL_FILENAME, Model, write_model_file
 
 __all__ = ["Ensemble", "load_ensemble", "train_ensemble", "is_ensemble_header",
            "ENSEMBLE_KEY"]
@@ -41,7 +40,6 @@ log = logging.getLogger(__name__)
 #: Header key that marks a model file as an ensemble.
 ENSEMBLE_KEY = "ensemble"
 
-_METADATA_KEY = "picasso"
 _PREFIX = "member_{}."
 
 #: Header entries that describe every member alike (input convention, data,
@@ -163,22 +161,11 @@ class Ensemble(Model):
         -------
         path : `~pathlib.Path`
         """
-        from safetensors.torch import save_file
-
-        from ..io.atomic import atomic_path
-
-        path = Path(path)
-        if path.is_dir():
-            path = path / MODEL_FILENAME
-        elif path.suffix != ".safetensors":
-            raise ValueError(f"model files end in .safetensors, or give a directory; got {path}")
         tensors = {}
         for index, member in enumerate(self.members):
             for name, tensor in member.network.state_dict().items():
                 tensors[_PREFIX.format(index) + name] = tensor.detach().cpu().contiguous()
-        metadata = {_METADATA_KEY: json.dumps(self.header)}
-        with atomic_path(path, overwrite=overwrite) as tmp_path:
-            save_file(tensors, str(tmp_path), metadata=metadata)
+        path = write_model_file(path, tensors, self.header, overwrite=overwrite)
         log.info("wrote ensemble of %d members to %s", len(self.members), path)
         return path
 

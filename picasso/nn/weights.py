@@ -53,6 +53,7 @@ __all__ = [
     "MODEL_FORMAT",
     "MODEL_FORMAT_VERSION",
     "MODEL_FILENAME",
+    "write_model_file",
     "FIELD_OF_VIEW_R_HALF",
     "ARCHITECTURES",
     "Model",
@@ -222,24 +223,11 @@ class Model:
         path : `~pathlib.Path`
             The file written.
         """
-        from safetensors.torch import save_file
-
-        from ..io.atomic import atomic_path
-
-        path = Path(path)
-        if path.is_dir():
-            path = path / MODEL_FILENAME
-        elif path.suffix != ".safetensors":
-            raise ValueError(
-                f"model files end in .safetensors, or give a directory; got {path}"
-            )
         tensors = {
             name: tensor.detach().to("cpu", dtype=tensor.dtype).contiguous()
             for name, tensor in self.network.state_dict().items()
         }
-        metadata = {_METADATA_KEY: json.dumps(self.header)}
-        with atomic_path(path, overwrite=overwrite) as tmp_path:
-            save_file(tensors, str(tmp_path), metadata=metadata)
+        path = write_model_file(path, tensors, self.header, overwrite=overwrite)
         log.info("wrote model %s", path)
         return path
 
@@ -286,6 +274,41 @@ class Model:
             progress=progress, uncertainty=uncertainty,
         )
         return maps[0] if single else maps
+
+
+def write_model_file(path, tensors, header, *, overwrite=False):
+    """
+    Write tensors and a JSON header as one safetensors model file, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.safetensors`` file, or a directory (``model.safetensors`` is
+        written inside it).
+    tensors : dict
+        Name to CPU tensor.
+    header : dict
+        JSON-ready header, stored in the file's metadata.
+    overwrite : bool
+
+    Returns
+    -------
+    path : `~pathlib.Path`
+        The file written.
+    """
+    from safetensors.torch import save_file
+
+    from ..io.atomic import atomic_path
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILENAME
+    elif path.suffix != ".safetensors":
+        raise ValueError(f"model files end in .safetensors, or give a directory; got {path}")
+    metadata = {_METADATA_KEY: json.dumps(header)}
+    with atomic_path(path, overwrite=overwrite) as tmp_path:
+        save_file(tensors, str(tmp_path), metadata=metadata)
+    return path
 
 
 def _fail(path, problem):
