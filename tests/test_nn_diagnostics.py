@@ -210,7 +210,8 @@ def test_trained_model_records_statistics_and_predict_warns(pairs, tmp_path):
         maps = predict_cutouts(held_out, model)
     assert all(not m.meta["ood"]["out_of_distribution"] for m in maps)
     galaxy = held_out[0].flux.to_value(u.nanomaggy)
-    swapped = GalaxyCutout(galaxy[::-1] * u.nanomaggy, pixel_scale=held_out[0].pixel_scale_kpc)
+    swapped = GalaxyCutout(galaxy[::-1] * u.nanomaggy, pixel_scale=held_out[0].pixel_scale_kpc,
+                           redshift=held_out[0].redshift)
     with pytest.warns(PicassoOODWarning, match="cutout 0"):
         (prediction,) = predict_cutouts([swapped], model)
     assert prediction.meta["ood"]["out_of_distribution"]

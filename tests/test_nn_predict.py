@@ -101,6 +101,24 @@ def test_mismatches_are_refused_with_advice(pairs):
         predict_cutouts([cutout], model=42)
 
 
+def test_a_reference_redshift_makes_the_prediction_distance_free(pairs):
+    from picasso.nn.predict import check_cutout
+    from picasso.nn.transforms import distance_factor
+
+    model = _model()
+    model.reference_redshift = 0.05
+    near = _cutout(pairs)
+    # the same galaxy twice as far: same kpc per pixel, fainter by (D_L ratio)**2
+    far_flux = near.flux / distance_factor(0.1, 0.05)
+    far = GalaxyCutout(far_flux, pixel_scale=near.pixel_scale_kpc, redshift=0.1)
+    assert_allclose(check_cutout(far, model), check_cutout(near, model), rtol=1e-5)
+    assert_allclose(model.predict(far)["stellar_mass"], model.predict(near)["stellar_mass"],
+                    rtol=1e-4)
+    no_redshift = GalaxyCutout(near.flux, pixel_scale=near.pixel_scale_kpc)
+    with pytest.raises(ValueError, match="needs the galaxy's redshift"):
+        model.predict(no_redshift)
+
+
 def test_shards_cover_the_dataset_once(pairs, tmp_path):
     assert parse_shard("1/4") == (1, 4)
     with pytest.raises(ValueError, match="0 <= i < n"):

@@ -62,6 +62,23 @@ def test_network_dataset_normalises_and_augments_reproducibly(pairs):
                in_bands=("g", "r"))[i][0]) for i in range(2))
 
 
+def test_inputs_are_moved_to_the_reference_redshift(pairs):
+    from picasso.nn.transforms import distance_factor
+
+    plain = NetworkDataset(pairs, [0])[0][0]
+    moved = NetworkDataset(pairs, [0], reference_redshift=0.1)[0][0]
+    bright = plain > np.log(1e-4) + 1
+    shift = np.log(distance_factor(0.05, 0.1))
+    assert_allclose((moved - plain)[bright].numpy(), shift, atol=1e-5)
+    with pytest.raises(ValueError, match="positive redshift"):
+        TrainConfig(reference_redshift=-1)
+    # settings written before the reference redshift existed had none
+    old = {key: value for key, value in TrainConfig().to_dict().items()
+           if key != "reference_redshift"}
+    assert TrainConfig.from_dict(old).reference_redshift is None
+    assert TrainConfig().reference_redshift == "median"
+
+
 def test_training_lowers_the_loss(pairs, tmp_path):
     trainer = Trainer(pairs, tmp_path, model_config=tiny_config(),
                       config=TrainConfig(**{**FAST, "epochs": 2, "milestones": (5,)}),
@@ -76,6 +93,8 @@ def test_training_lowers_the_loss(pairs, tmp_path):
     assert split["n_pairs"] == {"train": 16, "validation": 4, "test": 4}
     model = load_model(tmp_path)
     assert model.trained and model.info["split"] == split
+    # every pair is at z = 0.05: the inputs are moved to that distance, i.e. left as they are
+    assert model.reference_redshift == pytest.approx(0.05)
     best = min(rows, key=lambda row: row["validation_loss"])
     assert model.info["metrics"]["validation_loss"] == pytest.approx(best["validation_loss"])
 

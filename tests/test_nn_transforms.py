@@ -6,6 +6,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 from picasso.nn.transforms import (
     d4_inverse,
     d4_transform,
+    distance_factor,
+    flux_per_area,
     known_mask,
     normalize_flux,
     random_symmetry,
@@ -22,6 +24,25 @@ def test_normalize_flux_is_ln_with_floor():
                     [np.log(1e-2)] * 3 + [0.0, 2.0], rtol=1e-6)
     with pytest.raises(ValueError, match="positive"):
         normalize_flux(flux, floor=0)
+
+
+def test_flux_per_area_moves_the_galaxy_to_the_reference_distance():
+    from astropy.cosmology import Planck18
+
+    flux = np.full((5, 4, 4), 2.0)
+    assert_allclose(flux_per_area(flux, 0.5), 8.0, rtol=1e-6)
+    assert distance_factor(0.05, 0.05) == pytest.approx(1.0)
+    # surface brightness per proper kpc2 falls as 1 / D_L**2 = (1 + z)**-4 / D_A**2
+    z, z_ref = 0.1, 0.05
+    expected = ((1 + z) ** 4 * Planck18.angular_diameter_distance(z) ** 2
+                / ((1 + z_ref) ** 4 * Planck18.angular_diameter_distance(z_ref) ** 2)).value
+    assert distance_factor(z, z_ref) == pytest.approx(expected, rel=1e-9)
+    moved = flux_per_area(flux, 0.5, redshift=z, reference_redshift=z_ref)
+    assert_allclose(moved, 8.0 * expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="galaxy's redshift"):
+        flux_per_area(flux, 0.5, reference_redshift=z_ref)
+    with pytest.raises(ValueError, match="positive"):
+        distance_factor(-0.1, z_ref)
 
 
 def test_known_mask_separates_the_sentinel():

@@ -13,8 +13,8 @@ from picasso.nn.weights import MODEL_FILENAME, Model, default_model, load_model
 def _model():
     torch.manual_seed(0)
     network = UNet(tiny_config(heteroscedastic=True)).eval()
-    return Model(network, flux_unit="nanomaggy", flux_floor=1e-3, image_size=16, trained=True,
-                 info={"seed": 7, "metrics": {"validation_loss": 0.1}})
+    return Model(network, flux_unit="nanomaggy", flux_floor=1e-3, reference_redshift=0.05,
+                 image_size=16, trained=True, info={"seed": 7, "metrics": {"validation_loss": 0.1}})
 
 
 def test_round_trip_gives_identical_outputs(tmp_path):
@@ -26,7 +26,8 @@ def test_round_trip_gives_identical_outputs(tmp_path):
         assert torch.equal(model.network(x), loaded.network(x))
     assert loaded.config == model.config
     assert loaded.flux_unit == u.nanomaggy and loaded.flux_floor == 1e-3
-    assert loaded.image_size == 16 and loaded.trained
+    assert loaded.image_size == 16 and loaded.trained and loaded.reference_redshift == 0.05
+    assert "D_L(reference_redshift)" in loaded.header["normalisation"]
     assert loaded.info["seed"] == 7
     header = loaded.header
     assert header["properties"][1]["name"] == "sfr"

@@ -514,7 +514,9 @@ def _predict_test(model, pairs, indices, train_config, batch_size=16, device="cp
     from ..nn.train import NetworkDataset
 
     data = NetworkDataset(pairs, indices, in_bands=model.bands, properties=model.properties,
-                          flux_floor=train_config.flux_floor, keep_bands=train_config.keep_bands)
+                          flux_floor=train_config.flux_floor,
+                          reference_redshift=model.reference_redshift,
+                          keep_bands=train_config.keep_bands)
     network = model.network.to(device).eval()
     out = []
     with torch.inference_mode():
@@ -600,6 +602,7 @@ def _run_variant(variant, output_dir, *, k, progress, seed, geometries):
             variant.pairs, subset, in_bands=variant.model_config.in_bands,
             properties=variant.model_config.properties,
             flux_floor=variant.train_config.flux_floor,
+            reference_redshift=trainer.reference_redshift,
             keep_bands=variant.train_config.keep_bands, augment=variant.train_config.augment,
             seed=variant.train_config.seed,
         )

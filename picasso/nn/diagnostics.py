@@ -453,8 +453,8 @@ def _regularise(covariance, floor):
     return correlation * np.outer(new_scale, new_scale)
 
 
-def training_statistics(pairs, indices=None, *, bands=None, per_area=True, max_images=2000,
-                        seed=0):
+def training_statistics(pairs, indices=None, *, bands=None, per_area=True,
+                        reference_redshift=None, max_images=2000, seed=0):
     """
     Summary statistics of the inputs of a pair dataset (what a model was trained on).
 
@@ -472,6 +472,10 @@ def training_statistics(pairs, indices=None, *, bands=None, per_area=True, max_i
         Divide every image by its pixel area in kpc2 (the pairs'
         ``pixel_scale_kpc``), as the network's input is (`True` for models
         that take flux per kpc2, the convention of `picasso.nn.predict`).
+    reference_redshift : float, optional
+        Also move every image to this redshift, as a model with this
+        ``reference_redshift`` does with its input (needs ``per_area`` and the
+        pairs' ``redshift`` column).
     max_images : int
         Summarise at most this many, drawn without replacement.
     seed : int
@@ -493,6 +497,13 @@ def training_statistics(pairs, indices=None, *, bands=None, per_area=True, max_i
         import astropy.units as u
 
         area = u.Quantity(pairs.table["pixel_scale_kpc"], u.kpc).to_value(u.kpc)[indices] ** 2
+    if reference_redshift is not None:
+        from .transforms import distance_factor
+
+        if not per_area:
+            raise ValueError("reference_redshift applies to flux per kpc2: use per_area=True")
+        redshifts = np.asarray(pairs.table["redshift"], dtype=np.float64)[indices]
+        area = area / np.array([distance_factor(z, reference_redshift) for z in redshifts])
     features = np.concatenate([
         input_features(np.asarray(pairs[int(i)]["image"], dtype=np.float64)[channels] / area[j],
                        bands, psf[j])

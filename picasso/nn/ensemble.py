@@ -103,7 +103,8 @@ class Ensemble(Model):
                 )
         first = members[0]
         for index, member in enumerate(members[1:], start=1):
-            for what in ("config", "flux_unit", "flux_floor", "image_size", "keep_bands"):
+            for what in ("config", "flux_unit", "flux_floor", "reference_redshift", "image_size",
+                         "keep_bands"):
                 if getattr(member, what) != getattr(first, what):
                     raise ValueError(
                         f"ensemble member {index} differs from member 0 in {what} "
@@ -112,7 +113,7 @@ class Ensemble(Model):
                     )
         shared = {key: first.info[key] for key in _SHARED_KEYS if key in first.info}
         super().__init__(first.network, flux_unit=first.flux_unit, flux_floor=first.flux_floor,
-                         image_size=first.image_size,
+                         reference_redshift=first.reference_redshift, image_size=first.image_size,
                          trained=all(member.trained for member in members),
                          info={**shared, **(info or {})})
         self.members = tuple(members)
@@ -255,7 +256,7 @@ def load_ensemble(path, *, device="cpu"):
     records = header[ENSEMBLE_KEY].get("members", [{}] * n_members)
     known = {"format", "format_version", "architecture", "bands", "properties", "flux_unit",
              "flux_floor", "image_size", "trained", "normalisation", "target",
-             "pixel_scale_convention", ENSEMBLE_KEY}
+             "pixel_scale_convention", "reference_redshift", ENSEMBLE_KEY}
     info = {key: value for key, value in header.items() if key not in known}
     members = []
     for index in range(n_members):
@@ -274,7 +275,9 @@ def load_ensemble(path, *, device="cpu"):
         record = records[index] if index < len(records) else {}
         shared = {key: info[key] for key in _SHARED_KEYS if key in info}
         members.append(Model(network, flux_unit=header["flux_unit"],
-                             flux_floor=header["flux_floor"], image_size=header["image_size"],
+                             flux_floor=header["flux_floor"],
+                             reference_redshift=header.get("reference_redshift"),
+                             image_size=header["image_size"],
                              trained=header.get("trained", True), info={**shared, **record}))
     leftover = [name for name in state if not any(
         name.startswith(_PREFIX.format(index)) for index in range(n_members))]

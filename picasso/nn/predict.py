@@ -82,6 +82,7 @@ def check_cutout(cutout, model):
     flux : `numpy.ndarray`
         float32 ``(n_bands, N, N)``: the network's input before normalisation,
         flux per pixel in ``model.flux_unit`` divided by the pixel area in kpc2
+        and, for a model with a ``reference_redshift``, moved to that redshift
         (`picasso.nn.transforms.flux_per_area`).
 
     Raises
@@ -89,8 +90,9 @@ def check_cutout(cutout, model):
     TypeError
         If ``cutout`` is not a `~picasso.GalaxyCutout`.
     ValueError
-        If bands, size, flux unit or pixel-scale convention do not match;
-        the message says how to fix the cutout.
+        If bands, size, flux unit or pixel-scale convention do not match, or
+        the model needs a redshift the cutout lacks; the message says how to
+        fix the cutout.
     """
     from ..cutout import GalaxyCutout
 
@@ -142,7 +144,14 @@ def check_cutout(cutout, model):
             f"cannot convert the cutout's flux ({cutout.unit}) to the model's "
             f"{model.flux_unit}: {error}"
         ) from None
-    return flux_per_area(flux.to_value(model.flux_unit), cutout.pixel_scale_kpc)
+    reference = getattr(model, "reference_redshift", None)
+    if reference is not None and cutout.redshift is None:
+        raise ValueError(
+            f"the model moves every input to its training redshift ({reference:g}) and needs the "
+            "galaxy's redshift for that; give the cutout one (GalaxyCutout(..., redshift=z))"
+        )
+    return flux_per_area(flux.to_value(model.flux_unit), cutout.pixel_scale_kpc,
+                         redshift=cutout.redshift, reference_redshift=reference)
 
 
 def _compiled_network(model):

@@ -100,6 +100,11 @@ class TrainConfig:
         `None` keeps all.
     flux_floor : float
         Floor of the input normalisation, in the dataset's flux unit.
+    reference_redshift : float, 'median' or None
+        Redshift every input is moved to (`picasso.nn.transforms.distance_factor`)
+        so the model serves galaxies at any distance: ``'median'`` (default)
+        takes the median redshift of the training pairs, or no reference when
+        some pair has no redshift; `None` feeds the observed flux per kpc2.
     seed : int
         Seeds the weights, the data order and the augmentation.
     test_every : int
@@ -138,6 +143,7 @@ class TrainConfig:
     augment: bool = True
     keep_bands: tuple | None = None
     flux_floor: float = DEFAULT_FLUX_FLOOR
+    reference_redshift: float | str | None = "median"
     seed: int = 0
     test_every: int = 5
     validation_fraction: float = 0.2
@@ -160,6 +166,14 @@ class TrainConfig:
             raise ValueError("validation_fraction must be in (0, 1)")
         if not self.learning_rate > 0:
             raise ValueError("learning_rate must be positive")
+        if self.reference_redshift is not None and self.reference_redshift != "median":
+            value = float(self.reference_redshift)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(
+                    f"reference_redshift must be 'median', None or a positive redshift, got "
+                    f"{self.reference_redshift!r}"
+                )
+            object.__setattr__(self, "reference_redshift", value)
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
         if self.keep_bands is not None:
             object.__setattr__(self, "keep_bands", tuple(self.keep_bands))
@@ -174,12 +188,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, config):
-        """Build from `to_dict` output; unknown keys raise `ValueError`."""
+        """
+        Build from `to_dict` output; unknown keys raise `ValueError`.
+
+        Settings written before ``reference_redshift`` existed had no distance
+        normalisation, so a missing key reads as `None`.
+        """
         known = {field.name for field in fields(cls)}
         unknown = set(config) - known
         if unknown:
             raise ValueError(f"unknown training setting(s) {sorted(unknown)}")
-        return cls(**config)
+        return cls(**{"reference_redshift": None, **config})
 
 
 #: Named (architecture, training settings) pairs: ``'paper'`` is the paper's
@@ -325,6 +344,20 @@ def split_by_galaxy(galaxy_ids, stellar_mass, *, test_every=5, validation_fracti
     )
 
 
+def _pair_redshifts(pairs):
+    """Redshift of every pair as floats, or `None` when some pair has none."""
+    table = getattr(pairs, "table", None)
+    if table is None or "redshift" not in table.colnames:
+        return None
+    try:
+        redshifts = np.asarray(table["redshift"], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if redshifts.shape != (len(pairs),) or not np.all(np.isfinite(redshifts) & (redshifts > 0)):
+        return None
+    return redshifts
+
+
 class NetworkDataset(Dataset):
     """
     Pairs in network space: normalised images and log10 targets as tensors.
@@ -343,6 +376,9 @@ class NetworkDataset(Dataset):
         default.
     flux_floor : float
         Normalisation floor in the pairs' flux unit.
+    reference_redshift : float, optional
+        Move every image to this redshift (`~picasso.nn.transforms.flux_per_area`);
+        the pairs must then give a ``redshift`` per pair.
     keep_bands : sequence of str, optional
         Zero all other input channels (the authors' band studies).
     augment : bool
@@ -352,7 +388,8 @@ class NetworkDataset(Dataset):
     """
 
     def __init__(self, pairs, indices=None, *, in_bands=None, properties=None,
-                 flux_floor=DEFAULT_FLUX_FLOOR, keep_bands=None, augment=False, seed=0):
+                 flux_floor=DEFAULT_FLUX_FLOOR, reference_redshift=None, keep_bands=None,
+                 augment=False, seed=0):
         self.pairs = pairs
         self.indices = np.arange(len(pairs)) if indices is None else np.asarray(indices, int)
         self.source_bands = tuple(pairs.bands)
@@ -373,6 +410,16 @@ class NetworkDataset(Dataset):
                 "the network's input is flux per kpc2"
             )
         self._pixel_scale_kpc = u.Quantity(pixel_scales, u.kpc).value
+        self.reference_redshift = reference_redshift
+        self._redshift = None
+        if reference_redshift is not None:
+            self._redshift = _pair_redshifts(pairs)
+            if self._redshift is None:
+                raise ValueError(
+                    f"moving the images to redshift {reference_redshift:g} needs the redshift of "
+                    "every pair (a finite, positive 'redshift' column); give them or train with "
+                    "reference_redshift=None"
+                )
         # fail early on bands the data lacks
         select_band_channels(np.zeros((len(self.source_bands), 1, 1)), self.source_bands,
                              self.in_bands)
@@ -393,7 +440,12 @@ class NetworkDataset(Dataset):
         index = int(self.indices[item])
         pair = self.pairs[index]
         image = select_band_channels(np.asarray(pair["image"]), self.source_bands, self.in_bands)
-        image = normalize_flux(flux_per_area(image, self._pixel_scale_kpc[index]), self.flux_floor)
+        redshift = None if self._redshift is None else self._redshift[index]
+        image = normalize_flux(
+            flux_per_area(image, self._pixel_scale_kpc[index], redshift=redshift,
+                          reference_redshift=self.reference_redshift),
+            self.flux_floor,
+        )
         if self.keep_bands is not None:
             image = zero_bands(image, self.in_bands, self.keep_bands)
         truth = np.asarray(pair["truth"], dtype=np.float32)[self._property_index]
@@ -551,9 +603,11 @@ class Trainer:
             test_every=self.config.test_every,
             validation_fraction=self.config.validation_fraction,
         )
+        self.reference_redshift = self._reference_redshift()
         common = dict(in_bands=model_config.in_bands, properties=model_config.properties,
-                      flux_floor=self.config.flux_floor, keep_bands=self.config.keep_bands,
-                      seed=self.config.seed)
+                      flux_floor=self.config.flux_floor,
+                      reference_redshift=self.reference_redshift,
+                      keep_bands=self.config.keep_bands, seed=self.config.seed)
         self.train_data = NetworkDataset(pairs, self.split.train, augment=self.config.augment,
                                          **common)
         self.validation_data = NetworkDataset(pairs, self.split.validation, augment=False,
@@ -854,7 +908,19 @@ class Trainer:
             info["keep_bands"] = list(self.config.keep_bands)
         info[STATISTICS_KEY] = self._training_input_statistics()
         return Model(network, flux_unit=self.pairs.flux_unit, flux_floor=self.config.flux_floor,
-                     image_size=self.image_size, trained=trained, info=info)
+                     reference_redshift=self.reference_redshift, image_size=self.image_size, trained=trained, info=info)
+
+    def _reference_redshift(self):
+        """The redshift inputs are moved to, from ``config.reference_redshift``."""
+        setting = self.config.reference_redshift
+        if setting != "median":
+            return setting
+        redshifts = _pair_redshifts(self.pairs)
+        if redshifts is None:
+            log.info("not every pair has a redshift: the inputs stay at their own distance "
+                     "(reference_redshift None)")
+            return None
+        return float(np.median(redshifts[self.split.train]))
 
     def _training_input_statistics(self):
         """Summary of the training inputs for out-of-distribution warnings (computed once)."""
@@ -863,7 +929,8 @@ class Trainer:
                 # Only the bands the network sees (it zeroes the others when keep_bands is set).
                 bands = self.config.keep_bands or self.model_config.in_bands
                 self._input_statistics = training_statistics(
-                    self.pairs, self.split.train, bands=bands).to_dict()
+                    self.pairs, self.split.train, bands=bands,
+                    reference_redshift=self.reference_redshift).to_dict()
             except ValueError as error:
                 log.warning("no training-input statistics in the model header: %s", error)
                 self._input_statistics = {}

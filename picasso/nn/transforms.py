@@ -6,7 +6,8 @@ What happens to images and maps between the data and the network.
   divided by the pixel area in kpc2 (`flux_per_area`): the authors' targets
   were amounts per pixel, picasso's are surface densities, so picasso's input
   is a surface brightness per kpc2 and the network never has to guess a pixel
-  scale.
+  scale. A model with a reference redshift also moves every input to that
+  distance (`distance_factor`), so it serves galaxies at any redshift.
 - Targets: log10 of the maps in registry units, `~picasso.properties.LOG10_EMPTY`
   where a pixel is empty; `known_mask` tells the two apart.
 - Augmentation: the 8 symmetries of the square (the dihedral group D4),
@@ -29,6 +30,7 @@ __all__ = [
     "N_SYMMETRIES",
     "normalize_flux",
     "flux_per_area",
+    "distance_factor",
     "known_mask",
     "d4_transform",
     "d4_inverse",
@@ -53,7 +55,43 @@ def _is_torch(array):
     return isinstance(array, torch.Tensor)
 
 
-def flux_per_area(flux, pixel_scale_kpc):
+def distance_factor(redshift, reference_redshift, cosmology=None):
+    """
+    ``(D_L(z) / D_L(z_ref))**2``: what moves a flux from ``z`` to ``z_ref``.
+
+    A flux per kpc2 (per proper area at the source) falls as ``1 / D_L**2``
+    with the luminosity distance, cosmological surface-brightness dimming
+    included. Multiplied by this factor, the flux per kpc2 of a galaxy at
+    ``redshift`` is the one it would have at ``reference_redshift``, so one
+    network serves galaxies at any distance. Band shifting (k-corrections) is
+    not undone: it stays small between the redshifts of SDSS galaxies.
+
+    Parameters
+    ----------
+    redshift : float
+        The galaxy's redshift.
+    reference_redshift : float
+        The redshift of the model's training images.
+    cosmology : `~astropy.cosmology.FLRW`, optional
+        Planck18 by default; the ratio barely depends on it (H0 cancels).
+
+    Returns
+    -------
+    factor : float
+    """
+    if cosmology is None:
+        from astropy.cosmology import Planck18 as cosmology
+    values = []
+    for name, value in (("redshift", redshift), ("reference_redshift", reference_redshift)):
+        value = float(value)
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be positive and finite, got {value}")
+        values.append(value)
+    distances = cosmology.luminosity_distance(values).value
+    return float((distances[0] / distances[1]) ** 2)
+
+
+def flux_per_area(flux, pixel_scale_kpc, *, redshift=None, reference_redshift=None):
     """
     Flux per pixel divided by the pixel's physical area (kpc2).
 
@@ -62,7 +100,9 @@ def flux_per_area(flux, pixel_scale_kpc):
     A network fed flux per pixel would have to guess the pixel area from the
     galaxy's appearance to reach a density per kpc2; divided by the area, the
     input is a surface brightness per kpc2 and the map from input to target
-    is local, whatever the pixel scale.
+    is local, whatever the pixel scale. With a ``reference_redshift`` the
+    result is also moved to that distance (`distance_factor`), so the input
+    does not depend on how far away the galaxy is.
 
     Parameters
     ----------
@@ -70,6 +110,10 @@ def flux_per_area(flux, pixel_scale_kpc):
         Flux per pixel as plain numbers, ``(n_bands, ny, nx)``.
     pixel_scale_kpc : float or `~astropy.units.Quantity`
         Side of a pixel in kpc.
+    redshift : float, optional
+        The galaxy's redshift; required with ``reference_redshift``.
+    reference_redshift : float, optional
+        Redshift the flux is moved to (the model's); none by default.
 
     Returns
     -------
@@ -81,9 +125,15 @@ def flux_per_area(flux, pixel_scale_kpc):
     pixel_scale_kpc = float(pixel_scale_kpc)
     if not np.isfinite(pixel_scale_kpc) or pixel_scale_kpc <= 0:
         raise ValueError(f"the pixel scale must be a positive length in kpc, got {pixel_scale_kpc}")
-    return (np.asarray(flux, dtype=np.float32) / np.float32(pixel_scale_kpc**2)).astype(
-        np.float32
-    )
+    scale = 1.0 / pixel_scale_kpc**2
+    if reference_redshift is not None:
+        if redshift is None:
+            raise ValueError(
+                f"the input is moved to redshift {reference_redshift:g}, which needs the "
+                "galaxy's redshift; give it one"
+            )
+        scale *= distance_factor(redshift, reference_redshift)
+    return (np.asarray(flux, dtype=np.float32) * np.float32(scale)).astype(np.float32)
 
 
 def normalize_flux(flux, floor=DEFAULT_FLUX_FLOOR):

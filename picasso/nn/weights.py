@@ -16,6 +16,11 @@ are the network weights in float32; the safetensors metadata holds one key,
 ``flux_unit``, ``flux_floor``, ``normalisation``
     The input is ``ln(max(flux / pixel_area, flux_floor))`` with the flux per
     pixel in ``flux_unit`` and the pixel area in kpc2.
+``reference_redshift``
+    When present, every input is first moved to this redshift (multiplied by
+    ``(D_L(z) / D_L(reference_redshift))**2``,
+    `picasso.nn.transforms.distance_factor`), so the model serves galaxies at
+    any distance; cutouts must then give their redshift.
 ``target``
     ``"log10"``: outputs are log10 of the maps in registry units.
 ``image_size``
@@ -44,6 +49,7 @@ import logging
 from pathlib import Path
 
 import astropy.units as u
+import numpy as np
 
 from ..properties import PROPERTIES
 from .transforms import DEFAULT_FLUX_FLOOR
@@ -81,6 +87,13 @@ ARCHITECTURES = {
 _METADATA_KEY = "picasso"
 
 
+def _normalisation(reference_redshift):
+    if reference_redshift is None:
+        return "ln(max(flux / pixel_area_kpc2, flux_floor))"
+    return ("ln(max(flux / pixel_area_kpc2 * (D_L(z) / D_L(reference_redshift))**2, "
+            "flux_floor))")
+
+
 def _pixel_scale_convention():
     return {
         "field_of_view_r_half": FIELD_OF_VIEW_R_HALF,
@@ -103,6 +116,11 @@ class Model:
     flux_floor : float
         Floor of the ``ln(max(flux / pixel_area, floor))`` normalisation, in
         ``flux_unit`` per kpc2.
+    reference_redshift : float, optional
+        Redshift every input is moved to before normalisation
+        (`picasso.nn.transforms.distance_factor`); `None` feeds the observed
+        flux per kpc2 (a model trained at one distance then only fits
+        galaxies at that distance).
     image_size : int
         Side of the training images in pixels.
     trained : bool
@@ -114,7 +132,7 @@ class Model:
     """
 
     def __init__(self, network, *, flux_unit="nanomaggy", flux_floor=DEFAULT_FLUX_FLOOR,
-                 image_size=256, trained=False, info=None):
+                 reference_redshift=None, image_size=256, trained=False, info=None):
         if not isinstance(network, UNet):
             raise TypeError(f"network must be a picasso.nn.UNet, got {type(network).__name__}")
         self.network = network
@@ -122,6 +140,13 @@ class Model:
         if not float(flux_floor) > 0:
             raise ValueError(f"flux_floor must be positive, got {flux_floor!r}")
         self.flux_floor = float(flux_floor)
+        if reference_redshift is not None:
+            reference_redshift = float(reference_redshift)
+            if not (np.isfinite(reference_redshift) and reference_redshift > 0):
+                raise ValueError(
+                    f"reference_redshift must be positive and finite, got {reference_redshift}"
+                )
+        self.reference_redshift = reference_redshift
         self.image_size = int(image_size)
         if self.image_size % network.config.divisor:
             raise ValueError(
@@ -188,7 +213,8 @@ class Model:
             ],
             "flux_unit": self.flux_unit.to_string(),
             "flux_floor": self.flux_floor,
-            "normalisation": "ln(max(flux / pixel_area_kpc2, flux_floor))",
+            "normalisation": _normalisation(self.reference_redshift),
+            "reference_redshift": self.reference_redshift,
             "target": "log10",
             "image_size": self.image_size,
             "pixel_scale_convention": _pixel_scale_convention(),
@@ -423,10 +449,10 @@ def load_model(path, *, device="cpu"):
         _fail(path, f"the weights do not fit the architecture in its header ({error})")
     known = {"format", "format_version", "architecture", "bands", "properties", "flux_unit",
              "flux_floor", "image_size", "trained", "normalisation", "target",
-             "pixel_scale_convention"}
+             "pixel_scale_convention", "reference_redshift"}
     info = {key: value for key, value in header.items() if key not in known}
     model = Model(network, flux_unit=header["flux_unit"], flux_floor=header["flux_floor"],
-                  image_size=header["image_size"], trained=header.get("trained", True), info=info)
+                  reference_redshift=header.get("reference_redshift"), image_size=header["image_size"], trained=header.get("trained", True), info=info)
     model.network.eval()
     return model.to(device)
 
