@@ -908,7 +908,8 @@ class Trainer:
             info["keep_bands"] = list(self.config.keep_bands)
         info[STATISTICS_KEY] = self._training_input_statistics()
         return Model(network, flux_unit=self.pairs.flux_unit, flux_floor=self.config.flux_floor,
-                     reference_redshift=self.reference_redshift, image_size=self.image_size, trained=trained, info=info)
+                     reference_redshift=self.reference_redshift, image_size=self.image_size,
+                     trained=trained, info=info)
 
     def _reference_redshift(self):
         """The redshift inputs are moved to, from ``config.reference_redshift``."""

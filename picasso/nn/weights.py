@@ -452,7 +452,8 @@ def load_model(path, *, device="cpu"):
              "pixel_scale_convention", "reference_redshift"}
     info = {key: value for key, value in header.items() if key not in known}
     model = Model(network, flux_unit=header["flux_unit"], flux_floor=header["flux_floor"],
-                  reference_redshift=header.get("reference_redshift"), image_size=header["image_size"], trained=header.get("trained", True), info=info)
+                  reference_redshift=header.get("reference_redshift"),
+                  image_size=header["image_size"], trained=header.get("trained", True), info=info)
     model.network.eval()
     return model.to(device)
 
