@@ -204,7 +204,7 @@ def prepare_backgrounds(frames_dir, workdir, conditions, seed):
     return backgrounds, time.perf_counter() - started
 
 
-def cut(galaxy, frames, config, reference_redshift):
+def cut(galaxy, frames, config):
     """Cut the injected galaxy on its truth field, PSF-matched to the training PSF if possible."""
     from picasso.io.sdss import FrameSet
 
@@ -213,26 +213,11 @@ def cut(galaxy, frames, config, reference_redshift):
     if target.unit.is_equivalent(u.arcsec):
         target = (target * config.cosmology.kpc_proper_per_arcmin(config.redshift)).to(u.kpc)
     try:
-        cutout = galaxy.cutout(frameset, target_psf_fwhm=target,
-                               reference_redshift=reference_redshift)
-        matched = "training"
+        return galaxy.cutout(frameset, target_psf_fwhm=target), "training"
     except ValueError as error:
         if "sharpen" not in str(error):
             raise
-        cutout = galaxy.cutout(frameset, target_psf_fwhm="widest",
-                               reference_redshift=reference_redshift)
-        matched = "widest"
-    return cutout, matched
-
-
-def unscaled(cutout):
-    """The cutout with the flux at its own redshift (the baseline needs observed fluxes)."""
-    from picasso import GalaxyCutout
-
-    scale = float(cutout.meta.get("FLUXSCAL", 1.0))
-    return GalaxyCutout(cutout.flux / scale, cutout.bands, wcs=cutout.wcs,
-                        pixel_scale=cutout.pixel_scale, redshift=cutout.redshift,
-                        cosmology=cutout.cosmology, psf_fwhm=cutout.psf_fwhm)
+        return galaxy.cutout(frameset, target_psf_fwhm="widest"), "widest"
 
 
 def analyse(truth, prediction, geometry, k, properties):
@@ -366,7 +351,7 @@ def main(argv=None):
                             photon_noise=condition in ("real", "noise", "neighbours"))
             galaxy = result.galaxies[0]
             truth = galaxy.truth
-            cutout, matched = cut(galaxy, out, config, config.redshift)
+            cutout, matched = cut(galaxy, out, config)
             per_condition[condition] = (cutout, matched)
         if truth is None or "mock" in args.conditions:
             mock_cutout, mock_truth = observe(placement.particles, config, seed=args.seed + number,
@@ -395,8 +380,7 @@ def main(argv=None):
             for name in properties:
                 record["totals"][name].append(totals[name])
                 record["pixels"][name].append(pixels[name])
-            baseline_input = unscaled(cutout) if condition != "mock" else cutout
-            baseline = colour_mass_total(baseline_input, geometry, k=args.k, mask=mass_mask)
+            baseline = colour_mass_total(cutout, geometry, k=args.k, mask=mass_mask)
             record["baseline"].append(float(log_residual(true_totals["stellar_mass"][0],
                                                          baseline).value))
             record["psf_matched"].append(matched)

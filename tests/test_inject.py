@@ -172,7 +172,7 @@ def test_frames_keep_their_layout_and_read_unchanged(injected, blank_dir):
             changed = after[0].data != before[0].data
             assert changed.any() and not changed.all()
     frameset = sdss.FrameSet.read(output, cache=False)
-    cutout = galaxy.cutout(frameset, target_psf_fwhm="widest", reference_redshift=None)
+    cutout = galaxy.cutout(frameset, target_psf_fwhm="widest")
     assert isinstance(cutout, GalaxyCutout) and cutout.shape == galaxy.truth.shape
     # The cutout and the truth share the sky: same centre and same field.
     assert_allclose(cutout.wcs.world_to_pixel(galaxy.coord), galaxy.truth.wcs.world_to_pixel(

@@ -32,11 +32,15 @@ def test_flux_per_area_moves_the_galaxy_to_the_reference_distance():
     flux = np.full((5, 4, 4), 2.0)
     assert_allclose(flux_per_area(flux, 0.5), 8.0, rtol=1e-6)
     assert distance_factor(0.05, 0.05) == pytest.approx(1.0)
-    # surface brightness per proper kpc2 falls as 1 / D_L**2 = (1 + z)**-4 / D_A**2
+    # a flux density per kpc2 falls as (1 + z) / D_L**2 = (1 + z)**-3 / D_A**2
     z, z_ref = 0.1, 0.05
-    expected = ((1 + z) ** 4 * Planck18.angular_diameter_distance(z) ** 2
-                / ((1 + z_ref) ** 4 * Planck18.angular_diameter_distance(z_ref) ** 2)).value
+    expected = ((1 + z) ** 3 * Planck18.angular_diameter_distance(z) ** 2
+                / ((1 + z_ref) ** 3 * Planck18.angular_diameter_distance(z_ref) ** 2)).value
     assert distance_factor(z, z_ref) == pytest.approx(expected, rel=1e-9)
+    for far in (0.02, 0.1, 0.3):
+        dimming = (1 + far) / Planck18.luminosity_distance(far).value ** 2
+        reference = (1 + z_ref) / Planck18.luminosity_distance(z_ref).value ** 2
+        assert distance_factor(far, z_ref) * dimming == pytest.approx(reference, rel=1e-10)
     moved = flux_per_area(flux, 0.5, redshift=z, reference_redshift=z_ref)
     assert_allclose(moved, 8.0 * expected, rtol=1e-6)
     with pytest.raises(ValueError, match="galaxy's redshift"):

@@ -257,7 +257,6 @@ def test_cutout_recovers_flux_and_centre(frameset):
     assert cutout.psf_fwhm.unit == u.kpc
     assert cutout.psf_fwhm[0] > sdss.typical_psf_fwhm("u") * kpc_per_arcsec * u.kpc / u.arcsec
     assert not cutout.mask.any()
-    assert cutout.meta["FLUXSCAL"] == 1.0
 
 
 @pytest.mark.parametrize("method", ["exact", "interp"])
@@ -357,7 +356,7 @@ def test_variance_gives_the_scatter_of_aperture_sums():
     assert np.var(pixels) < 0.2 * cutout_variance[20, 20]
 
 
-def test_extinction_and_redshift_scaling(frameset):
+def test_extinction_correction(frameset):
     common = dict(size=32, field=24 * u.arcsec, bands=["g", "r"], target_psf_fwhm=None)
     plain = sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.05, **common)
     dusty = sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.05, ebv=0.1, **common)
@@ -365,16 +364,9 @@ def test_extinction_and_redshift_scaling(frameset):
     assert_allclose(ratio, 10 ** (0.4 * 0.1 * np.array([3.303, 2.285])), rtol=1e-5)
     assert_allclose(dusty.variance.sum() / plain.variance.sum(),
                     np.average(ratio**2, weights=plain.variance.sum(axis=(1, 2))), rtol=1e-4)
+    # The redshift sets the kpc scale only: fluxes stay as observed.
     far = sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.1, **common)
-    scale = sdss.redshift_flux_scale(0.1)
-    assert far.meta["FLUXSCAL"] == pytest.approx(scale)
-    assert_allclose(far.flux.sum(axis=(1, 2)) / plain.flux.sum(axis=(1, 2)), scale, rtol=1e-5)
-    # Flux density per fixed physical area goes as (1 + z) / D_L**2: the scale undoes it.
-    for z in (0.02, 0.1, 0.3):
-        dimming = (1 + z) / Planck18.luminosity_distance(z).value ** 2
-        reference = (1.05) / Planck18.luminosity_distance(0.05).value ** 2
-        assert sdss.redshift_flux_scale(z) * dimming == pytest.approx(reference, rel=1e-10)
-    assert sdss.redshift_flux_scale(0.05) == pytest.approx(1.0)
+    assert_allclose(far.flux, plain.flux)
 
 
 def test_refuses_to_sharpen(frameset):
@@ -520,8 +512,7 @@ def test_real_stars_align_in_every_band(real_frames):
     for index in stars:
         coord = catalog.sky_centroid[index]
         cutout = sdss.cutout_from_frames(real_frames, coord.ra, coord.dec, 0.05, size=48,
-                                         field=48 * 0.3 * u.arcsec, target_psf_fwhm=None,
-                                         reference_redshift=None)
+                                         field=48 * 0.3 * u.arcsec, target_psf_fwhm=None)
         for band, plane in zip(cutout.bands, cutout.flux.value):
             frame = real_frames.frames(band)[0]
             # The star on the band's own frame, placed on the cutout grid by the WCS...

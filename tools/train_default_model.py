@@ -49,14 +49,16 @@ RECIPE = {
     "galaxies": 2000,
     "views": 4,
     "size": 64,
+    "observing": "sdss",
     "universe_seed": 1,
     "seed": 0,
     "depth": 4,
     "base_width": 16,
-    "epochs": 16,
+    "epochs": 18,
     "batch_size": 16,
     "learning_rate": 5e-4,
-    "milestones": (10, 13),
+    "milestones": (13, 16),
+    "heteroscedastic": True,
 }
 
 #: Toy sizes of ``--smoke``.
@@ -71,6 +73,9 @@ def parse_args(argv=None):
     data.add_argument("--galaxies", type=int, default=RECIPE["galaxies"])
     data.add_argument("--views", type=int, default=RECIPE["views"])
     data.add_argument("--size", type=int, default=RECIPE["size"], help="pixels per side")
+    data.add_argument("--observing", choices=("paper", "sdss"), default=RECIPE["observing"],
+                      help="observing preset of the mocks (picasso.mock.ObservingConfig): the "
+                           "paper's S/N 25 images or real SDSS depth, seeing and pixels")
     data.add_argument("--universe-seed", type=int, default=RECIPE["universe_seed"],
                       help="seed of the synthetic universe (the accuracy benchmark uses "
                            "another seed, so its galaxies are disjoint)")
@@ -84,7 +89,8 @@ def parse_args(argv=None):
     net.add_argument("--milestones", type=int, nargs="+", default=list(RECIPE["milestones"]))
     net.add_argument("--seed", type=int, default=RECIPE["seed"],
                      help="seed of the weights, data order and augmentation")
-    net.add_argument("--heteroscedastic", action="store_true",
+    net.add_argument("--heteroscedastic", action=argparse.BooleanOptionalAction,
+                     default=RECIPE["heteroscedastic"],
                      help="add the uncertainty head and train with the Gaussian likelihood "
                           "(per-pixel sigma in dex; its calibration goes into the header)")
     net.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -195,11 +201,11 @@ def main(argv=None):
     started = time.perf_counter()
 
     data_path = args.work_dir / (f"train_{args.galaxies}x{args.views}_{args.size}px_"
-                                 f"seed{args.universe_seed}.h5")
+                                 f"{args.observing}_seed{args.universe_seed}.h5")
     if not data_path.exists():
         build_dataset(data_path, args.galaxies, image_size=args.size, seed=args.universe_seed,
-                      views=args.views, processes=args.processes, progress=args.progress,
-                      resume=True)
+                      views=args.views, config=args.observing, processes=args.processes,
+                      progress=args.progress, resume=True)
     simulate_seconds = time.perf_counter() - started
     pairs = PairDataset(data_path)
 
@@ -222,7 +228,7 @@ def main(argv=None):
         "recipe": {
             "command": command,
             "script": "tools/train_default_model.py",
-            "dataset": {"generator": "picasso.mock (Universe + ObservingConfig.paper)",
+            "dataset": {"generator": f"picasso.mock (Universe + ObservingConfig.{args.observing})",
                         "universe_seed": args.universe_seed, "n_galaxies": args.galaxies,
                         "views": args.views, "image_size": args.size,
                         "n_pairs": len(pairs)},

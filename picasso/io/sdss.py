@@ -56,7 +56,6 @@ __all__ = [
     "PSF_FWHM_KEYWORDS",
     "SDSS_MEDIAN_PSF_FWHM_R",
     "SDSS_EXTINCTION_COEFFICIENTS",
-    "REFERENCE_REDSHIFT",
     "sdss_gain",
     "sdss_dark_variance",
     "typical_psf_fwhm",
@@ -72,7 +71,6 @@ __all__ = [
     "reproject_band",
     "match_psf",
     "mask_neighbours",
-    "redshift_flux_scale",
     "cutout_from_frames",
 ]
 
@@ -89,9 +87,6 @@ SDSS_MEDIAN_PSF_FWHM_R = 1.43 * u.arcsec
 #: Power-law index of the PSF FWHM with wavelength in SDSS images,
 #: FWHM ~ wavelength**-0.3 (Xin et al. 2018, PASP 130, 115002).
 _PSF_WAVELENGTH_INDEX = -0.3
-
-#: Redshift at which picasso's training mocks are observed (Buck & Wolf).
-REFERENCE_REDSHIFT = 0.05
 
 #: A_band / E(B-V) for the SDSS filters with R_V = 3.1, to be used with the
 #: SFD (1998) E(B-V): Schlafly & Finkbeiner 2011, ApJ 737, 103, Table 6.
@@ -1468,36 +1463,6 @@ def mask_neighbours(image, variance, *, threshold=3.0, n_pixels=5, center=None):
     return mask
 
 
-def redshift_flux_scale(redshift, reference_redshift=REFERENCE_REDSHIFT, cosmology=None):
-    """
-    Factor that makes fluxes look as if the galaxy were at the reference redshift.
-
-    On a grid of fixed physical pixel size, the flux density per pixel of a
-    galaxy scales as ``(1 + z) / D_L(z)**2`` (the (1+z)**4 surface-brightness
-    dimming and the distance together, for a flux density per unit
-    frequency such as nanomaggies). The factor is
-    ``(D_L(z) / D_L(z_ref))**2 * (1 + z_ref) / (1 + z)``. What the band
-    samples of the rest-frame spectrum (k-correction) and evolution are NOT
-    corrected.
-
-    Parameters
-    ----------
-    redshift, reference_redshift : float
-        Redshifts of the galaxy and of the training mocks.
-    cosmology : `~astropy.cosmology.Cosmology`, optional
-        Planck18 by default.
-
-    Returns
-    -------
-    scale : float
-    """
-    if cosmology is None:
-        from astropy.cosmology import Planck18 as cosmology
-    ratio = (cosmology.luminosity_distance(redshift)
-             / cosmology.luminosity_distance(reference_redshift)).decompose().value
-    return float(ratio**2 * (1 + reference_redshift) / (1 + redshift))
-
-
 def _coordinate(ra, dec):
     if isinstance(ra, SkyCoord):
         if dec is not None:
@@ -1508,9 +1473,9 @@ def _coordinate(ra, dec):
 
 def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_half=None,
                        n_half_light=10.0, target_psf_fwhm=1.0 * u.kpc, bands=None,
-                       psf_fwhm=None, cosmology=None, reference_redshift=REFERENCE_REDSHIFT,
-                       ebv=None, extinction_law="SF11", method="adaptive", kernel="gaussian",
-                       mask_sources=False, mask_threshold=3.0):
+                       psf_fwhm=None, cosmology=None, ebv=None, extinction_law="SF11",
+                       method="adaptive", kernel="gaussian", mask_sources=False,
+                       mask_threshold=3.0):
     """
     Cut a model-ready `~picasso.GalaxyCutout` from calibrated frames.
 
@@ -1519,8 +1484,7 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
     ``size`` tangent-plane grid centred on the galaxy; reproject every band's
     frames onto it with `reproject_band` (flux conserving, only sub-images,
     mosaicking frames when the galaxy crosses an edge) and propagate the
-    variance; correct Galactic extinction when ``ebv`` is given; scale
-    fluxes to ``reference_redshift`` (`redshift_flux_scale`); convolve every
+    variance; correct Galactic extinction when ``ebv`` is given; convolve every
     band to the Gaussian ``target_psf_fwhm`` (`match_psf`, never sharpening);
     optionally mask other sources (`mask_neighbours`).
 
@@ -1558,9 +1522,6 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         what each frame carries (`typical_psf_fwhm` for SDSS frames).
     cosmology : `~astropy.cosmology.Cosmology`, optional
         Planck18 by default.
-    reference_redshift : float or None
-        Redshift whose fluxes the model was trained on; `None` keeps the
-        observed fluxes.
     ebv : float, optional
         E(B-V) of the Milky Way towards the galaxy (SFD 1998 scale for
         ``'SF11'``); no extinction correction when absent.
@@ -1578,7 +1539,8 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
     Returns
     -------
     cutout : `~picasso.GalaxyCutout`
-        Flux per pixel in nanomaggies (scaled to ``reference_redshift``),
+        Observed flux per pixel in nanomaggies (a model with a reference
+        redshift moves it to its training distance when it predicts),
         variance, mask (uncovered pixels and, optionally, other sources),
         WCS, angular and physical pixel scale, the target PSF and a
         ``meta`` record of what was done.
@@ -1663,11 +1625,6 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         )
     if target_psf_fwhm is not None and not widest:
         target_fwhm_angle = to_angle(target_psf_fwhm, "target_psf_fwhm")
-    flux_scale = 1.0
-    if reference_redshift is not None:
-        flux_scale = redshift_flux_scale(redshift, reference_redshift, cosmology)
-        meta["ZREF"] = float(reference_redshift)
-    meta["FLUXSCAL"] = flux_scale
     coefficients = {}
     if ebv is not None:
         if not np.isfinite(ebv) or ebv < 0:
@@ -1692,7 +1649,6 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
             factor = 10 ** (0.4 * extinction)
             flux, variance = flux * factor, variance * factor**2
             meta[f"A_{band.upper()}"] = extinction
-        flux, variance = flux * flux_scale, variance * flux_scale**2
         fwhms = {frame.psf_fwhm for frame in used}
         if None in fwhms:
             raise ValueError(

@@ -57,14 +57,16 @@ def _is_torch(array):
 
 def distance_factor(redshift, reference_redshift, cosmology=None):
     """
-    ``(D_L(z) / D_L(z_ref))**2``: what moves a flux from ``z`` to ``z_ref``.
+    ``(D_L(z) / D_L(z_ref))**2 (1 + z_ref) / (1 + z)``: what moves a flux from ``z`` to ``z_ref``.
 
-    A flux per kpc2 (per proper area at the source) falls as ``1 / D_L**2``
-    with the luminosity distance, cosmological surface-brightness dimming
-    included. Multiplied by this factor, the flux per kpc2 of a galaxy at
-    ``redshift`` is the one it would have at ``reference_redshift``, so one
-    network serves galaxies at any distance. Band shifting (k-corrections) is
-    not undone: it stays small between the redshifts of SDSS galaxies.
+    On a grid of fixed physical pixels, the flux density per unit frequency
+    (nanomaggies, Jy) of a galaxy goes as ``(1 + z) / D_L(z)**2``: the
+    distance and the (1+z)**4 surface-brightness dimming together. Multiplied
+    by this factor, the flux per kpc2 of a galaxy at ``redshift`` is the one
+    it would show at ``reference_redshift``, so one network serves galaxies
+    at any distance. What each filter samples of the rest-frame spectrum
+    (the rest of the k-correction) and evolution are not undone: both stay
+    small between the redshifts of SDSS galaxies.
 
     Parameters
     ----------
@@ -88,7 +90,7 @@ def distance_factor(redshift, reference_redshift, cosmology=None):
             raise ValueError(f"{name} must be positive and finite, got {value}")
         values.append(value)
     distances = cosmology.luminosity_distance(values).value
-    return float((distances[0] / distances[1]) ** 2)
+    return float((distances[0] / distances[1]) ** 2 * (1 + values[1]) / (1 + values[0]))
 
 
 def flux_per_area(flux, pixel_scale_kpc, *, redshift=None, reference_redshift=None):
