@@ -105,12 +105,16 @@ def main(argv=None):
 
     started = time.perf_counter()
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    # observed as the model's training images were (the paper's set-up if it does not say)
+    observing = model.training_observing()
+    preset = "paper" if observing is None else (
+        "sdss" if observing.noise == "sky" else "paper" if observing.noise == "snr" else "other")
     data_path = args.work_dir / (f"heldout_{args.galaxies}x{args.views}_{model.image_size}px_"
-                                 f"seed{args.universe_seed}.h5")
+                                 f"{preset}_seed{args.universe_seed}.h5")
     if not data_path.exists():
         build_dataset(data_path, args.galaxies, image_size=model.image_size,
-                      seed=args.universe_seed, views=args.views, processes=args.processes,
-                      progress=args.progress, resume=True)
+                      seed=args.universe_seed, views=args.views, config=observing,
+                      processes=args.processes, progress=args.progress, resume=True)
     pairs = PairDataset(data_path)
     simulate_seconds = time.perf_counter() - started
 

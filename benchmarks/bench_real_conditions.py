@@ -108,31 +108,19 @@ def load(model_path):
 
 def training_setup(model):
     """The model's training universe parameters and observing configuration."""
-    from astropy.cosmology import Planck18
-
     from picasso.mock.observe import ObservingConfig
 
     generator = (model.info.get("training_data") or {}).get("generator")
     record = json.loads(generator) if isinstance(generator, str) else (generator or {})
-    observing = dict(record.get("observing") or {})
-    values = {}
-    for key, value in observing.items():
-        if key in ("native_pixel_scale", "psf_fwhm", "sky_pixel_scale"):
-            values[key] = u.Quantity(value)
-        elif key in ("bands", "sky_rms"):
-            values[key] = tuple(value)
-        elif key == "cosmology":
-            values[key] = Planck18
-        else:
-            values[key] = value
     try:
-        config = ObservingConfig(**values)
+        config = model.training_observing()
     except (TypeError, ValueError) as error:
         log.warning("cannot rebuild the training observing set-up (%s); using the paper's", error)
-        config = ObservingConfig()
-    config = config.replace(image_size=model.image_size, bands=tuple(model.bands))
-    universe = dict(record.get("universe") or {})
-    return config, universe, bool(observing)
+        config = None
+    known = config is not None
+    if config is None:
+        config = ObservingConfig().replace(image_size=model.image_size, bands=tuple(model.bands))
+    return config, dict(record.get("universe") or {}), known
 
 
 def held_out_universe(parameters, seed):
@@ -209,9 +197,8 @@ def cut(galaxy, frames, config):
     from picasso.io.sdss import FrameSet
 
     frameset = FrameSet.read(frames, cache=False)
+    # the training PSF: a length (paper) is matched in kpc, an angle (SDSS) as seen on the sky
     target = config.psf_fwhm
-    if target.unit.is_equivalent(u.arcsec):
-        target = (target * config.cosmology.kpc_proper_per_arcmin(config.redshift)).to(u.kpc)
     try:
         return galaxy.cutout(frameset, target_psf_fwhm=target), "training"
     except ValueError as error:
@@ -354,7 +341,10 @@ def main(argv=None):
             cutout, matched = cut(galaxy, out, config)
             per_condition[condition] = (cutout, matched)
         if truth is None or "mock" in args.conditions:
-            mock_cutout, mock_truth = observe(placement.particles, config, seed=args.seed + number,
+            # the same galaxy at the same distance, observed as the training mocks were
+            mock_config = config.replace(redshift=placement.redshift)
+            mock_cutout, mock_truth = observe(placement.particles, mock_config,
+                                              seed=args.seed + number,
                                               direction=placement.direction)
             if truth is None:
                 truth = mock_truth

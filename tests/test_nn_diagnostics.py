@@ -202,6 +202,10 @@ def test_trained_model_records_statistics_and_predict_warns(pairs, tmp_path):
                       config=TrainConfig(epochs=1, batch_size=8), progress=False)
     model = trainer.fit()
     assert STATISTICS_KEY in model.info
+    # the model knows how its training images were observed (the paper's set-up here)
+    from picasso.mock.observe import ObservingConfig
+
+    assert model.training_observing() == ObservingConfig(image_size=SIZE)
     assert model.info[STATISTICS_KEY]["n_images"] == trainer.split.train.size
     assert "Training inputs and out-of-distribution warnings" in model.card
     held_out = [pairs.cutout(int(i)) for i in trainer.split.test]

@@ -204,6 +204,19 @@ def test_bad_config(kwargs, error):
         obs.ObservingConfig(**kwargs)
 
 
+def test_config_round_trips_through_its_record():
+    import json
+
+    for config in (obs.ObservingConfig.paper(), obs.ObservingConfig.sdss(dust=True, redshift=0.08)):
+        record = json.loads(json.dumps(config.to_dict()))
+        assert record["cosmology"] == "Planck18"
+        assert obs.ObservingConfig.from_dict(record) == config
+    with pytest.raises(ValueError, match="unknown observing setting"):
+        obs.ObservingConfig.from_dict({"exposure": 54})
+    with pytest.raises(ValueError, match="unknown cosmology"):
+        obs.ObservingConfig.from_dict({"cosmology": "Einstein-de Sitter"})
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError):
         obs.ObservingConfig.preset("hst")

@@ -173,10 +173,13 @@ def run(args):
         raise ValueError(f"the model takes {model.image_size} px images; drop --size or give "
                          f"--size {model.image_size}")
 
+    # the galaxies are observed as the model's training images were
+    observing = model.training_observing() if model is not None else None
     print(f"simulating {args.galaxies} galaxies ({size} x {size} px, seed {args.seed})")
     data_path = build_dataset(output / "galaxies.h5", args.galaxies, image_size=size,
-                              seed=args.seed, views=args.views, processes=args.processes,
-                              progress=args.progress, overwrite=args.overwrite)
+                              seed=args.seed, views=args.views, config=observing,
+                              processes=args.processes, progress=args.progress,
+                              overwrite=args.overwrite)
     pairs = PairDataset(data_path)
 
     source = "bundled model" if model is not None and not args.model else args.model

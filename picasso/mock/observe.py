@@ -36,7 +36,8 @@ exact pixel-overlap weights.
 
 import functools
 import logging
-from dataclasses import asdict, dataclass, field, replace
+import re
+from dataclasses import dataclass, field, fields, replace
 
 import astropy.units as u
 import numpy as np
@@ -285,7 +286,8 @@ class ObservingConfig:
         values : dict
         """
         values = {}
-        for key, value in asdict(self).items():
+        for item in fields(self):
+            key, value = item.name, getattr(self, item.name)
             if isinstance(value, u.Quantity):
                 value = str(value)
             elif key == "cosmology":
@@ -294,6 +296,49 @@ class ObservingConfig:
                 value = list(value)
             values[key] = value
         return values
+
+    @classmethod
+    def from_dict(cls, values):
+        """
+        The configuration written by `to_dict` (a dataset's or model's record).
+
+        Parameters
+        ----------
+        values : dict
+            Fields as `to_dict` writes them; missing fields take their
+            defaults.
+
+        Returns
+        -------
+        config : `ObservingConfig`
+
+        Raises
+        ------
+        ValueError
+            For an unknown field or a cosmology astropy does not name.
+        """
+        from astropy.cosmology import realizations
+
+        known = {item.name for item in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown observing setting(s) {unknown}")
+        converted = {}
+        for key, value in values.items():
+            if key in ("native_pixel_scale", "psf_fwhm", "sky_pixel_scale"):
+                value = u.Quantity(value)
+            elif key in ("bands", "sky_rms", "sky_columns"):
+                value = tuple(value)
+            elif key == "cosmology":
+                # earlier records wrote the cosmology's parameters, named inside the text
+                named = re.match(r"\{'name': '(\w+)'", str(value))
+                value = named.group(1) if named else value
+                if value not in realizations.available:
+                    raise ValueError(f"unknown cosmology {value!r}; astropy names "
+                                     f"{', '.join(realizations.available)}")
+                value = getattr(realizations, value)
+            converted[key] = value
+        return cls(**converted)
 
     def kpc(self, value):
         """

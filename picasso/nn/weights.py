@@ -226,6 +226,30 @@ class Model:
         header.setdefault("picasso_version", __version__)
         return header
 
+    def training_observing(self):
+        """
+        How the model's synthetic training images were observed.
+
+        Returns
+        -------
+        config : `~picasso.mock.observe.ObservingConfig` or None
+            Rebuilt from the generator record of the training pairs (with
+            ``image_size`` and ``bands`` of the model); `None` when the model
+            was not trained on ``picasso.mock`` pairs or does not say.
+        """
+        from ..mock.observe import ObservingConfig
+
+        generator = (self.info.get("training_data") or {}).get("generator")
+        try:
+            record = json.loads(generator) if isinstance(generator, str) else (generator or {})
+            observing = record.get("observing")
+        except (AttributeError, json.JSONDecodeError):
+            return None
+        if not observing:
+            return None
+        return ObservingConfig.from_dict(observing).replace(image_size=self.image_size,
+                                                            bands=tuple(self.bands))
+
     @property
     def card(self):
         """str: the model card in markdown (`picasso.nn.card.model_card`)."""
