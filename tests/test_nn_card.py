@@ -75,6 +75,11 @@ def test_rst_card_is_valid_restructuredtext():
     assert problems == []
     with pytest.raises(ValueError, match="format"):
         model_card(model, format="html")
+    # nested inside a page section, as the documentation includes the bundled card
+    nested = model_card(model, format="rst", title="Test model", rst_underlines="-~")
+    assert nested.startswith("Test model\n----------") and "\nModel\n~~~~~\n" in nested
+    with pytest.raises(ValueError, match="two characters"):
+        model_card(model, format="rst", rst_underlines="=")
 
 
 def test_card_command_stores_results_and_writes_the_card(tmp_path, capsys):

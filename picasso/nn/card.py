@@ -144,7 +144,7 @@ class _Document:
     def table(self, header, rows):
         self.blocks.append(("table", (list(header), [list(map(str, row)) for row in rows])))
 
-    def render(self, format):
+    def render(self, format, rst_underlines="=-"):
         lines = []
         if format == "markdown":
             lines += [f"# {self.title}", ""]
@@ -162,10 +162,11 @@ class _Document:
                     lines += ["| " + " | ".join(row) + " |" for row in rows]
                     lines.append("")
         else:
-            lines += [self.title, "=" * len(self.title), ""]
+            title_line, section_line = rst_underlines
+            lines += [self.title, title_line * len(self.title), ""]
             for kind, content in self.blocks:
                 if kind == "section":
-                    lines += [content, "-" * len(content), ""]
+                    lines += [content, section_line * len(content), ""]
                 elif kind == "text":
                     lines += [content, ""]
                 elif kind == "items":
@@ -345,7 +346,7 @@ def _ood_section(doc, header):
 
 
 def model_card(model, *, evaluation=None, calibration=None, real_conditions=None,
-               format="markdown", title=None):
+               format="markdown", title=None, rst_underlines="=-"):
     """
     The model card of a model, as markdown or reStructuredText.
 
@@ -358,6 +359,9 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
         as for `record_results`).
     format : {'markdown', 'rst'}
     title : str, optional
+    rst_underlines : str
+        Underline characters of the title and of the sections in
+        reStructuredText (``"-~"`` nests the card inside a page section).
 
     Returns
     -------
@@ -370,6 +374,8 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
     """
     if format not in ("markdown", "rst"):
         raise ValueError(f"format must be 'markdown' or 'rst', got {format!r}")
+    if len(rst_underlines) != 2:
+        raise ValueError(f"rst_underlines must be two characters, got {rst_underlines!r}")
     header = dict(_header(model))
     for key, value in (("evaluation", evaluation), ("calibration", calibration),
                        ("real_conditions", real_conditions)):
@@ -419,4 +425,4 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
     doc.text("Buck, T. & Wolf, S.: Predicting resolved galaxy properties from photometric "
              "images using convolutional neural networks (the PICASSO paper), and the picasso "
              "package (CITATION.cff in the repository).")
-    return doc.render(format)
+    return doc.render(format, rst_underlines)
