@@ -45,5 +45,20 @@ html_theme_options = {
 html_title = f"{project} v{release}"
 htmlhelp_basename = project + "doc"
 html_static_path = []
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "_generated"]
+
+
+def _write_bundled_model_card():
+    """Render the bundled model's card from its own header for model_card.rst."""
+    from picasso.nn.card import model_card
+    from picasso.nn.weights import default_model
+
+    target = os.path.join(os.path.dirname(__file__), "_generated", "bundled_model_card.rst")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    with open(target, "w") as handle:
+        handle.write(model_card(default_model(), format="rst", rst_underlines="-~",
+                                title="The bundled model"))
+
+
+_write_bundled_model_card()
 os.environ.setdefault("MPLBACKEND", "agg")

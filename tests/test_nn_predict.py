@@ -95,8 +95,6 @@ def test_mismatches_are_refused_with_advice(pairs):
     surface = GalaxyCutout(pairs[0]["image"] * u.MJy / u.sr, pixel_scale=0.5 * u.kpc)
     with pytest.raises(ValueError, match="cannot convert the cutout's flux"):
         model.predict(surface)
-    with pytest.raises(RuntimeError, match="no trained model is bundled"):
-        cutout.predict()
     with pytest.raises(TypeError, match="picasso Model"):
         predict_cutouts([cutout], model=42)
 

@@ -7,7 +7,7 @@ from helpers_nn import tiny_config
 
 import picasso
 from picasso.nn.unet import UNet
-from picasso.nn.weights import MODEL_FILENAME, Model, default_model, load_model
+from picasso.nn.weights import MODEL_FILENAME, Model, load_model
 
 
 def _model():
@@ -83,8 +83,3 @@ def test_files_that_are_not_models_fail_clearly(tmp_path):
         load_model(write("wider.safetensors", {"picasso": json.dumps(wider)}))
     with pytest.raises(ValueError, match="not JSON"):
         load_model(write("json.safetensors", {"picasso": "{not json"}))
-
-
-def test_no_bundled_model_yet():
-    with pytest.raises(RuntimeError, match="no trained model is bundled"):
-        default_model()

@@ -484,19 +484,29 @@ def load_model(path, *, device="cpu"):
 
 def default_model():
     """
-    The model bundled with picasso.
+    The model bundled with picasso (``picasso/data/model.safetensors``).
+
+    A slim U-Net trained on picasso's synthetic universe, observed at SDSS
+    depth, by ``tools/train_default_model.py``; its header records the exact
+    command, seeds, dataset, held-out metrics and the calibration of its
+    uncertainties (``model.card`` renders them). The paper-size network
+    (124 MB in float32) is too big to ship; build it with
+    ``load_model("paper")`` and train it on a GPU.
+
+    Returns
+    -------
+    model : `Model`
 
     Raises
     ------
     RuntimeError
-        Always, for now: no trained weights are bundled yet (the paper-size
-        model is 124 MB in float32, too big for the package).
+        If the bundled file is missing from the installation.
     """
     bundled = Path(__file__).resolve().parent.parent / "data" / MODEL_FILENAME
     if bundled.exists():
         return load_model(bundled)
     raise RuntimeError(
-        "no trained model is bundled with picasso yet. Train one with "
-        "'picasso train pairs.h5 -o model_dir --preset small' (or --preset paper on a GPU) and "
-        "pass model='model_dir' or model=picasso.load_model('model_dir')"
+        f"the model bundled with picasso is missing ({bundled} does not exist); reinstall "
+        "picasso, or train one with 'picasso train pairs.h5 -o model_dir --preset small' and "
+        "pass model='model_dir'"
     )
