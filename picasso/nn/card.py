@@ -255,7 +255,8 @@ def _evaluation_section(doc, header, properties):
     per_pixel = {row.get("property"): row for row in evaluation.get("per_pixel") or []}
     k = (evaluation.get("settings") or {}).get("k", 2)
     doc.text(f"Residuals d = log10(true) - log10(predicted), in dex, on "
-             f"{evaluation.get('n_galaxies', 'n/a')} held-out test galaxies; totals within "
+             f"{evaluation.get('n_galaxies', 'n/a')} held-out test images (every view of a "
+             f"galaxy counts once); totals within "
              f"{k} R_half (per galaxy) and non-empty truth pixels (per pixel).")
     rows = []
     for name in properties:
