@@ -56,7 +56,7 @@ def _write_bundled_model_card():
     target = os.path.join(os.path.dirname(__file__), "_generated", "bundled_model_card.rst")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     with open(target, "w") as handle:
-        handle.write(model_card(default_model(), format="rst", rst_underlines="-~",
+        handle.write(model_card(default_model(), format="rst", rst_underlines="-^",
                                 title="The bundled model"))
 
 
