@@ -321,7 +321,8 @@ def main(argv=None):
     background_of = {"real": "real", "neighbours": "real", "resampling": "blank",
                      "psf": "blank", "noise": "noise"}
     records = {c: {"totals": {p: [] for p in properties}, "pixels": {p: [] for p in properties},
-                   "baseline": [], "ood": [], "psf_matched": []} for c in args.conditions}
+                   "baseline": [], "ood": [], "flagged": [], "psf_matched": []}
+               for c in args.conditions}
     galaxies = []
     examples = []
     started = time.perf_counter()
@@ -377,7 +378,10 @@ def main(argv=None):
             ood = diagnose(model, check_cutout(cutout, model),
                            psf_fwhm_pixels=psf_fwhm_pixels(cutout))
             record["ood"].append(None if ood is None else ood[0]["distance"])
+            record["flagged"].append(None if ood is None else bool(ood[0]["out_of_distribution"]))
             info[f"d_stellar_mass_{condition}"] = totals.get("stellar_mass")
+            info[f"ood_distance_{condition}"] = record["ood"][-1]
+            info[f"ood_flagged_{condition}"] = record["flagged"][-1]
             if condition == "real" and len(examples) < args.examples:
                 examples.append((f"{placement.name} z={placement.redshift:g} {where}", cutout,
                                  truth, prediction, geometry))
@@ -396,6 +400,8 @@ def main(argv=None):
         entry["colour_ml_baseline_stellar_mass"] = statistics(record["baseline"])
         distances = [d for d in record["ood"] if d is not None]
         entry["ood_distance_median"] = float(np.median(distances)) if distances else None
+        flagged = [f for f in record["flagged"] if f is not None]
+        entry["ood_flagged_fraction"] = float(np.mean(flagged)) if flagged else None
         summary[condition] = entry
 
     print()
@@ -422,6 +428,11 @@ def main(argv=None):
     for condition in args.conditions:
         value = summary[condition]["ood_distance_median"]
         line += f"{'n/a' if value is None else format(value, '.2f'):>17}{'':>17}"
+    print(line)
+    line = f"{'OOD warned':<20}"
+    for condition in args.conditions:
+        value = summary[condition]["ood_flagged_fraction"]
+        line += f"{'n/a' if value is None else format(value, '.0%'):>17}{'':>17}"
     print(line)
 
     gaps = {}
