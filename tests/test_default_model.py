@@ -1,4 +1,4 @@
-"""The model bundled in picasso/data: present, documented by its header, and usable with no arguments."""
+"""The model bundled in picasso/data: documented by its header, usable with no arguments."""
 
 import warnings
 
@@ -59,6 +59,21 @@ def test_predict_with_no_model_argument_on_a_held_out_galaxy(model):
     predicted = aperture_totals(maps, geometry, properties=["stellar_mass"],
                                 mask=truth)["stellar_mass"][0]
     assert abs(np.log10((predicted / true_total).to_value(u.one))) < 0.5
+
+
+def test_the_command_line_and_load_model_know_it_as_default(model, tmp_path):
+    from picasso import load_model
+    from picasso.cli import main
+    from picasso.maps import PropertyMaps
+
+    assert load_model("default").header == model.header
+    config = model.training_observing()
+    cutout, _ = observe(prepare(Universe(HELD_OUT_SEED).particles(2), config), config, seed=11)
+    cutout.write(tmp_path / "galaxy.fits")
+    assert main(["predict", "default", str(tmp_path / "galaxy.fits"), "-o", str(tmp_path / "maps"),
+                 "--no-progress"]) == 0
+    (written,) = (tmp_path / "maps").glob("*.fits")
+    assert PropertyMaps.read(written).properties == model.properties
 
 
 def test_a_missing_bundled_file_is_reported(monkeypatch):

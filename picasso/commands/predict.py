@@ -22,7 +22,8 @@ def add_parser(subparsers):
             "own contiguous block of the input (HDF5 names get .shard<i>of<n>)."
         ),
     )
-    parser.add_argument("model", help="model file (.safetensors) or training output directory")
+    parser.add_argument("model", help="model file (.safetensors), training output directory, or "
+                                      "'default' for the model bundled with picasso")
     parser.add_argument("data", nargs="*",
                         help="an HDF5 pair dataset, or GalaxyCutout FITS files")
     parser.add_argument("-o", "--output", required=True,

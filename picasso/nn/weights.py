@@ -429,7 +429,8 @@ def load_model(path, *, device="cpu"):
     ----------
     path : str or path-like
         A ``.safetensors`` model file, a directory holding
-        ``model.safetensors``, or the name of an architecture in
+        ``model.safetensors``, ``"default"`` (the bundled model,
+        `default_model`), or the name of an architecture in
         `ARCHITECTURES` (``"paper"``: the untrained paper-size U-Net for 256 x
         256 ugriz images in nanomaggies).
     device : str or `torch.device`
@@ -450,6 +451,8 @@ def load_model(path, *, device="cpu"):
     """
     from safetensors import SafetensorError, safe_open
 
+    if isinstance(path, str) and path == "default":
+        return default_model().to(device)
     if isinstance(path, str) and path in ARCHITECTURES:
         model = Model(UNet(ARCHITECTURES[path]), image_size=256, trained=False,
                       info={"architecture_name": path})
