@@ -41,6 +41,7 @@ def test_flux_per_area_moves_the_galaxy_to_the_reference_distance():
         dimming = (1 + far) / Planck18.luminosity_distance(far).value ** 2
         reference = (1 + z_ref) / Planck18.luminosity_distance(z_ref).value ** 2
         assert distance_factor(far, z_ref) * dimming == pytest.approx(reference, rel=1e-10)
+    assert_allclose(distance_factor([z_ref, z], z_ref), [1.0, expected], rtol=1e-9)
     moved = flux_per_area(flux, 0.5, redshift=z, reference_redshift=z_ref)
     assert_allclose(moved, 8.0 * expected, rtol=1e-6)
     with pytest.raises(ValueError, match="galaxy's redshift"):

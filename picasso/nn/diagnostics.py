@@ -503,7 +503,7 @@ def training_statistics(pairs, indices=None, *, bands=None, per_area=True,
         if not per_area:
             raise ValueError("reference_redshift applies to flux per kpc2: use per_area=True")
         redshifts = np.asarray(pairs.table["redshift"], dtype=np.float64)[indices]
-        area = area / np.array([distance_factor(z, reference_redshift) for z in redshifts])
+        area = area / distance_factor(redshifts, reference_redshift)
     features = np.concatenate([
         input_features(np.asarray(pairs[int(i)]["image"], dtype=np.float64)[channels] / area[j],
                        bands, psf[j])

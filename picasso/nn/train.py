@@ -40,6 +40,7 @@ from .loss import EMPTY_WEIGHT, LOSSES
 from .transforms import (
     DEFAULT_FLUX_FLOOR,
     d4_transform,
+    distance_factor,
     flux_per_area,
     normalize_flux,
     random_symmetry,
@@ -411,15 +412,16 @@ class NetworkDataset(Dataset):
             )
         self._pixel_scale_kpc = u.Quantity(pixel_scales, u.kpc).value
         self.reference_redshift = reference_redshift
-        self._redshift = None
+        self._distance_factor = np.ones(len(pairs))
         if reference_redshift is not None:
-            self._redshift = _pair_redshifts(pairs)
-            if self._redshift is None:
+            redshifts = _pair_redshifts(pairs)
+            if redshifts is None:
                 raise ValueError(
                     f"moving the images to redshift {reference_redshift:g} needs the redshift of "
                     "every pair (a finite, positive 'redshift' column); give them or train with "
                     "reference_redshift=None"
                 )
+            self._distance_factor = distance_factor(redshifts, reference_redshift)
         # fail early on bands the data lacks
         select_band_channels(np.zeros((len(self.source_bands), 1, 1)), self.source_bands,
                              self.in_bands)
@@ -440,12 +442,8 @@ class NetworkDataset(Dataset):
         index = int(self.indices[item])
         pair = self.pairs[index]
         image = select_band_channels(np.asarray(pair["image"]), self.source_bands, self.in_bands)
-        redshift = None if self._redshift is None else self._redshift[index]
-        image = normalize_flux(
-            flux_per_area(image, self._pixel_scale_kpc[index], redshift=redshift,
-                          reference_redshift=self.reference_redshift),
-            self.flux_floor,
-        )
+        image = flux_per_area(image, self._pixel_scale_kpc[index])
+        image = normalize_flux(image * np.float32(self._distance_factor[index]), self.flux_floor)
         if self.keep_bands is not None:
             image = zero_bands(image, self.in_bands, self.keep_bands)
         truth = np.asarray(pair["truth"], dtype=np.float32)[self._property_index]

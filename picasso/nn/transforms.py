@@ -70,8 +70,8 @@ def distance_factor(redshift, reference_redshift, cosmology=None):
 
     Parameters
     ----------
-    redshift : float
-        The galaxy's redshift.
+    redshift : float or array-like
+        The galaxy's redshift (or one per galaxy).
     reference_redshift : float
         The redshift of the model's training images.
     cosmology : `~astropy.cosmology.FLRW`, optional
@@ -79,18 +79,20 @@ def distance_factor(redshift, reference_redshift, cosmology=None):
 
     Returns
     -------
-    factor : float
+    factor : float or `numpy.ndarray`
+        Of the shape of ``redshift``.
     """
     if cosmology is None:
         from astropy.cosmology import Planck18 as cosmology
-    values = []
-    for name, value in (("redshift", redshift), ("reference_redshift", reference_redshift)):
-        value = float(value)
-        if not np.isfinite(value) or value <= 0:
+    redshift = np.asarray(redshift, dtype=np.float64)
+    reference = float(reference_redshift)
+    for name, value in (("redshift", redshift), ("reference_redshift", reference)):
+        if not np.all(np.isfinite(value) & (np.asarray(value) > 0)):
             raise ValueError(f"{name} must be positive and finite, got {value}")
-        values.append(value)
-    distances = cosmology.luminosity_distance(values).value
-    return float((distances[0] / distances[1]) ** 2 * (1 + values[1]) / (1 + values[0]))
+    ratio = (cosmology.luminosity_distance(redshift).value
+             / cosmology.luminosity_distance(reference).value)
+    factor = ratio**2 * (1 + reference) / (1 + redshift)
+    return float(factor) if factor.ndim == 0 else factor
 
 
 def flux_per_area(flux, pixel_scale_kpc, *, redshift=None, reference_redshift=None):
