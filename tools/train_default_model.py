@@ -10,9 +10,11 @@ command, sized to finish in about an hour on a 2-core CPU::
 It
 
 1. renders ``--galaxies`` galaxies of ``Universe(seed=--universe-seed)``,
-   ``--views`` views each, at ``--size`` pixels (`picasso.mock.build.build_dataset`,
+   ``--views`` views each, at ``--size`` pixels, observed with the
+   ``--observing`` preset (SDSS depth by default; `picasso.mock.build.build_dataset`,
    resumable: rerunning continues an interrupted build);
-2. trains a U-Net of ``--depth`` / ``--base-width`` with `picasso.nn.Trainer`
+2. trains a U-Net of ``--depth`` / ``--base-width`` (with the uncertainty
+   head unless ``--no-heteroscedastic``) with `picasso.nn.Trainer`
    (galaxy-level split, D4 augmentation, best-on-validation weights; rerunning
    resumes from the checkpoint);
 3. evaluates the best network on the held-out test galaxies of the split
