@@ -28,6 +28,7 @@ It exits with an error when no model is bundled and ``--model`` is not given.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -101,16 +102,17 @@ def main(argv=None):
     from picasso.analysis.metrics import PAPER_COLOUR_ML_SIGMA, PAPER_HEADLINE
     from picasso.io.dataset import PairDataset
     from picasso.mock.build import build_dataset
+    from picasso.mock.observe import ObservingConfig
     from picasso.nn.ensemble import Ensemble
 
     started = time.perf_counter()
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    # observed as the model's training images were (the paper's set-up if it does not say)
-    observing = model.training_observing()
-    preset = "paper" if observing is None else (
-        "sdss" if observing.noise == "sky" else "paper" if observing.noise == "snr" else "other")
+    # observed as the model's training images were (the paper's set-up if it does not say);
+    # the cached set is named after that set-up
+    observing = model.training_observing() or ObservingConfig(image_size=model.image_size)
+    setup = hashlib.sha1(json.dumps(observing.to_dict(), sort_keys=True).encode()).hexdigest()
     data_path = args.work_dir / (f"heldout_{args.galaxies}x{args.views}_{model.image_size}px_"
-                                 f"{preset}_seed{args.universe_seed}.h5")
+                                 f"{setup[:8]}_seed{args.universe_seed}.h5")
     if not data_path.exists():
         build_dataset(data_path, args.galaxies, image_size=model.image_size,
                       seed=args.universe_seed, views=args.views, config=observing,

@@ -110,8 +110,6 @@ def training_setup(model):
     """The model's training universe parameters and observing configuration."""
     from picasso.mock.observe import ObservingConfig
 
-    generator = (model.info.get("training_data") or {}).get("generator")
-    record = json.loads(generator) if isinstance(generator, str) else (generator or {})
     try:
         config = model.training_observing()
     except (TypeError, ValueError) as error:
@@ -120,7 +118,7 @@ def training_setup(model):
     known = config is not None
     if config is None:
         config = ObservingConfig().replace(image_size=model.image_size, bands=tuple(model.bands))
-    return config, dict(record.get("universe") or {}), known
+    return config, dict(model.training_generator().get("universe") or {}), known
 
 
 def held_out_universe(parameters, seed):
@@ -424,16 +422,13 @@ def main(argv=None):
         base = summary[condition]["colour_ml_baseline_stellar_mass"]
         line += f"{base['mu']:>+8.3f}/{base['sigma']:<8.3f}{'':>17}"
     print(line)
-    line = f"{'OOD distance (med)':<20}"
-    for condition in args.conditions:
-        value = summary[condition]["ood_distance_median"]
-        line += f"{'n/a' if value is None else format(value, '.2f'):>17}{'':>17}"
-    print(line)
-    line = f"{'OOD warned':<20}"
-    for condition in args.conditions:
-        value = summary[condition]["ood_flagged_fraction"]
-        line += f"{'n/a' if value is None else format(value, '.0%'):>17}{'':>17}"
-    print(line)
+    for label, key, spec in (("OOD distance (med)", "ood_distance_median", ".2f"),
+                             ("OOD warned", "ood_flagged_fraction", ".0%")):
+        line = f"{label:<20}"
+        for condition in args.conditions:
+            value = summary[condition][key]
+            line += f"{'n/a' if value is None else format(value, spec):>17}{'':>17}"
+        print(line)
 
     gaps = {}
     if "mock" in args.conditions:

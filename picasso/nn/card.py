@@ -25,6 +25,8 @@ never fills a gap with a number from elsewhere.
 import json
 from pathlib import Path
 
+from .weights import generator_record
+
 __all__ = ["model_card", "record_results", "LIMITATIONS", "RESULT_KEYS"]
 
 #: Header keys `record_results` writes and the card reads.
@@ -181,16 +183,6 @@ class _Document:
         return "\n".join(lines).rstrip() + "\n"
 
 
-def _generator(training):
-    generator = training.get("generator")
-    if isinstance(generator, str):
-        try:
-            generator = json.loads(generator)
-        except json.JSONDecodeError:
-            return {}
-    return generator if isinstance(generator, dict) else {}
-
-
 def _training_section(doc, header):
     doc.section("Training data")
     training = header.get("training_data")
@@ -199,7 +191,7 @@ def _training_section(doc, header):
         return
     rows = [(key, training[key]) for key in ("n_pairs", "path", "seed", "image_size",
                                              "flux_unit", "picasso_version") if key in training]
-    generator = _generator(training)
+    generator = generator_record(header)
     universe = generator.get("universe") or {}
     observing = generator.get("observing") or {}
     for key in ("seed", "log_mass_range", "mass_function", "redshift", "companion_fraction"):
@@ -411,7 +403,7 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
     _real_section(doc, header, properties)
     _ood_section(doc, header)
     doc.section("Known limitations")
-    observing = _generator(header.get("training_data") or {}).get("observing") or {}
+    observing = generator_record(header).get("observing") or {}
     if observing.get("dust"):
         dust = ("The training mocks are attenuated by a simple dust screen (the neutral gas in "
                 "front of each star particle, G23 curve, birth clouds); real dust geometry and "

@@ -60,6 +60,7 @@ __all__ = [
     "MODEL_FORMAT_VERSION",
     "MODEL_FILENAME",
     "write_model_file",
+    "generator_record",
     "FIELD_OF_VIEW_R_HALF",
     "ARCHITECTURES",
     "Model",
@@ -92,6 +93,30 @@ def _normalisation(reference_redshift):
         return "ln(max(flux / pixel_area_kpc2, flux_floor))"
     return ("ln(max(flux / pixel_area_kpc2 * (D_L(z) / D_L(reference_redshift))**2, "
             "flux_floor))")
+
+
+def generator_record(header):
+    """
+    The generator record of a model's training pairs, from its header or info.
+
+    Parameters
+    ----------
+    header : dict
+        A model header (or `Model.info`) with a ``training_data`` entry.
+
+    Returns
+    -------
+    record : dict
+        ``universe``, ``observing``, ... as `picasso.mock.build.build_dataset`
+        wrote them; empty when the header does not say.
+    """
+    generator = (header.get("training_data") or {}).get("generator")
+    if isinstance(generator, str):
+        try:
+            generator = json.loads(generator)
+        except json.JSONDecodeError:
+            return {}
+    return generator if isinstance(generator, dict) else {}
 
 
 def _pixel_scale_convention():
@@ -226,6 +251,18 @@ class Model:
         header.setdefault("picasso_version", __version__)
         return header
 
+    def training_generator(self):
+        """
+        The generator record of the training pairs (``universe``, ``observing``, ...).
+
+        Returns
+        -------
+        record : dict
+            Empty when the model was not trained on ``picasso.mock`` pairs or
+            does not say.
+        """
+        return generator_record(self.info)
+
     def training_observing(self):
         """
         How the model's synthetic training images were observed.
@@ -239,12 +276,7 @@ class Model:
         """
         from ..mock.observe import ObservingConfig
 
-        generator = (self.info.get("training_data") or {}).get("generator")
-        try:
-            record = json.loads(generator) if isinstance(generator, str) else (generator or {})
-            observing = record.get("observing")
-        except (AttributeError, json.JSONDecodeError):
-            return None
+        observing = self.training_generator().get("observing")
         if not observing:
             return None
         return ObservingConfig.from_dict(observing).replace(image_size=self.image_size,
