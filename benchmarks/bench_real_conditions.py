@@ -457,7 +457,7 @@ def main(argv=None):
         "model": repr(model),
         "model_trained": model.trained,
         "torch_threads": torch.get_num_threads(),
-        "frames": str(frames_dir),
+        "frames": sorted(path.name for path in frames_dir.glob("frame-*")),
         "universe_seed": args.universe_seed,
         "seed": args.seed,
         "redshifts": args.redshifts,

@@ -10,6 +10,7 @@ the parsed arguments and returns an exit status.
 import argparse
 import importlib
 import logging
+import re
 import sys
 
 __all__ = ["main", "build_parser"]
@@ -40,7 +41,66 @@ def build_parser():
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"picasso.commands.{name}")
         module.add_parser(subparsers)
+        command_parser = subparsers.choices[name]
+        command_parser.set_defaults(flags=argument_flags(command_parser, module))
     return parser
+
+
+def argument_flags(parser, module=None):
+    """
+    The command-line flag of every Python argument a sub-command passes on.
+
+    The library's messages name Python arguments (``overwrite=True``,
+    ``target_psf_fwhm``); on the command line they should name the flags
+    (``--overwrite``, ``--target-psf``). Each option's destination maps to
+    its long flag; a command module may add ``ARGUMENT_FLAGS`` for library
+    arguments whose name differs from the option's destination.
+
+    Parameters
+    ----------
+    parser : `argparse.ArgumentParser`
+        The sub-command's parser.
+    module : module, optional
+        The sub-command's module.
+
+    Returns
+    -------
+    flags : dict
+        Python argument name -> flag.
+    """
+    flags = {}
+    for action in parser._actions:
+        long_flags = [option for option in action.option_strings if option.startswith("--")]
+        if long_flags and action.dest not in ("help", "version"):
+            flags[action.dest] = long_flags[0]
+    flags.update(getattr(module, "ARGUMENT_FLAGS", {}))
+    return flags
+
+
+def name_flags(message, flags):
+    """
+    Rewrite a library message so that it names command-line flags.
+
+    ``name=True`` becomes the flag alone and a Python argument name with an
+    underscore (``target_psf_fwhm``) becomes its flag; other words are left
+    alone, so ordinary text is not changed.
+
+    Parameters
+    ----------
+    message : str
+    flags : dict
+        From `argument_flags`.
+
+    Returns
+    -------
+    message : str
+    """
+    for name in sorted(flags, key=len, reverse=True):
+        flag = flags[name]
+        message = re.sub(rf"(?<![\w.-]){re.escape(name)}=True\b", flag, message)
+        if "_" in name:
+            message = re.sub(rf"(?<![\w.-]){re.escape(name)}\b(?!=)", flag, message)
+    return message
 
 
 def main(argv=None):
@@ -68,8 +128,9 @@ def main(argv=None):
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, KeyError, OSError) as error:
-        # Bad input reaches the user as one clear line, not a traceback.
-        print(f"picasso {args.command}: error: {error}", file=sys.stderr)
+        # Bad input reaches the user as one clear line, not a traceback, naming the flags.
+        message = name_flags(str(error), args.flags)
+        print(f"picasso {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

@@ -261,9 +261,12 @@ class GalaxyCutout:
         if not isinstance(wcs, WCS):
             raise TypeError(f"wcs must be an astropy.wcs.WCS, got {type(wcs).__name__}")
         if wcs.pixel_n_dim != 2 or not wcs.has_celestial or wcs.naxis != 2:
+            axes = ", ".join(repr(ctype) if ctype else "no CTYPE" for ctype in wcs.wcs.ctype)
+            hint = ("use wcs.celestial" if wcs.has_celestial
+                    else "it has no celestial axes (RA/Dec); give the image's sky WCS")
             raise ValueError(
                 f"wcs must be a 2-D celestial WCS for the image planes, got one with "
-                f"{wcs.naxis} axes ({', '.join(wcs.wcs.ctype)}); use wcs.celestial"
+                f"{wcs.naxis} axes ({axes}); {hint}"
             )
         ny, nx = self._flux.shape[1:]
         if wcs.pixel_shape is not None and tuple(wcs.pixel_shape) != (nx, ny):
@@ -315,6 +318,15 @@ class GalaxyCutout:
                 physical = (angular * self._angle_to_kpc()).to(u.kpc)
             elif physical is not None and angular is None:
                 angular = (physical / self._angle_to_kpc()).to(u.arcsec)
+            elif physical is not None:
+                implied = (angular * self._angle_to_kpc()).to(u.kpc)
+                if not np.isclose(physical, implied, rtol=1e-3):
+                    raise ValueError(
+                        f"pixel_scale {physical:.4g} disagrees with the WCS: its "
+                        f"{angular:.4g} pixels are {implied:.4g} at redshift "
+                        f"{self._redshift:g} ({self._cosmology.name or 'given cosmology'}); "
+                        "drop pixel_scale, or fix the WCS or the redshift"
+                    )
         return angular, physical
 
     def _check_psf(self, psf_fwhm):

@@ -45,6 +45,7 @@ def test_known_offset_through_the_whole_pipeline(test_set, tmp_path, offset):
     assert set(result.galaxies["r_half_method"]) == {"given"}
 
 
+@pytest.mark.slow
 def test_report_renders_with_every_property(test_set, tmp_path):
     predictions = write_predictions(tmp_path / "pred.h5", test_set, scatter=0.05)
     output = tmp_path / "report"

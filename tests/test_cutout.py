@@ -32,6 +32,22 @@ def test_angular_scale_from_physical_and_wcs(galaxy_flux, wcs64):
         GalaxyCutout(galaxy_flux, wcs=wcs64, pixel_scale=0.5 * u.arcsec)
 
 
+def test_physical_scale_must_agree_with_wcs_and_redshift(galaxy_flux, wcs64):
+    implied = (0.396 * u.arcsec * Planck18.kpc_proper_per_arcmin(0.05)).to(u.kpc)
+    with pytest.raises(ValueError, match=r"5 kpc disagrees with the WCS.*0\.396 arcsec.*"
+                                         r"redshift 0\.05"):
+        GalaxyCutout(galaxy_flux, wcs=wcs64, pixel_scale=5 * u.kpc, redshift=0.05)
+    agreeing = GalaxyCutout(galaxy_flux, wcs=wcs64, pixel_scale=implied, redshift=0.05)
+    assert_quantity_allclose(agreeing.pixel_scale_kpc, implied)
+
+
+def test_wcs_without_axis_types_is_named():
+    flux = np.ones((5, 8, 8)) * u.nanomaggy
+    with pytest.raises(ValueError, match=r"3 axes \(no CTYPE, no CTYPE, no CTYPE\); it has no "
+                                         "celestial axes"):
+        GalaxyCutout(flux, wcs=WCS(naxis=3))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

@@ -1,6 +1,7 @@
 """The default model's recipe script and the accuracy benchmark's entry checks."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,37 @@ def test_benchmark_refuses_without_a_model(monkeypatch):
     monkeypatch.setattr(weights, "default_model", no_model)
     with pytest.raises(SystemExit, match="no model to benchmark.*--model PATH"):
         bench.main(["--galaxies", "1"])
+
+
+def test_recorded_command_keeps_no_machine_paths(tmp_path):
+    recipe = _load("tools/train_default_model.py")
+    work = tmp_path / "scratch"
+    arguments = ["--work-dir", str(work), "--output", str(work / "model.safetensors"),
+                 "--galaxies", "10", "--sky", "/elsewhere/frames"]
+    assert recipe.portable_arguments(arguments, work) == [
+        "--work-dir", "WORK_DIR", "--output", "WORK_DIR/model.safetensors",
+        "--galaxies", "10", "--sky", "frames"]
+
+
+def test_bundled_header_holds_no_absolute_paths():
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(str(ROOT / "picasso" / "data" / "model.safetensors"), "pt") as handle:
+        header = handle.metadata()["picasso"]
+    strings = []
+
+    def collect(value):
+        if isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+        elif isinstance(value, str):
+            strings.append(value)
+
+    collect(json.loads(header))
+    # a unit such as "solMass / kpc2" is not a path; "/root/run" is
+    assert not [text for text in strings if re.search(r"(?:^|\s)/\w", text)]

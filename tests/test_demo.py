@@ -2,11 +2,14 @@
 
 import json
 
+import pytest
+
 from picasso.cli import main
 from picasso.cutout import GalaxyCutout
 from picasso.maps import PropertyMaps
 
 
+@pytest.mark.slow
 def test_demo_writes_maps_figures_and_metrics(tmp_path, capsys, monkeypatch):
     import picasso.commands.demo as demo
 

@@ -75,6 +75,7 @@ def test_downsample_dataset(pairs, tmp_path):
                     rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_band_study_zeroed_and_true(pairs, tmp_path):
     result = run_bands(pairs, tmp_path / "bands", band_sets=["ugriz", "gr"], mode="both", **TINY)
     names = [variant.name for variant in result.variants]
@@ -92,6 +93,7 @@ def test_band_study_zeroed_and_true(pairs, tmp_path):
     assert result.variants[2].model_path.endswith("gr_true/model.safetensors")
 
 
+@pytest.mark.slow
 def test_resolution_and_size_commands(pairs, tmp_path, capsys):
     common = ["--epochs", "1", "--depth", "2", "--base-width", "4", "--batch-size", "8",
               "--no-progress"]

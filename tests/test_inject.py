@@ -255,6 +255,7 @@ def real_crops(tmp_path_factory):
     return directory, corner
 
 
+@pytest.mark.slow
 @needs_real
 def test_crop_keeps_sky_noise_and_astrometry(real_crops):
     directory, corner = real_crops

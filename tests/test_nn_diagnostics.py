@@ -192,6 +192,7 @@ def test_only_the_bands_the_model_sees_count(pairs, split, held_out, held_out_ps
         diagnose(statistics, held_out[:, 3:], bands="iz")
 
 
+@pytest.mark.slow
 def test_trained_model_records_statistics_and_predict_warns(pairs, tmp_path):
     import picasso
     from picasso import GalaxyCutout

@@ -146,6 +146,7 @@ def test_resume_from_mid_epoch_checkpoint(pairs, tmp_path):
         assert torch.equal(tensor, resumed.network.state_dict()[name]), name
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_two_process_gloo_data_parallel(pairs, tmp_path):
     with socket.socket() as sock:

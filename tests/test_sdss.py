@@ -478,6 +478,7 @@ def real_frames():
     return sdss.FrameSet.read(REAL_DIR, cache=False, workers=2)
 
 
+@pytest.mark.slow
 @needs_real
 def test_real_frames_noise_matches_the_data_model(real_frames):
     for frame in real_frames:
@@ -491,6 +492,7 @@ def test_real_frames_noise_matches_the_data_model(real_frames):
         assert model == pytest.approx(rms, rel=0.25), frame.band
 
 
+@pytest.mark.slow
 @needs_real
 def test_real_stars_align_in_every_band(real_frames):
     from photutils.segmentation import SourceCatalog, detect_sources
@@ -538,7 +540,7 @@ def test_real_stars_align_in_every_band(real_frames):
     assert np.hypot(*(mean["u"] - mean["r"])) < 0.1
 
 
-def test_predict_command_from_frames(frame_dir, tmp_path):
+def test_predict_command_from_frames(frame_dir, tmp_path, capsys):
     import torch
     from helpers_nn import tiny_config
 
@@ -561,7 +563,15 @@ def test_predict_command_from_frames(frame_dir, tmp_path):
     cutout = GalaxyCutout.read(tmp_path / "cutout.fits")
     assert cutout.flux.sum(axis=(1, 2))[2].to_value(u.nanomaggy) == pytest.approx(40, rel=0.01)
     assert_allclose(maps.pixel_scale.to_value(u.kpc), cutout.pixel_scale_kpc.to_value(u.kpc))
-    # The default 1 kpc PSF is sharper than SDSS seeing at z = 0.05: refused, clearly.
+    # The default 1 kpc PSF is sharper than SDSS seeing at z = 0.05: refused, clearly,
+    # naming the command-line flags rather than Python arguments.
+    capsys.readouterr()
     assert main(arguments[:-6] + ["-o", str(tmp_path / "other.fits")]) == 1
+    message = capsys.readouterr().err
+    assert "refusing to sharpen" in message and "Choose --target-psf of at least" in message
+    assert "target_psf_fwhm" not in message
+    assert main(arguments) == 1
+    message = capsys.readouterr().err
+    assert "already exists; pass --overwrite to replace it" in message
     assert main(["predict", str(model_path), "--sdss-frames", str(frame_dir[0]), "--ra",
                  str(RA), "-o", str(tmp_path / "x.fits")]) == 1

@@ -180,6 +180,28 @@ def measure(args):
     return record
 
 
+def portable_arguments(arguments, work_dir):
+    """
+    The command's arguments with paths written relative to the work directory.
+
+    The command is recorded in the model header, which travels: ``WORK_DIR``
+    stands for the work directory of the run, and no other absolute path of
+    the machine that trained the model is kept.
+    """
+    work_dir = Path(work_dir).resolve()
+    portable = []
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_absolute():
+            path = path.resolve()
+            if path == work_dir or work_dir in path.parents:
+                argument = str(Path("WORK_DIR") / path.relative_to(work_dir))
+            else:
+                argument = path.name
+        portable.append(argument)
+    return portable
+
+
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -198,7 +220,7 @@ def main(argv=None):
     from picasso.nn.train import CHECKPOINT_FILENAME, Trainer
 
     command = "python tools/train_default_model.py " + shlex.join(
-        argv if argv is not None else sys.argv[1:])
+        portable_arguments(argv if argv is not None else sys.argv[1:], args.work_dir))
     args.work_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
@@ -242,6 +264,7 @@ def main(argv=None):
     })
     # the held-out metrics go where the model card (picasso.nn.card) reads them
     evaluation.settings["test_split_pairs"] = int(trainer.split.test.size)
+    evaluation.settings["dataset"] = data_path.name
     calibration = None
     if model.config.heteroscedastic:
         from picasso.analysis.calibration import calibration_table

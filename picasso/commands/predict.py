@@ -5,7 +5,10 @@ from pathlib import Path
 
 from . import _sdss_frames
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "ARGUMENT_FLAGS"]
+
+#: Library arguments set by options of another name (for messages; see `picasso.cli`).
+ARGUMENT_FLAGS = {"target_psf_fwhm": "--target-psf", "psf_fwhm": "--band-psf-fwhm"}
 
 log = logging.getLogger(__name__)
 

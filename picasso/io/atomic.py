@@ -3,9 +3,31 @@
 import contextlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "new_file_mode"]
+
+_UMASK_LOCK = threading.Lock()
+
+
+def new_file_mode():
+    """
+    The permission bits a new file gets from `open`: ``0o666`` less the umask.
+
+    `tempfile.mkstemp` creates private (``0o600``) files whatever the umask;
+    `atomic_path` gives its output these bits instead, so an atomic write
+    leaves the file as readable as a plain one would be.
+
+    Returns
+    -------
+    mode : int
+    """
+    # os.umask can only be read by setting it; the lock keeps threads from racing on it
+    with _UMASK_LOCK:
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -42,6 +64,7 @@ def atomic_path(path, *, overwrite=False, suffix=None):
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it")
+    mode = (path.stat().st_mode & 0o7777) if path.exists() else new_file_mode()
     if not path.parent.exists():
         raise FileNotFoundError(f"directory {path.parent} does not exist; create it first")
     fd, tmp_name = tempfile.mkstemp(
@@ -52,6 +75,8 @@ def atomic_path(path, *, overwrite=False, suffix=None):
     tmp_path = Path(tmp_name)
     try:
         yield tmp_path
+        # a replaced file keeps its permissions; a new one gets those of a plain open()
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -189,7 +189,9 @@ def _training_section(doc, header):
     if not training:
         doc.text("The header records no training data (an untrained or hand-built model).")
         return
-    rows = [(key, training[key]) for key in ("n_pairs", "path", "seed", "image_size",
+    if "path" in training and "file" not in training:  # headers written before 0.2
+        training = {**training, "file": Path(training["path"]).name}
+    rows = [(key, training[key]) for key in ("n_pairs", "file", "seed", "image_size",
                                              "flux_unit", "picasso_version") if key in training]
     generator = generator_record(header)
     universe = generator.get("universe") or {}

@@ -530,7 +530,8 @@ def _dataset_summary(pairs):
         "image_size": int(getattr(pairs, "image_size", 0)),
     }
     if getattr(pairs, "path", None) is not None:
-        summary["path"] = str(pairs.path)
+        # the file's name only: a model file travels, the build machine's paths do not
+        summary["file"] = Path(pairs.path).name
     for key in ("seed", "generator", "picasso_version"):
         if key in attrs:
             value = text(attrs[key])
