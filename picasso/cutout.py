@@ -732,14 +732,19 @@ class GalaxyCutout:
         red, green, blue = (self.band(name).value for name in bands)
         return make_lupton_rgb(red, green, blue, minimum=minimum, stretch=stretch, Q=Q)
 
-    def plot(self, fig=None, **rgb_kwargs):
+    def plot(self, fig=None, *, title=None, **rgb_kwargs):
         """
         Show the colour image and every band.
+
+        Axes are offsets from the centre of the cutout in arcsec (pixels if
+        the pixel scale is unknown); the bands are asinh-stretched.
 
         Parameters
         ----------
         fig : `~matplotlib.figure.Figure`, optional
-            Figure to draw into; a new one by default.
+            Figure to draw into; a new one (constrained layout) by default.
+        title : str, optional
+            Title of the figure; by default the bands and the redshift.
         **rgb_kwargs
             Passed to `rgb`.
 
@@ -748,24 +753,21 @@ class GalaxyCutout:
         fig : `~matplotlib.figure.Figure`
         """
         import matplotlib.pyplot as plt
-        from astropy.visualization import AsinhStretch, ImageNormalize, PercentileInterval
 
-        has_rgb = all(name in self._bands for name in ("g", "r", "i"))
+        from .analysis.plotting import _SUPTITLE_SIZE, _plot_cutout_row
+
+        rgb_bands = tuple(rgb_kwargs.pop("bands", ("i", "r", "g")))
+        has_rgb = all(name in self._bands for name in rgb_bands)
         n_panels = self.n_bands + has_rgb
         if fig is None:
-            fig = plt.figure(figsize=(2.6 * n_panels, 2.8))
-        axes = fig.subplots(1, n_panels, squeeze=False)[0]
-        if has_rgb:
-            axes[0].imshow(self.rgb(**rgb_kwargs), origin="lower")
-            axes[0].set_title("gri")
-        for ax, band in zip(axes[has_rgb:], self._bands):
-            image = self.band(band).value
-            norm = ImageNormalize(image, interval=PercentileInterval(99.5), stretch=AsinhStretch())
-            ax.imshow(image, origin="lower", cmap="gray", norm=norm)
-            ax.set_title(f"{band} [{self.unit}]")
-        for ax in axes:
-            ax.set_xticks([])
-            ax.set_yticks([])
+            fig = plt.figure(figsize=(2.6 * n_panels, 3.6), layout="constrained")
+        if title is None:
+            title = f"{''.join(self._bands)} cutout"
+            if self._redshift is not None:
+                title += f", z = {self._redshift:.3f}"
+            title += f" (asinh stretch of flux in {self.unit.to_string('unicode')})"
+        fig.suptitle(title, fontsize=_SUPTITLE_SIZE)
+        _plot_cutout_row(fig, self, rgb_bands, rgb_kwargs)
         return fig
 
     def predict(self, model=None, *, batch_size=8, **kwargs):

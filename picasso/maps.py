@@ -542,17 +542,24 @@ class PropertyMaps(Mapping):
             meta=decode_meta(header.get("PMETA", "")),
         )
 
-    def plot(self, fig=None, *, properties=None, cmap="magma"):
+    def plot(self, fig=None, *, properties=None, cmap="magma", title=None):
         """
         Draw one log-scaled panel per property.
+
+        Each panel has a colour bar labelled with its quantity and unit; axes
+        are offsets from the centre of the grid in kpc (pixels if the pixel
+        scale is unknown).
 
         Parameters
         ----------
         fig : `~matplotlib.figure.Figure`, optional
+            Figure to draw into; a new one (constrained layout) by default.
         properties : sequence of str, optional
             Which maps; all by default.
         cmap : str
             Matplotlib colour map.
+        title : str, optional
+            Title of the figure.
 
         Returns
         -------
@@ -560,21 +567,42 @@ class PropertyMaps(Mapping):
         """
         import matplotlib.pyplot as plt
 
+        from .analysis.plotting import (
+            _SUPTITLE_SIZE,
+            _TITLE_SIZE,
+            _grid,
+            _label_colorbar,
+            _offset_extent,
+            _offset_labels,
+            _style,
+            property_label,
+        )
+
         names = PROPERTIES.validate(properties) if properties is not None else self.properties
+        if not names:
+            raise ValueError("no property to plot")
+        nrows, ncols = _grid(len(names))
         if fig is None:
-            fig = plt.figure(figsize=(2.4 * len(names), 2.6), layout="constrained")
-        axes = fig.subplots(1, len(names), squeeze=False)[0]
-        for ax, name in zip(axes, names):
+            fig = plt.figure(figsize=(3.3 * ncols, 3.0 * nrows + 0.4), layout="constrained")
+        fig.suptitle("Property maps" if title is None else title, fontsize=_SUPTITLE_SIZE)
+        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+        for unused in axes.ravel()[len(names):]:
+            unused.remove()
+        extent, _, _, unit = _offset_extent(self._shape, self._pixel_scale)
+        for index, name in enumerate(names):
+            row, column = divmod(index, ncols)
+            ax = axes[row, column]
             values = self[name].value
             shown = np.full(self._shape, np.nan)
             filled = (values > 0) & ~self.empty(name)
             shown[filled] = np.log10(values[filled])
-            image = ax.imshow(shown, origin="lower", cmap=cmap)
-            colorbar = fig.colorbar(image, ax=ax, orientation="horizontal", shrink=0.9, pad=0.02)
-            unit = PROPERTIES[name].unit.to_string("latex_inline")
-            colorbar.set_label(f"log$_{{10}}$ {unit}", fontsize=7)
-            colorbar.ax.tick_params(labelsize=6)
-            ax.set_title(name, fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            image = ax.imshow(shown, origin="lower", cmap=cmap, extent=extent)
+            _label_colorbar(fig.colorbar(image, ax=ax, shrink=0.9),
+                            property_label(name, total=False))
+            ax.set_title(name.replace("_", " "), fontsize=_TITLE_SIZE)
+            _style(ax)
+            # The lowest panel of each column carries its x label (and tick labels).
+            lowest = index + ncols >= len(names)
+            ax.xaxis.set_tick_params(labelbottom=lowest)
+            _offset_labels(ax, unit, x=lowest, y=column == 0)
         return fig
