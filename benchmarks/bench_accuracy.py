@@ -17,7 +17,7 @@ For every property it reports, from `picasso.analysis.evaluate`:
 - the colour mass-to-light stellar mass (Bell et al. 2003 per galaxy, Zibetti
   et al. 2009 per pixel) on the same galaxies and aperture;
 - for an ensemble or a heteroscedastic model, the coverage of its 68 %
-  intervals (`picasso.analysis.calibration`);
+  intervals (`picasso.studies.calibration`);
 
 and checks the issue's goals: sigma(stellar mass) <= 0.05 dex, every
 property's sigma below the paper's, and the network's stellar-mass sigma at
@@ -66,7 +66,7 @@ def parse_args(argv=None):
 def resolve_model(path):
     """The model to benchmark; a clear error when there is none."""
     from picasso.nn.ensemble import load_ensemble
-    from picasso.nn.weights import default_model, load_model
+    from picasso.nn.loading import default_model, load_model
 
     if path is None:
         try:
@@ -98,18 +98,19 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model, source = resolve_model(args.model)
 
-    from picasso.analysis.evaluation import evaluate
     from picasso.analysis.metrics import PAPER_COLOUR_ML_SIGMA, PAPER_HEADLINE
     from picasso.io.dataset import PairDataset
     from picasso.mock.build import build_dataset
     from picasso.mock.observe import ObservingConfig
     from picasso.nn.ensemble import Ensemble
+    from picasso.studies.evaluation import evaluate
+    from picasso.studies.provenance import training_observing
 
     started = time.perf_counter()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     # observed as the model's training images were (the paper's set-up if it does not say);
     # the cached set is named after that set-up
-    observing = model.training_observing() or ObservingConfig(image_size=model.image_size)
+    observing = training_observing(model) or ObservingConfig(image_size=model.image_size)
     setup = hashlib.sha1(json.dumps(observing.to_dict(), sort_keys=True).encode()).hexdigest()
     data_path = args.work_dir / (f"heldout_{args.galaxies}x{args.views}_{model.image_size}px_"
                                  f"{setup[:8]}_seed{args.universe_seed}.h5")
@@ -127,7 +128,7 @@ def main(argv=None):
 
     calibration = None
     if isinstance(model, Ensemble) or model.config.heteroscedastic:
-        from picasso.analysis.calibration import calibration_table
+        from picasso.studies.calibration import calibration_table
 
         table = calibration_table(model, pairs)
         calibration = {str(row["property"]): {"coverage_68": float(row["coverage"]),

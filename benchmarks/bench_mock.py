@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from picasso.mock import relations  # noqa: E402
 from picasso.mock import universe as uni  # noqa: E402
 from picasso.mock.observe import ObservingConfig, observe, prepare  # noqa: E402
 from picasso.mock.populations import stellar_fluxes  # noqa: E402
@@ -129,7 +130,7 @@ def render(universe, config, n_galaxies, views):
             t_render += time.process_time() - start
             n = config.image_size
             y, x = np.mgrid[:n, :n] - (n - 1) / 2
-            inside = np.hypot(x, y) * truth.pixel_scale.value <= 2 * truth.meta["r_half"].value
+            inside = np.hypot(x, y) * truth.pixel_scale.value <= 2 * truth.r_half.value.value
             for name in PROPERTIES.names:
                 filled[name].append(float((~truth.empty(name)).mean()))
                 if PROPERTIES[name].is_extensive:
@@ -186,13 +187,13 @@ def summarise(pop, filled, totals, universe):
     red = pop["u_r"] > 2.22
     summary["g_r_red_sequence_median"] = float(np.median(pop["g_r"][red])) if red.any() else None
     summary["g_r_blue_cloud_median"] = float(np.median(pop["g_r"][~red])) if (~red).any() else None
-    ms = uni.speagle2014_main_sequence(m, universe.age_of_universe)
+    ms = relations.speagle2014_main_sequence(m, universe.age_of_universe)
     sf = ~pop["quenched"].astype(bool)
     summary["main_sequence_offset_sf"] = {
         "median": float(np.median((pop["log_sfr"] - ms)[sf])),
         "std": float(np.std((pop["log_sfr"] - ms)[sf])),
     }
-    shen, _ = uni.shen2003_size(m, pop["early_type"].astype(bool))
+    shen, _ = relations.shen2003_size(m, pop["early_type"].astype(bool))
     good = np.isfinite(pop["r_half"])
     summary["size_over_shen2003_median"] = float(np.median(pop["r_half"][good] / shen[good]))
     summary["hi_fraction_median_at_10_10.5"] = (
@@ -261,7 +262,7 @@ def plot(pop, totals, examples, universe, path):
     ax.scatter(m, np.log10(pop["r_half"]), c=colour, s=6)
     grid_m = np.linspace(9.5, 12, 20)
     for early, style in ((False, "b--"), (True, "r--")):
-        r, _ = uni.shen2003_size(grid_m, early)
+        r, _ = relations.shen2003_size(grid_m, early)
         ax.plot(grid_m, np.log10(r), style, label=f"Shen+03 {'early' if early else 'late'} (R50,r)")
     ax.set_xlabel("log M*")
     ax.set_ylabel("log R_half,proj (kpc)")
@@ -271,7 +272,7 @@ def plot(pop, totals, examples, universe, path):
     ax.scatter(m, pop["log_sfr"], c=colour, s=6)
     ax.plot(
         grid_m,
-        uni.speagle2014_main_sequence(grid_m, universe.age_of_universe),
+        relations.speagle2014_main_sequence(grid_m, universe.age_of_universe),
         "k--",
         label="Speagle+14",
     )
@@ -285,7 +286,7 @@ def plot(pop, totals, examples, universe, path):
     ax.set_ylabel("log M_HI / M*")
     ax = fig.add_subplot(grid[1, 1])
     ax.scatter(m, np.log10(10 ** pop["log_stellar_metal_mass"] / 10**m / 0.02), c=colour, s=6)
-    table = uni.GALLAZZI2005
+    table = relations.GALLAZZI2005
     ax.plot(table[:, 0], table[:, 2], "k-", label="Gallazzi+05")
     ax.plot(table[:, 0], table[:, 1], "k:")
     ax.plot(table[:, 0], table[:, 3], "k:")

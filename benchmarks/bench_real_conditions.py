@@ -3,7 +3,7 @@ Accuracy under real conditions: synthetic galaxies injected into real SDSS frame
 
 A fixed-seed set of held-out synthetic galaxies (a universe seed the model was
 not trained on) is injected into the real SDSS field in ../shared/data/sdss
-(run 2583, camcol 2, field 136) with `picasso.mock.inject`, at a few
+(run 2583, camcol 2, field 136) with `picasso.studies.injection`, at a few
 redshifts between 0.03 and 0.1, half on clean sky (right of the field) and
 half in the crowded half of the globular cluster M2 (left). Each galaxy then
 goes the user's whole path: frames -> `GalaxyCutout.from_sdss_frames` ->
@@ -95,7 +95,7 @@ def parse_args(argv=None):
 
 
 def load(model_path):
-    from picasso.nn.weights import default_model, load_model
+    from picasso.nn.loading import default_model, load_model
 
     if model_path:
         return load_model(model_path)
@@ -109,16 +109,17 @@ def load(model_path):
 def training_setup(model):
     """The model's training universe parameters and observing configuration."""
     from picasso.mock.observe import ObservingConfig
+    from picasso.studies.provenance import generator_record, training_observing
 
     try:
-        config = model.training_observing()
+        config = training_observing(model)
     except (TypeError, ValueError) as error:
         log.warning("cannot rebuild the training observing set-up (%s); using the paper's", error)
         config = None
     known = config is not None
     if config is None:
         config = ObservingConfig().replace(image_size=model.image_size, bands=tuple(model.bands))
-    return config, dict(model.training_generator().get("universe") or {}), known
+    return config, dict(generator_record(model).get("universe") or {}), known
 
 
 def held_out_universe(parameters, seed):
@@ -136,8 +137,8 @@ def held_out_universe(parameters, seed):
 
 
 def placements(frame, universe, redshifts, per_redshift, rng):
-    from picasso.mock.inject import Placement
     from picasso.mock.universe import view_directions
+    from picasso.studies.injection import Placement
 
     result = []
     index = 0
@@ -285,10 +286,10 @@ def main(argv=None):
 
     from picasso.analysis import colour_mass_total, fit_geometry, log_residual
     from picasso.io import sdss
-    from picasso.mock.inject import inject
     from picasso.mock.observe import observe
     from picasso.nn.diagnostics import PicassoOODWarning, diagnose, psf_fwhm_pixels
-    from picasso.nn.predict import check_cutout, predict_cutouts
+    from picasso.nn.predict import predict_cutouts
+    from picasso.studies.injection import inject
 
     frames_dir = Path(args.frames) if args.frames else default_frames()
     if not sorted(frames_dir.glob("frame-*.fits*")) if frames_dir.is_dir() else True:
@@ -347,11 +348,6 @@ def main(argv=None):
                                               direction=placement.direction)
             if truth is None:
                 truth = mock_truth
-            # The observer records the projected half-mass radius, but its field spans 10
-            # 3D radii (the training convention); pair datasets carry neither, so drop it
-            # as they do, or predict() compares the field with the wrong radius.
-            for key in ("r_half", "r_half_kpc"):
-                mock_cutout.meta.pop(key, None)
             per_condition["mock"] = (mock_cutout, "training")
         geometry = fit_geometry(truth["stellar_mass"], pixel_scale=truth.pixel_scale)
         info = {"name": placement.name, "placement": where, "redshift": placement.redshift,
@@ -373,7 +369,7 @@ def main(argv=None):
             record["baseline"].append(float(log_residual(true_totals["stellar_mass"][0],
                                                          baseline).value))
             record["psf_matched"].append(matched)
-            ood = diagnose(model, check_cutout(cutout, model),
+            ood = diagnose(model, model.input_flux(cutout),
                            psf_fwhm_pixels=psf_fwhm_pixels(cutout))
             record["ood"].append(None if ood is None else ood[0]["distance"])
             record["flagged"].append(None if ood is None else bool(ood[0]["out_of_distribution"]))

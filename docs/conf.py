@@ -50,8 +50,8 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "_generated"]
 
 def _write_bundled_model_card():
     """Render the bundled model's card from its own header for model_card.rst."""
-    from picasso.nn.card import model_card
-    from picasso.nn.weights import default_model
+    from picasso.nn.loading import default_model
+    from picasso.studies.card import model_card
 
     target = os.path.join(os.path.dirname(__file__), "_generated", "bundled_model_card.rst")
     os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -6,14 +6,15 @@ from collections.abc import Mapping
 
 import astropy.units as u
 import numpy as np
-from astropy.io import fits
+from astropy.io import fits, registry
 from astropy.wcs import WCS
 
-from .io.atomic import atomic_path
-from .io.fits import decode_meta, encode_meta, open_fits
 from .properties import LOG10_EMPTY, PROPERTIES
+from .radius import HalfRadius
+from .utils.atomic import atomic_path
+from .utils.fits import UnifiedRead, UnifiedWrite, decode_meta, encode_meta, is_fits, open_fits
 
-__all__ = ["PropertyMaps"]
+__all__ = ["PropertyMaps", "read_maps_fits", "write_maps_fits"]
 
 #: Value of the ``PICASSO`` primary-header keyword in property-map files.
 MAPS_FILE_KIND = "PropertyMaps"
@@ -34,6 +35,15 @@ def _as_kpc_per_pixel(pixel_scale):
     if not pixel_scale.isscalar or not np.isfinite(pixel_scale.value) or pixel_scale.value <= 0:
         raise ValueError(f"pixel_scale must be one positive finite length, got {pixel_scale}")
     return pixel_scale.to(u.kpc)
+
+
+class _PropertyMapsRead(UnifiedRead):
+    # one class per data class: the registry writes each class's formats into its docstring
+    __doc__ = UnifiedRead.__doc__
+
+
+class _PropertyMapsWrite(UnifiedWrite):
+    __doc__ = UnifiedWrite.__doc__
 
 
 class PropertyMaps(Mapping):
@@ -61,8 +71,14 @@ class PropertyMaps(Mapping):
         every map or a dict per property.
     uncertainty : dict, optional
         Property name to a 2-D array of 1-sigma uncertainties in dex.
+    no_data : array-like of bool, optional
+        Pixels with no input data (masked in the image a prediction came
+        from, e.g. off the frame): they hold no value in any map.
+    r_half : `~picasso.radius.HalfRadius`, optional
+        The galaxy's half radius and its kind (for truth maps, the projected
+        stellar half-mass radius of this view).
     meta : dict, optional
-        Free-form metadata (for truth maps: half-mass radius, centre, ...).
+        Free-form metadata (centre, view, model provenance, ...).
 
     Raises
     ------
@@ -85,7 +101,7 @@ class PropertyMaps(Mapping):
     """
 
     def __init__(self, maps, *, wcs=None, pixel_scale=None, mask=None, uncertainty=None,
-                 meta=None):
+                 no_data=None, r_half=None, meta=None):
         if not isinstance(maps, Mapping) or not maps:
             raise TypeError("maps must be a non-empty dict of property name -> 2-D Quantity")
         names = PROPERTIES.validate(list(maps))
@@ -121,6 +137,16 @@ class PropertyMaps(Mapping):
             self._maps[name] = value.copy()
         self._shape = shape
         self._mask = self._check_per_property(mask, "mask", bool)
+        self._no_data = None
+        if no_data is not None:
+            no_data = np.asarray(no_data)
+            if no_data.dtype != bool or no_data.shape != shape:
+                raise ValueError(f"no_data must be a boolean {shape} array, got {no_data.dtype} "
+                                 f"{no_data.shape}")
+            self._no_data = no_data.copy() if no_data.any() else None
+        if r_half is not None and not isinstance(r_half, HalfRadius):
+            raise TypeError(f"r_half must be a picasso.radius.HalfRadius, got {r_half!r}")
+        self._r_half = r_half
         self._uncertainty = self._check_per_property(uncertainty, "uncertainty", float)
         if self._uncertainty is not None:
             for name, sigma in self._uncertainty.items():
@@ -235,6 +261,16 @@ class PropertyMaps(Mapping):
         """dict or None: property name to 1-sigma uncertainty in dex."""
         return self._uncertainty
 
+    @property
+    def no_data(self):
+        """ndarray of bool or None: pixels with no input data (no value in any map)."""
+        return self._no_data
+
+    @property
+    def r_half(self):
+        """`~picasso.radius.HalfRadius` or None: the galaxy's half radius and its kind."""
+        return self._r_half
+
     def empty(self, name):
         """
         Empty pixels of one map.
@@ -246,22 +282,25 @@ class PropertyMaps(Mapping):
         Returns
         -------
         empty : ndarray of bool
-            `True` where the map has no value (masked).
+            `True` where the map has no value: masked, or no input data.
         """
         self[name]
-        if self._mask is None or name not in self._mask:
-            return np.zeros(self._shape, bool)
-        return self._mask[name]
+        empty = np.zeros(self._shape, bool)
+        if self._mask is not None and name in self._mask:
+            empty = empty | self._mask[name]
+        if self._no_data is not None:
+            empty = empty | self._no_data
+        return empty
 
     # -------------------------------------------------------------- numbers
 
-    def total(self, name, mask=None, geometry=None, k=2.0):
+    def total(self, name, mask=None, *, weights=None, geometry=None, k=2.0):
         """
-        The total of a property over the map, or inside an elliptical aperture.
+        The total of a property over the map, inside an aperture, or with pixel weights.
 
         Surface densities are summed times the pixel area (giving Msun or
-        Msun/yr); stellar age is averaged with stellar-mass weights. Empty
-        pixels and pixels in ``mask`` are left out.
+        Msun / yr); the stellar age is averaged weighted by stellar mass.
+        Empty pixels and pixels in ``mask`` are left out.
 
         Parameters
         ----------
@@ -269,91 +308,58 @@ class PropertyMaps(Mapping):
             Property name.
         mask : array-like of bool, optional
             Further pixels to leave out (`True` = excluded).
+        weights : array-like, optional
+            Weight of every pixel, e.g. its fractional overlap with an
+            aperture (``aperture.to_mask(method="exact").to_image(shape)`` of a
+            `photutils.aperture` aperture).
         geometry : `~picasso.analysis.GalaxyGeometry`, optional
-            When given, sum only inside the ellipse of semi-major axis ``k``
-            half-mass radii with exact pixel overlap
-            (`picasso.analysis.aperture_total`).
+            Sum only inside the ellipse of semi-major axis ``k`` half radii,
+            with exact pixel overlap (``geometry.aperture(k)``).
         k : float
-            Aperture semi-major axis in half-mass radii (the paper's 2).
+            Aperture semi-major axis in half radii (the paper's 2).
 
         Returns
         -------
         total : `~astropy.units.Quantity`
+            In ``PROPERTIES[name].total_unit``; NaN for the stellar age when
+            no stellar mass is left to weight it by.
 
         Raises
         ------
         ValueError
-            If the pixel scale is unknown, or for stellar age when there is no
-            stellar-mass map to weight by.
+            If the pixel scale is unknown, a mask or weights do not fit the
+            grid, or for stellar age when there is no stellar-mass map.
         """
-        if geometry is not None:
-            from .analysis.apertures import aperture_total
-
-            return aperture_total(self, name, geometry, k=k, mask=mask)
         prop = PROPERTIES[name]
         values = self[name]
-        keep = ~self.empty(name)
+        if geometry is not None:
+            if weights is not None:
+                raise ValueError("give either weights or geometry, not both")
+            if tuple(geometry.shape) != self._shape:
+                raise ValueError(f"the geometry was fitted on a {geometry.shape} map, these "
+                                 f"maps are {self._shape}; fit it on the same grid")
+            weights = geometry.aperture(k).to_mask(method="exact").to_image(self._shape)
+        weights = np.ones(self._shape) if weights is None else np.asarray(weights, dtype=float)
+        if weights.shape != self._shape:
+            raise ValueError(f"weights have shape {weights.shape}, the maps {self._shape}")
+        skip = self.empty(name)
         if mask is not None:
             mask = np.asarray(mask, dtype=bool)
             if mask.shape != self._shape:
                 raise ValueError(f"mask has shape {mask.shape}, the maps {self._shape}")
-            keep &= ~mask
+            skip = skip | mask
+        weights = np.where(skip, 0.0, weights)
         if prop.is_extensive:
-            return (values[keep].sum() * self.pixel_area).to(prop.total_unit)
+            return (np.sum(weights * values.value) * values.unit * self.pixel_area).to(
+                prop.total_unit)
         if prop.weighted_by not in self._maps:
             raise ValueError(
                 f"the mean {name} is weighted by {prop.weighted_by}, which these maps do not hold"
             )
-        weights = self[prop.weighted_by].value * keep * ~self.empty(prop.weighted_by)
-        if weights.sum() <= 0:
-            raise ValueError(f"no {prop.weighted_by} in the selected pixels to weight {name} by")
+        weights = weights * self[prop.weighted_by].value * ~self.empty(prop.weighted_by)
+        if not weights.sum() > 0:
+            return np.nan * prop.total_unit
         return (np.sum(values.value * weights) / weights.sum()) * values.unit
-
-    def radial_profile(self, geometry, *, properties=None, edges=None, mask=None):
-        """
-        Profiles in elliptical annuli (`picasso.analysis.radial_profile`).
-
-        Parameters
-        ----------
-        geometry : `~picasso.analysis.GalaxyGeometry`
-            Fitted on the true stellar-mass map of this grid.
-        properties : sequence of str, optional
-            Which properties; all held by default.
-        edges : array-like, optional
-            Annulus edges in half-mass radii; 0, 0.5, ..., 5 by default.
-        mask : array-like of bool, dict or `PropertyMaps`, optional
-            Excluded pixels; pass the true maps to use the truth's pixels.
-
-        Returns
-        -------
-        profile : `~astropy.table.QTable`
-        """
-        from .analysis.apertures import radial_profile
-
-        return radial_profile(self, geometry, properties=properties, edges=edges, mask=mask)
-
-    def gradient(self, name, geometry, *, radius_range=None, edges=None, mask=None):
-        """
-        Radial gradient of log10 mean surface density (`picasso.analysis.gradient`).
-
-        Parameters
-        ----------
-        name : str
-            Property name.
-        geometry : `~picasso.analysis.GalaxyGeometry`
-        radius_range : (float, float), optional
-            Fit range in half-mass radii.
-        edges, mask
-            As for `radial_profile`.
-
-        Returns
-        -------
-        gradient : `~picasso.analysis.Gradient`
-            Slope in dex per half-mass radius and per kpc, with uncertainties.
-        """
-        from .analysis.apertures import gradient
-
-        return gradient(self, geometry, name, radius_range=radius_range, edges=edges, mask=mask)
 
     def to_log10(self, properties=None):
         """
@@ -380,7 +386,7 @@ class PropertyMaps(Mapping):
 
     @classmethod
     def from_log10(cls, log10_maps, properties=None, *, pixel_scale=None, wcs=None,
-                   uncertainty=None, meta=None):
+                   uncertainty=None, no_data=None, r_half=None, meta=None):
         """
         Build maps from log10 values in registry units.
 
@@ -391,9 +397,9 @@ class PropertyMaps(Mapping):
             `~picasso.properties.LOG10_EMPTY` mark empty pixels.
         properties : sequence of str, optional
             The property of each plane; all seven in registry order by default.
-        pixel_scale, wcs, uncertainty, meta
+        pixel_scale, wcs, uncertainty, no_data, r_half, meta
             As for `PropertyMaps`; ``uncertainty`` may be an array shaped like
-            ``log10_maps``.
+            ``log10_maps``. Pixels in ``no_data`` get no value.
 
         Returns
         -------
@@ -409,6 +415,8 @@ class PropertyMaps(Mapping):
         if np.any(np.isnan(log10_maps)):
             raise ValueError("log10_maps has NaN values")
         empty = log10_maps <= LOG10_EMPTY / 2
+        if no_data is not None:
+            empty = empty | np.asarray(no_data, dtype=bool)
         values = np.where(empty, 0.0, 10 ** np.where(empty, 0.0, log10_maps))
         maps = {name: values[i] * PROPERTIES[name].unit for i, name in enumerate(names)}
         mask = {name: empty[i] for i, name in enumerate(names)} if empty.any() else None
@@ -421,7 +429,7 @@ class PropertyMaps(Mapping):
                 )
             uncertainty = {name: uncertainty[i] for i, name in enumerate(names)}
         return cls(maps, wcs=wcs, pixel_scale=pixel_scale, mask=mask, uncertainty=uncertainty,
-                   meta=meta)
+                   no_data=no_data, r_half=r_half, meta=meta)
 
     def select(self, properties):
         """
@@ -448,161 +456,111 @@ class PropertyMaps(Mapping):
         return PropertyMaps(
             {name: self._maps[name] for name in names}, wcs=self._wcs,
             pixel_scale=self._pixel_scale, mask=pick(self._mask),
-            uncertainty=pick(self._uncertainty), meta=self.meta,
+            uncertainty=pick(self._uncertainty), no_data=self._no_data, r_half=self._r_half,
+            meta=self.meta,
         )
 
     # ------------------------------------------------------------------ I/O
 
-    def write(self, path, overwrite=False):
-        """
-        Write the maps to a multi-extension FITS file, atomically.
+    read = registry.UnifiedReadWriteMethod(_PropertyMapsRead)
+    write = registry.UnifiedReadWriteMethod(_PropertyMapsWrite)
 
-        One image HDU per property (named after it, with ``PROPERTY``,
-        ``BUNIT`` and the WCS), then ``MASK_<NAME>`` and ``UNC_<NAME>`` HDUs
-        where present. The primary header holds the pixel scale and metadata.
 
-        Parameters
-        ----------
-        path : str or path-like
-        overwrite : bool
-        """
-        primary = fits.PrimaryHDU()
-        primary.header["PICASSO"] = (MAPS_FILE_KIND, "picasso file kind")
-        primary.header["PROPS"] = ",".join(self._maps)
-        if self._pixel_scale is not None:
-            primary.header["PIXKPC"] = (self._pixel_scale.to_value(u.kpc), "[kpc] pixel scale")
-        primary.header["PMETA"] = encode_meta(self.meta)
-        wcs_header = self._wcs.to_header(relax=True) if self._wcs is not None else fits.Header()
-        hdus = [primary]
-        for name, value in self._maps.items():
-            hdu = fits.ImageHDU(value.value, header=wcs_header.copy(), name=name.upper())
-            hdu.header["PROPERTY"] = name
-            hdu.header["BUNIT"] = value.unit.to_string("fits")
-            hdus.append(hdu)
-        for name, empty in (self._mask or {}).items():
-            hdus.append(fits.ImageHDU(empty.astype(np.uint8), name=f"MASK_{name.upper()}"))
-        for name, sigma in (self._uncertainty or {}).items():
-            hdu = fits.ImageHDU(sigma, header=wcs_header.copy(), name=f"UNC_{name.upper()}")
-            hdu.header["BUNIT"] = "dex"
-            hdus.append(hdu)
-        with atomic_path(path, overwrite=overwrite) as tmp:
-            fits.HDUList(hdus).writeto(tmp)
+def write_maps_fits(maps, path, overwrite=False):
+    """
+    Write maps to a multi-extension FITS file, atomically (``maps.write(path)``).
 
-    @classmethod
-    def read(cls, path):
-        """
-        Read maps written by `write`.
+    One image HDU per property (named after it, with ``PROPERTY``, ``BUNIT``
+    and the WCS), then ``MASK_<NAME>``, ``UNC_<NAME>`` and ``NODATA`` HDUs
+    where present. The primary header holds the pixel scale, half radius and
+    metadata.
 
-        Parameters
-        ----------
-        path : str or path-like
+    Parameters
+    ----------
+    maps : `PropertyMaps`
+    path : str or path-like
+    overwrite : bool
+    """
+    primary = fits.PrimaryHDU()
+    primary.header["PICASSO"] = (MAPS_FILE_KIND, "picasso file kind")
+    primary.header["PROPS"] = ",".join(maps.properties)
+    if maps._pixel_scale is not None:
+        primary.header["PIXKPC"] = (maps._pixel_scale.to_value(u.kpc), "[kpc] pixel scale")
+    if maps.r_half is not None:
+        primary.header["RHALF"] = (maps.r_half.value.to_value(u.kpc), "[kpc] half radius")
+        primary.header["RHALFKND"] = (maps.r_half.kind, "kind of half radius")
+    primary.header["PMETA"] = encode_meta(maps.meta)
+    wcs_header = maps.wcs.to_header(relax=True) if maps.wcs is not None else fits.Header()
+    hdus = [primary]
+    for name in maps.properties:
+        value = maps[name]
+        hdu = fits.ImageHDU(value.value, header=wcs_header.copy(), name=name.upper())
+        hdu.header["PROPERTY"] = name
+        hdu.header["BUNIT"] = value.unit.to_string("fits")
+        hdus.append(hdu)
+    for name, empty in (maps.mask or {}).items():
+        hdus.append(fits.ImageHDU(empty.astype(np.uint8), name=f"MASK_{name.upper()}"))
+    for name, sigma in (maps.uncertainty or {}).items():
+        hdu = fits.ImageHDU(sigma, header=wcs_header.copy(), name=f"UNC_{name.upper()}")
+        hdu.header["BUNIT"] = "dex"
+        hdus.append(hdu)
+    if maps.no_data is not None:
+        hdus.append(fits.ImageHDU(maps.no_data.astype(np.uint8), name="NODATA"))
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        fits.HDUList(hdus).writeto(tmp)
 
-        Returns
-        -------
-        maps : `PropertyMaps`
 
-        Raises
-        ------
-        FileNotFoundError, OSError
-            If the file is missing or not FITS.
-        ValueError
-            If it is not a picasso property-map file or an HDU is missing.
-        """
-        hdul = open_fits(path, kind="PropertyMaps")
-        header = hdul[0].header
-        if header.get("PICASSO") != MAPS_FILE_KIND:
-            raise ValueError(
-                f"{path} is not a picasso PropertyMaps file (primary header PICASSO="
-                f"{header.get('PICASSO')!r})"
-            )
-        names = PROPERTIES.validate(header["PROPS"].split(","))
-        present = {hdu.name for hdu in hdul}
-        missing = [name.upper() for name in names if name.upper() not in present]
-        if missing:
-            raise ValueError(f"{path} lacks the map HDU(s) {', '.join(missing)}")
-        maps = {
-            name: hdul[name.upper()].data * u.Unit(hdul[name.upper()].header["BUNIT"])
-            for name in names
-        }
-        mask = {
-            name: hdul[f"MASK_{name.upper()}"].data.astype(bool)
-            for name in names if f"MASK_{name.upper()}" in present
-        }
-        uncertainty = {
-            name: hdul[f"UNC_{name.upper()}"].data
-            for name in names if f"UNC_{name.upper()}" in present
-        }
-        first = hdul[names[0].upper()].header
-        return cls(
-            maps,
-            wcs=WCS(first) if first.get("CTYPE1") else None,
-            pixel_scale=header["PIXKPC"] * u.kpc if "PIXKPC" in header else None,
-            mask=mask or None,
-            uncertainty=uncertainty or None,
-            meta=decode_meta(header.get("PMETA", "")),
+def read_maps_fits(path):
+    """
+    Read maps written by `write_maps_fits` (``PropertyMaps.read(path)``).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    maps : `PropertyMaps`
+
+    Raises
+    ------
+    FileNotFoundError, OSError
+        If the file is missing or not FITS.
+    ValueError
+        If it is not a picasso property-map file or an HDU is missing.
+    """
+    hdul = open_fits(path, kind="PropertyMaps")
+    header = hdul[0].header
+    if header.get("PICASSO") != MAPS_FILE_KIND:
+        raise ValueError(
+            f"{path} is not a picasso PropertyMaps file (primary header PICASSO="
+            f"{header.get('PICASSO')!r})"
         )
+    names = PROPERTIES.validate(header["PROPS"].split(","))
+    present = {hdu.name for hdu in hdul}
+    missing = [name.upper() for name in names if name.upper() not in present]
+    if missing:
+        raise ValueError(f"{path} lacks the map HDU(s) {', '.join(missing)}")
+    maps = {name: hdul[name.upper()].data * u.Unit(hdul[name.upper()].header["BUNIT"])
+            for name in names}
+    mask = {name: hdul[f"MASK_{name.upper()}"].data.astype(bool)
+            for name in names if f"MASK_{name.upper()}" in present}
+    uncertainty = {name: hdul[f"UNC_{name.upper()}"].data
+                   for name in names if f"UNC_{name.upper()}" in present}
+    first = hdul[names[0].upper()].header
+    return PropertyMaps(
+        maps,
+        wcs=WCS(first) if first.get("CTYPE1") else None,
+        pixel_scale=header["PIXKPC"] * u.kpc if "PIXKPC" in header else None,
+        mask=mask or None,
+        uncertainty=uncertainty or None,
+        no_data=hdul["NODATA"].data.astype(bool) if "NODATA" in present else None,
+        r_half=HalfRadius(header["RHALF"] * u.kpc, header["RHALFKND"]) if "RHALF" in header
+        else None,
+        meta=decode_meta(header.get("PMETA", "")),
+    )
 
-    def plot(self, fig=None, *, properties=None, cmap="magma", title=None):
-        """
-        Draw one log-scaled panel per property.
 
-        Each panel has a colour bar labelled with its quantity and unit; axes
-        are offsets from the centre of the grid in kpc (pixels if the pixel
-        scale is unknown).
-
-        Parameters
-        ----------
-        fig : `~matplotlib.figure.Figure`, optional
-            Figure to draw into; a new one (constrained layout) by default.
-        properties : sequence of str, optional
-            Which maps; all by default.
-        cmap : str
-            Matplotlib colour map.
-        title : str, optional
-            Title of the figure.
-
-        Returns
-        -------
-        fig : `~matplotlib.figure.Figure`
-        """
-        import matplotlib.pyplot as plt
-
-        from .analysis.plotting import (
-            _SUPTITLE_SIZE,
-            _TITLE_SIZE,
-            _grid,
-            _label_colorbar,
-            _offset_extent,
-            _offset_labels,
-            _style,
-            property_label,
-        )
-
-        names = PROPERTIES.validate(properties) if properties is not None else self.properties
-        if not names:
-            raise ValueError("no property to plot")
-        nrows, ncols = _grid(len(names))
-        if fig is None:
-            fig = plt.figure(figsize=(3.3 * ncols, 3.0 * nrows + 0.4), layout="constrained")
-        fig.suptitle("Property maps" if title is None else title, fontsize=_SUPTITLE_SIZE)
-        axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
-        for unused in axes.ravel()[len(names):]:
-            unused.remove()
-        extent, _, _, unit = _offset_extent(self._shape, self._pixel_scale)
-        for index, name in enumerate(names):
-            row, column = divmod(index, ncols)
-            ax = axes[row, column]
-            values = self[name].value
-            shown = np.full(self._shape, np.nan)
-            filled = (values > 0) & ~self.empty(name)
-            shown[filled] = np.log10(values[filled])
-            image = ax.imshow(shown, origin="lower", cmap=cmap, extent=extent)
-            _label_colorbar(fig.colorbar(image, ax=ax, shrink=0.9),
-                            property_label(name, total=False))
-            ax.set_title(name.replace("_", " "), fontsize=_TITLE_SIZE)
-            _style(ax)
-            # The lowest panel of each column carries its x label (and tick labels).
-            lowest = index + ncols >= len(names)
-            ax.xaxis.set_tick_params(labelbottom=lowest)
-            _offset_labels(ax, unit, x=lowest, y=column == 0)
-        return fig
+registry.register_reader("fits", PropertyMaps, read_maps_fits)
+registry.register_writer("fits", PropertyMaps, write_maps_fits)
+registry.register_identifier("fits", PropertyMaps, is_fits)

@@ -116,6 +116,9 @@ class Band:
         (SDSS u and z are slightly off the AB system).
     softening : float
         Asinh softening parameter ``b`` of the survey's luptitudes.
+    solar_absolute_magnitude : float
+        Absolute AB magnitude of the Sun in the band, for luminosities in
+        solar units.
     """
 
     name: str
@@ -123,6 +126,7 @@ class Band:
     ab_zero_point: u.Quantity = AB_ZERO_POINT
     ab_offset: float = 0.0
     softening: float = 0.0
+    solar_absolute_magnitude: float = float("nan")
 
 
 class Registry(Mapping):
@@ -273,15 +277,16 @@ PROPERTIES = Registry(
 )
 
 # Effective wavelengths of the SDSS filters (Fukugita et al. 1996), softening
-# parameters of SDSS asinh magnitudes and the offsets of u and z from AB
-# (SDSS DR7 photometric calibration notes).
+# parameters of SDSS asinh magnitudes, the offsets of u and z from AB (SDSS DR7
+# photometric calibration notes) and the absolute AB magnitudes of the Sun
+# (Willmer 2018, ApJS 236, 47, Table 3).
 SDSS_BANDS = Registry(
     [
-        Band("u", 3551.0 * u.AA, ab_offset=-0.04, softening=1.4e-10),
-        Band("g", 4686.0 * u.AA, softening=0.9e-10),
-        Band("r", 6166.0 * u.AA, softening=1.2e-10),
-        Band("i", 7480.0 * u.AA, softening=1.8e-10),
-        Band("z", 8932.0 * u.AA, ab_offset=0.02, softening=7.4e-10),
+        Band("u", 3551.0 * u.AA, ab_offset=-0.04, softening=1.4e-10, solar_absolute_magnitude=6.39),
+        Band("g", 4686.0 * u.AA, softening=0.9e-10, solar_absolute_magnitude=5.11),
+        Band("r", 6166.0 * u.AA, softening=1.2e-10, solar_absolute_magnitude=4.65),
+        Band("i", 7480.0 * u.AA, softening=1.8e-10, solar_absolute_magnitude=4.53),
+        Band("z", 8932.0 * u.AA, ab_offset=0.02, softening=7.4e-10, solar_absolute_magnitude=4.50),
     ],
     kind="band",
 )
@@ -289,6 +294,5 @@ SDSS_BANDS = Registry(
 #: The bands picasso knows, in wavelength order.
 BANDS = SDSS_BANDS
 
-#: Absolute AB magnitudes of the Sun in the SDSS bands (Willmer 2018, ApJS 236,
-#: 47, Table 3), for luminosities in solar units.
-SOLAR_ABSOLUTE_MAGNITUDES = {"u": 6.39, "g": 5.11, "r": 4.65, "i": 4.53, "z": 4.50}
+#: Absolute AB magnitudes of the Sun per band (from `BANDS`), for luminosities in solar units.
+SOLAR_ABSOLUTE_MAGNITUDES = {name: band.solar_absolute_magnitude for name, band in BANDS.items()}

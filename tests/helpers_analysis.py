@@ -3,7 +3,7 @@
 import astropy.units as u
 import numpy as np
 
-from picasso import PROPERTIES, PropertyMaps
+from picasso import PROPERTIES, HalfRadius, PropertyMaps
 
 #: Half-mass radius of an exponential disc in scale lengths: 1 - (1 + x) exp(-x) = 1/2.
 R_HALF_PER_SCALE_LENGTH = 1.678346990016661
@@ -88,7 +88,7 @@ def write_test_set(path, n=4, size=64, seed=0):
                               age=rng.uniform(2, 10), **params)
             truth = PropertyMaps({name: truth[name] for name in truth},
                                  pixel_scale=pixel_scale, mask=truth.mask,
-                                 meta={"r_half": r_half * pixel_scale})
+                                 r_half=HalfRadius(r_half * pixel_scale, "mass_projected"))
             light = exponential_disc((size, size), total=total / 1e8, **params)
             flux = colours[:, None, None] * light[None] + rng.normal(0, 1e-3, (5, size, size))
             cutout = GalaxyCutout(flux * u.nanomaggy, pixel_scale=pixel_scale, redshift=0.05)

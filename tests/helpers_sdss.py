@@ -18,7 +18,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from scipy.special import erf
 
-from picasso.io.sdss import sdss_dark_variance, sdss_gain
+from picasso.instrument import sdss_dark_variance, sdss_gain
 
 PIXEL_SCALE_DEG = 0.396 / 3600
 #: Typical calibration (nanomaggies per count) and sky (counts) of the real

@@ -7,7 +7,6 @@ from numpy.testing import assert_allclose
 
 from picasso import GalaxyCutout
 from picasso.analysis.baselines import (
-    ABSOLUTE_SOLAR_MAGNITUDES,
     CHABRIER_FROM_DIET_SALPETER,
     COLOUR_RELATIONS,
     band_luminosity,
@@ -15,6 +14,7 @@ from picasso.analysis.baselines import (
     colour_mass_total,
 )
 from picasso.analysis.geometry import GalaxyGeometry
+from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES
 
 REDSHIFT = 0.05
 
@@ -102,7 +102,7 @@ def test_redder_means_heavier():
 
 def test_relations_are_documented_and_errors_are_clear():
     for relation in COLOUR_RELATIONS.values():
-        assert relation.reference and set(relation.bands) <= set(ABSOLUTE_SOLAR_MAGNITUDES)
+        assert relation.reference and set(relation.bands) <= set(SOLAR_ABSOLUTE_MAGNITUDES)
     with pytest.raises(ValueError, match="unknown colour relation"):
         colour_mass_total(uniform_cutout(), relation="taylor11")
     no_redshift = GalaxyCutout(uniform_cutout().flux, pixel_scale=0.396 * u.arcsec)

@@ -7,7 +7,7 @@ from helpers_analysis import write_predictions, write_test_set
 from numpy.testing import assert_allclose
 
 from picasso import PROPERTIES
-from picasso.analysis.evaluation import evaluate, load_predictions
+from picasso.studies.evaluation import evaluate, load_predictions
 from picasso.cli import main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -80,7 +80,7 @@ def test_report_renders_with_every_property(test_set, tmp_path):
 def test_evaluate_runs_a_model(test_set, tmp_path):
     torch = pytest.importorskip("torch")
     from picasso.nn.unet import UNet, UNetConfig
-    from picasso.nn.weights import Model
+    from picasso.nn.model import Model
 
     torch.manual_seed(0)
     model = Model(UNet(UNetConfig(depth=2, base_width=4)), image_size=64)

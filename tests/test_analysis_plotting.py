@@ -12,8 +12,10 @@ from matplotlib.text import Text
 from picasso import PROPERTIES, GalaxyCutout, PropertyMaps
 from picasso.analysis import fit_geometry
 from picasso.analysis.plotting import (
+    plot_cutout,
     plot_distributions,
     plot_galaxy,
+    plot_maps,
     plot_radial_residuals,
     plot_true_vs_predicted,
     property_label,
@@ -267,19 +269,19 @@ def test_property_maps_and_cutout_plots_are_publication_ready():
     import matplotlib.pyplot as plt
 
     cutout, truth, _, _ = galaxy()
-    for fig in (truth.plot(), truth.plot(properties=["sfr"], title="SFR"), cutout.plot()):
+    for fig in (plot_maps(truth), plot_maps(truth, properties=["sfr"], title="SFR"), plot_cutout(cutout)):
         try:
             assert_publication_ready(fig)
         finally:
             plt.close(fig)
-    fig = truth.plot(properties=["stellar_mass", "stellar_age"])
+    fig = plot_maps(truth, properties=["stellar_mass", "stellar_age"])
     try:
         labels = [ax.get_ylabel() for ax in fig.axes if is_colorbar(ax)]
         assert labels == [property_label("stellar_mass", total=False),
                           property_label("stellar_age", total=False)]
     finally:
         plt.close(fig)
-    fig = cutout.plot(bands=("z", "r", "u"))
+    fig = plot_cutout(cutout, bands=("z", "r", "u"))
     try:
         assert fig.axes[0].get_title() == "urz composite"
         assert "nmgy" in fig.get_suptitle()

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from picasso.io.atomic import atomic_path
+from picasso.utils.atomic import atomic_path
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])

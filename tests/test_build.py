@@ -1,4 +1,12 @@
-"""Dataset builds: round trips, determinism, resuming, the command line; authors' layouts."""
+"""Dataset builds: round trips, determinism, resuming, the command line.
+
+The authors' layouts are tested in test_authors.py.
+"""
+
+import multiprocessing
+import signal
+import threading
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 import astropy.units as u
 import h5py
@@ -8,8 +16,7 @@ from helpers_mock import small_config, small_universe
 from numpy.testing import assert_allclose, assert_array_equal
 
 from picasso.cli import main
-from picasso.io import authors
-from picasso.io.dataset import PairDataset
+from picasso.io.dataset import DatasetWriter, PairDataset
 from picasso.mock import build
 from picasso.properties import LOG10_EMPTY, PROPERTIES
 
@@ -91,6 +98,174 @@ def test_resume_after_interruption_gives_the_same_file(tmp_path, monkeypatch):
     _assert_same_file(reference, target)
 
 
+def _skip_without_default_signal_handlers():
+    """The tests that raise signals need the build to install its own handlers."""
+    if not (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    ):
+        pytest.skip("SIGINT and SIGTERM are handled by the test runner, not by default")
+
+
+def test_sigterm_stops_the_build_and_keeps_a_resumable_file(tmp_path, monkeypatch):
+    _skip_without_default_signal_handlers()
+    reference = _build(tmp_path / "reference.h5")
+    original = build.galaxy_pairs
+
+    def terminated(universe, index, config, views=4):
+        if index == 2:
+            signal.raise_signal(signal.SIGTERM)
+        return original(universe, index, config, views)
+
+    monkeypatch.setattr(build, "galaxy_pairs", terminated)
+    target = tmp_path / "resumed.h5"
+    with pytest.raises(build.BuildInterrupted) as info:
+        _build(target)
+    interrupted = info.value
+    assert isinstance(interrupted, KeyboardInterrupt)
+    assert interrupted.signum == signal.SIGTERM and interrupted.signal_name == "SIGTERM"
+    assert (interrupted.n_pairs, interrupted.n_total) == (4, 6)
+    assert interrupted.partial_path == tmp_path / "resumed.h5.partial"
+    assert "resume=True" in str(interrupted)
+    assert interrupted.partial_path.exists() and not target.exists()
+    # the build's handlers are gone again
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(build, "galaxy_pairs", original)
+    _build(target, resume=True)
+    _assert_same_file(reference, target)
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="workers must inherit the patched function"
+)
+def test_a_failing_worker_stops_the_build_and_its_workers(tmp_path, monkeypatch):
+    original = build.galaxy_pairs
+
+    def failing(universe, index, config, views=4):
+        if index == 1:
+            raise RuntimeError("galaxy 1 failed")
+        return original(universe, index, config, views)
+
+    # the forked workers inherit the patched function
+    monkeypatch.setattr(build, "galaxy_pairs", failing)
+    with pytest.raises(RuntimeError, match="galaxy 1 failed"):
+        _build(tmp_path / "pairs.h5", n=4, processes=2)
+    assert multiprocessing.active_children() == []
+    with h5py.File(tmp_path / "pairs.h5.partial", "r") as handle:
+        assert handle.attrs["n_complete"] == 2
+
+
+def _zeros(size):
+    return bytes(size)
+
+
+@pytest.mark.skipif(
+    multiprocessing.get_start_method() != "fork", reason="workers must inherit this module"
+)
+def test_stopping_workers_half_way_through_a_result_does_not_hang():
+    # Results of tens of MB (a 256 x 256 galaxy is 12 MB) take a while to go through the
+    # pipe; workers killed during a send used to leave the executor waiting for the rest.
+    for _ in range(3):
+        executor = ProcessPoolExecutor(2, initializer=build._init_worker)
+        futures = [executor.submit(_zeros, 32_000_000) for _ in range(6)]
+        wait(futures, return_when=FIRST_COMPLETED)  # results are on their way
+        stopping = threading.Thread(target=build._stop_workers, args=(executor,), daemon=True)
+        stopping.start()
+        stopping.join(20)
+        if stopping.is_alive():
+            executor._result_queue._writer.close()  # let the test run end
+            pytest.fail("stopping the workers hung")
+        assert multiprocessing.active_children() == []
+
+
+def test_a_signal_never_interrupts_the_writing_of_a_galaxy(tmp_path, monkeypatch):
+    _skip_without_default_signal_handlers()
+    original = DatasetWriter.append_arrays
+    calls = []
+
+    def append_arrays(self, image, truth_log10, row):
+        calls.append(row["view"])
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)
+        return original(self, image, truth_log10, row)
+
+    monkeypatch.setattr(DatasetWriter, "append_arrays", append_arrays)
+    with pytest.raises(build.BuildInterrupted) as info:
+        _build(tmp_path / "pairs.h5", views=3)
+    # the signal came with the first view; all three views of galaxy 0 were written
+    assert info.value.signum == signal.SIGINT
+    assert info.value.n_pairs == 3 and calls == [0, 1, 2]
+    with h5py.File(tmp_path / "pairs.h5.partial", "r") as handle:
+        assert handle.attrs["n_complete"] == 3 and len(handle["images"]) == 3
+
+
+def test_a_second_signal_is_not_held_back(tmp_path, monkeypatch):
+    _skip_without_default_signal_handlers()
+    original = DatasetWriter.append_arrays
+
+    def append_arrays(self, image, truth_log10, row):
+        signal.raise_signal(signal.SIGINT)  # held back: a galaxy is being written
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C again: stop now
+        return original(self, image, truth_log10, row)
+
+    monkeypatch.setattr(DatasetWriter, "append_arrays", append_arrays)
+    with pytest.raises(KeyboardInterrupt) as info:
+        _build(tmp_path / "pairs.h5")
+    assert not isinstance(info.value, build.BuildInterrupted)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with h5py.File(tmp_path / "pairs.h5.partial", "r") as handle:
+        assert handle.attrs["n_complete"] == 0
+
+
+def test_a_signal_while_the_file_is_closed_comes_after_it(tmp_path, monkeypatch):
+    _skip_without_default_signal_handlers()
+    original = DatasetWriter.close
+
+    def close(self):
+        signal.raise_signal(signal.SIGINT)
+        return original(self)
+
+    monkeypatch.setattr(DatasetWriter, "close", close)
+    with pytest.raises(KeyboardInterrupt) as info:
+        _build(tmp_path / "pairs.h5", n=1)
+    # the dataset was finished, then Ctrl-C met Python's own handler
+    assert not isinstance(info.value, build.BuildInterrupted)
+    assert len(PairDataset(tmp_path / "pairs.h5")) == 2
+    assert not (tmp_path / "pairs.h5.partial").exists()
+
+
+def test_interrupted_command_line(tmp_path, monkeypatch, capsys):
+    def interrupted(path, *args, **kwargs):
+        raise build.BuildInterrupted(signal.SIGTERM, tmp_path / "cli.h5.partial", 8, 40)
+
+    (tmp_path / "cli.h5.partial").touch()
+    monkeypatch.setattr(build, "build_dataset", interrupted)
+    status = main(["simulate", "-n", "10", "-o", str(tmp_path / "cli.h5"), "--no-progress"])
+    assert status == 143
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "interrupted by SIGTERM after 8 of 40 pairs" in captured.err
+    assert "--resume" in captured.err
+
+
+def test_command_line_reports_what_it_wrote(tmp_path, capsys):
+    def simulate(n, views, output):
+        arguments = ["simulate", "-n", str(n), "--views", str(views), "--size", "32"]
+        assert main([*arguments, "--processes", "1", "--no-progress", "-o", str(output)]) == 0
+        return capsys.readouterr()
+
+    output = tmp_path / "two.h5"
+    captured = simulate(2, 2, output)
+    assert captured.out == f"wrote 4 pairs (2 galaxies x 2 views, 32 x 32 px) to {output}\n"
+    assert captured.err == ""
+    output = tmp_path / "one.h5"
+    captured = simulate(1, 1, output)
+    assert captured.out == f"wrote 1 pair (1 galaxy x 1 view, 32 x 32 px) to {output}\n"
+
+
 def test_two_processes_give_the_same_file(tmp_path):
     one = _build(tmp_path / "one.h5", n=2)
     two = _build(tmp_path / "two.h5", n=2, processes=2)
@@ -127,84 +302,3 @@ def test_bad_build_arguments(tmp_path):
     with pytest.raises(ValueError):
         build.build_dataset(tmp_path / "x.h5", 1, config="hubble", progress=False)
 
-
-# --------------------------------------------------------------- authors' layouts
-
-
-def _authors_gt(n=8):
-    """Log10 per-pixel totals in the authors' channel order, with empty pixels."""
-    rng = np.random.default_rng(0)
-    gt = rng.uniform(5.0, 8.0, (7, n, n)).astype(np.float32)
-    gt[:, :2, :] = LOG10_EMPTY
-    channel = authors.AUTHORS_CHANNELS.index
-    # age channel: sum over N = mass / 1.3e6 particles of 8 Gyr each
-    mass = gt[channel("stars_Masses")]
-    gt[channel("stars_GFM_StellarFormationTime")] = np.where(
-        mass > 0, mass - np.log10(1.3e6) + np.log10(8.0), LOG10_EMPTY
-    )
-    return gt
-
-
-def test_authors_zarr_layout(tmp_path):
-    zarr = pytest.importorskip("zarr")
-    store = tmp_path / "test.zarr"
-    root = zarr.open_group(str(store), mode="w", zarr_format=2)
-    gt = _authors_gt()
-    image = np.random.default_rng(1).random((5, 8, 8)).astype(np.float32)
-    pair = root.create_group("256").create_group("0")
-    pair.create_array("img", data=image)
-    pair.create_array("gt", data=gt)
-    assert authors.authors_zarr_indices(store) == ["0"]
-    arrays = authors.read_authors_zarr(store, 0)
-    assert_array_equal(arrays["image"], image)
-    truth = arrays["truth"]
-    channel = authors.AUTHORS_CHANNELS.index
-    assert_allclose(truth[PROPERTIES.index("stellar_mass")], gt[channel("stars_Masses")])
-    assert_allclose(truth[PROPERTIES.index("gas_mass")], gt[channel("gas_Masses")])
-    age = truth[PROPERTIES.index("stellar_age")]
-    assert_allclose(age[2:], np.log10(8.0), rtol=1e-5)
-    assert np.all(age[:2] == LOG10_EMPTY)
-    cutout, maps = authors.read_authors_zarr(store, 0, pixel_scale=0.5 * u.kpc)
-    per_pixel = 10 ** gt[channel("stars_Masses")][2:].astype(float)
-    assert_allclose(maps.total("stellar_mass").value, per_pixel.sum(), rtol=1e-5)
-    assert cutout.shape == (8, 8)
-    with pytest.raises(ValueError, match="no pair"):
-        authors.read_authors_zarr(store, 5)
-    bad = root["256"].create_group("1")
-    bad.create_array("img", data=image)
-    bad.create_array("gt", data=gt[:6])
-    with pytest.raises(ValueError, match="shaped"):
-        authors.read_authors_zarr(store, 1)
-    with pytest.raises(ValueError, match="age"):
-        authors.read_authors_zarr(store, 0, age="median")
-
-
-def test_authors_halo_layout(tmp_path):
-    gt = _authors_gt()
-    psize = 0.4
-    path = tmp_path / "halo_123_camera_2_physical_data.h5"
-    with h5py.File(path, "w") as handle:
-        for index, name in enumerate(authors.AUTHORS_CHANNELS):
-            linear = np.where(gt[index] > LOG10_EMPTY / 2, 10.0 ** gt[index], 0.0) / psize**2
-            handle.create_dataset(name, data=linear)
-            handle[name].attrs["psize"] = psize
-    maps = authors.read_authors_halo(path)
-    assert maps.meta["halo_id"] == "123" and maps.meta["camera"] == "2"
-    assert_allclose(maps.pixel_scale.to_value(u.kpc), psize)
-    mass = 10 ** gt[authors.AUTHORS_CHANNELS.index("stars_Masses")][2:].astype(float)
-    assert_allclose(maps.total("stellar_mass").value, mass.sum(), rtol=1e-5)
-    assert_allclose(maps.total("stellar_age").value, 8.0, rtol=1e-4)
-    with h5py.File(path, "a") as handle:
-        for name in authors.AUTHORS_CHANNELS:
-            del handle[name].attrs["psize"]
-    with pytest.raises(ValueError, match="psize"):
-        authors.read_authors_halo(path)
-    broken = tmp_path / "halo_1_camera_0_physical_data.h5"
-    with h5py.File(broken, "w") as handle:
-        handle.create_dataset("stars_Masses", data=np.ones((4, 4)))
-    with pytest.raises(ValueError, match="lacks"):
-        authors.read_authors_halo(broken)
-    text = tmp_path / "halo_2_camera_0_physical_data.h5"
-    text.write_text("not hdf5")
-    with pytest.raises(ValueError, match="not an HDF5"):
-        authors.read_authors_halo(text)

@@ -8,6 +8,7 @@ from conftest import make_celestial_wcs
 from numpy.testing import assert_array_equal
 
 from picasso import GalaxyCutout
+from picasso.analysis import plot_cutout
 
 
 def test_defaults_and_physical_scale(galaxy_flux):
@@ -183,5 +184,5 @@ def test_rgb_and_plot(galaxy_flux):
     image = cutout.rgb()
     assert image.shape == (64, 64, 3) and image.dtype == np.uint8
     assert image[32, 32].sum() > image[0, 0].sum()
-    fig = cutout.plot()
+    fig = plot_cutout(cutout)
     assert len(fig.axes) == 6

@@ -9,9 +9,10 @@ import pytest
 from picasso.analysis import aperture_totals, fit_geometry
 from picasso.mock.observe import observe, prepare
 from picasso.mock.universe import Universe
-from picasso.nn import weights
+from picasso.nn import loading
 from picasso.nn.diagnostics import STATISTICS_KEY, PicassoOODWarning
-from picasso.nn.weights import default_model
+from picasso.nn.loading import default_model
+from picasso.studies import model_card, training_observing
 
 #: Universe seed of held-out galaxies: the bundled model was trained on seed 1.
 HELD_OUT_SEED = 3
@@ -38,11 +39,11 @@ def test_the_header_records_recipe_data_and_held_out_metrics(model):
     calibration = {row["property"]: row for row in model.info["calibration"]}
     assert set(calibration) == set(model.properties)
     assert all(0.5 < row["coverage"] < 0.9 for row in calibration.values())
-    assert "Held-out accuracy" in model.card
+    assert "Held-out accuracy" in model_card(model)
 
 
 def test_predict_with_no_model_argument_on_a_held_out_galaxy(model):
-    config = model.training_observing()
+    config = training_observing(model)
     assert config is not None and config.noise == "sky"
     galaxy = prepare(Universe(HELD_OUT_SEED).particles(2), config)
     cutout, truth = observe(galaxy, config, seed=11)
@@ -67,7 +68,7 @@ def test_the_command_line_and_load_model_know_it_as_default(model, tmp_path):
     from picasso.maps import PropertyMaps
 
     assert load_model("default").header == model.header
-    config = model.training_observing()
+    config = training_observing(model)
     cutout, _ = observe(prepare(Universe(HELD_OUT_SEED).particles(2), config), config, seed=11)
     cutout.write(tmp_path / "galaxy.fits")
     assert main(["predict", "default", str(tmp_path / "galaxy.fits"), "-o", str(tmp_path / "maps"),
@@ -77,6 +78,6 @@ def test_the_command_line_and_load_model_know_it_as_default(model, tmp_path):
 
 
 def test_a_missing_bundled_file_is_reported(monkeypatch):
-    monkeypatch.setattr(weights, "MODEL_FILENAME", "no_such_model.safetensors")
+    monkeypatch.setattr(loading, "BUNDLED_MODEL", loading.BUNDLED_MODEL.with_name("missing"))
     with pytest.raises(RuntimeError, match="bundled"):
         default_model()

@@ -31,12 +31,12 @@ def test_recipe_defaults_and_smoke_overrides():
 
 def test_benchmark_refuses_without_a_model(monkeypatch):
     bench = _load("benchmarks/bench_accuracy.py")
-    import picasso.nn.weights as weights
+    import picasso.nn.loading as loading
 
     def no_model():
         raise RuntimeError("no trained model is bundled with picasso yet")
 
-    monkeypatch.setattr(weights, "default_model", no_model)
+    monkeypatch.setattr(loading, "default_model", no_model)
     with pytest.raises(SystemExit, match="no model to benchmark.*--model PATH"):
         bench.main(["--galaxies", "1"])
 

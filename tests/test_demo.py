@@ -17,7 +17,7 @@ def test_demo_writes_maps_figures_and_metrics(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(demo, "_bundled_model", lambda: None)
     out = tmp_path / "demo"
     status = main(["demo", "-o", str(out), "--galaxies", "2", "--size", "32",
-                   "--train-galaxies", "2", "--train-seconds", "2", "--processes", "1",
+                   "--train-galaxies", "6", "--train-seconds", "2", "--processes", "1",
                    "--examples", "1", "--no-progress"])
     assert status == 0
     printed = capsys.readouterr().out
@@ -32,12 +32,15 @@ def test_demo_writes_maps_figures_and_metrics(tmp_path, capsys, monkeypatch):
     assert set(metrics["per_galaxy"]["properties"]) == set(truth.properties)
     assert (out / "fig5_true_vs_predicted.png").stat().st_size > 1000
     assert (out / "fig1_galaxy_0.png").exists() and not (out / "fig1_galaxy_1.png").exists()
-    assert (out / "quick_model.safetensors").exists()
+    # the stand-in was trained by the Trainer, within its time budget
+    assert (out / "quick_model" / "model.safetensors").exists()
+    log = json.loads((out / "quick_model" / "log.json").read_text())
+    assert sum(row["seconds"] for row in log["epochs"]) < 2 + 5
 
 
 def test_demo_refuses_size_mismatch(tmp_path, capsys):
     from picasso.nn.unet import UNet, UNetConfig
-    from picasso.nn.weights import Model
+    from picasso.nn.model import Model
 
     path = Model(UNet(UNetConfig(depth=2, base_width=2)), image_size=16, trained=True).save(
         tmp_path / "m.safetensors")

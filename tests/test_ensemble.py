@@ -1,4 +1,4 @@
-"""Deep ensembles (picasso.nn.ensemble) and the calibration check (picasso.analysis.calibration)."""
+"""Deep ensembles (picasso.nn.ensemble) and the calibration check (picasso.studies.calibration)."""
 
 import math
 
@@ -8,12 +8,11 @@ import torch
 from helpers_nn import make_pairs, tiny_config
 from numpy.testing import assert_allclose
 
-from picasso.analysis.calibration import calibration_table, expected_coverage, interval_coverage
+from picasso.studies.calibration import calibration_table, expected_coverage, interval_coverage
 from picasso.io.dataset import PairDataset
 from picasso.nn.ensemble import Ensemble, load_ensemble
-from picasso.nn.predict import predict_log10
 from picasso.nn.unet import UNet
-from picasso.nn.weights import Model
+from picasso.nn.model import Model
 from picasso.properties import LOG10_EMPTY
 
 
@@ -33,7 +32,7 @@ def test_ensemble_mean_and_spread(images):
     members = [_member(seed) for seed in (0, 1, 2)]
     ensemble = Ensemble(members)
     mean, sigma = ensemble.predict_log10(images, batch_size=2)
-    single = np.stack([predict_log10(m, images)[0] for m in members])
+    single = np.stack([m.predict_log10(images)[0] for m in members])
     assert_allclose(mean, single.mean(0), rtol=1e-5, atol=1e-5)
     assert_allclose(sigma, single.std(0), rtol=1e-4, atol=1e-5)
     assert len(ensemble) == 3 and ensemble.bands == members[0].bands
@@ -42,7 +41,7 @@ def test_ensemble_mean_and_spread(images):
 def test_ensemble_adds_heteroscedastic_variance(images):
     members = [_member(seed, heteroscedastic=True) for seed in (0, 1)]
     mean, sigma = Ensemble(members).predict_log10(images)
-    outputs = [predict_log10(m, images) for m in members]
+    outputs = [m.predict_log10(images) for m in members]
     means = np.stack([o[0] for o in outputs])
     variances = np.stack([o[1] for o in outputs]) ** 2
     expected = np.sqrt(variances.mean(0) + means.var(0))
@@ -65,12 +64,12 @@ def test_ensemble_file_round_trip(tmp_path, images):
 def test_ensemble_keeps_shared_input_convention(tmp_path):
     members = [_member(seed) for seed in (0, 1)]
     for member in members:
-        member.info["keep_bands"] = ["g", "r"]
+        member.transform = member.transform.replace(keep_bands=("g", "r"))
     loaded = load_ensemble(Ensemble(members).save(tmp_path / "zeroed.safetensors"))
     assert loaded.keep_bands == ("g", "r")
     assert all(member.keep_bands == ("g", "r") for member in loaded.members)
-    members[1].info["keep_bands"] = ["r"]
-    with pytest.raises(ValueError, match="keep_bands"):
+    members[1].transform = members[1].transform.replace(keep_bands=("r",))
+    with pytest.raises(ValueError, match="transform"):
         Ensemble(members)
 
 

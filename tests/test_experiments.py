@@ -8,7 +8,7 @@ import pytest
 from helpers_nn import make_pairs
 from numpy.testing import assert_allclose
 
-from picasso.analysis.experiments import (
+from picasso.studies.experiments import (
     block_sum_images,
     block_sum_truth,
     downsample_dataset,
@@ -87,7 +87,7 @@ def test_band_study_zeroed_and_true(pairs, tmp_path):
     assert record["variants"][2]["settings"] == {"bands": "gr", "mode": "true"}
     assert (tmp_path / "bands" / "fig7_bands.png").stat().st_size > 1000
     assert len(record["settings"]["test_galaxies"]) == 1
-    from picasso.nn.weights import load_model
+    from picasso.nn.loading import load_model
 
     assert load_model(result.variants[2].model_path).bands == ("g", "r")
     assert result.variants[2].model_path.endswith("gr_true/model.safetensors")

@@ -1,5 +1,5 @@
 """
-Tests of picasso.mock.inject: synthetic galaxies injected into SDSS frame files.
+Tests of picasso.studies.injection: synthetic galaxies injected into SDSS frame files.
 
 Blank frames are written in the real DR8+ layout (tests/helpers_sdss.py), each
 band with its own pointing, so that the bands sit on different pixel grids as
@@ -28,8 +28,8 @@ from photutils.centroids import centroid_com
 
 from picasso import GalaxyCutout
 from picasso.io import sdss
-from picasso.mock.inject import Placement, crop_frame, inject, inject_galaxy
-from picasso.mock.particles import Particles, StarParticles
+from picasso.studies.injection import Placement, crop_frame, inject, inject_galaxy
+from picasso.particles import Particles, StarParticles
 
 RA, DEC = 150.0, 2.0
 #: Pointing of each band's frame: offsets of several pixels between bands, as in real fields.

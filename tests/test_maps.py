@@ -7,6 +7,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from picasso import PROPERTIES, PropertyMaps
 from picasso.properties import LOG10_EMPTY
+from picasso.analysis import plot_maps
+from picasso.radius import HalfRadius
 
 
 def make_maps(shape=(32, 32), pixel_scale=0.5 * u.kpc, with_wcs=False):
@@ -23,7 +25,8 @@ def make_maps(shape=(32, 32), pixel_scale=0.5 * u.kpc, with_wcs=False):
     maps["sfr"][empty] = 0 * maps["sfr"].unit
     return PropertyMaps(
         maps, pixel_scale=pixel_scale, mask={"sfr": empty},
-        wcs=make_celestial_wcs(shape) if with_wcs else None, meta={"r_half": 5.0 * u.kpc},
+        wcs=make_celestial_wcs(shape) if with_wcs else None,
+        r_half=HalfRadius(5.0 * u.kpc, "mass_projected"), meta={"view": 0},
     )
 
 
@@ -140,5 +143,5 @@ def test_select_and_plot():
     chosen = maps.select(["gas_mass", "sfr"])
     assert chosen.properties == ("sfr", "gas_mass")
     assert_array_equal(chosen.mask["sfr"], maps.mask["sfr"])
-    fig = chosen.plot()
+    fig = plot_maps(chosen)
     assert len(fig.axes) == 4  # two panels, two colour bars

@@ -1,4 +1,4 @@
-"""Tests of picasso.nn.card: model cards rendered from the model header."""
+"""Tests of picasso.studies.card: model cards rendered from the model header."""
 
 import json
 
@@ -6,7 +6,7 @@ import pytest
 from helpers_nn import tiny_config
 
 from picasso.nn import Model, UNet, load_model
-from picasso.nn.card import LIMITATIONS, model_card, record_results
+from picasso.studies.card import LIMITATIONS, model_card, record_results
 
 EVALUATION = {
     "n_galaxies": 40,

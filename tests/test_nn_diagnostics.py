@@ -20,6 +20,8 @@ from helpers_nn import tiny_config
 from picasso.io.dataset import PairDataset
 from picasso.mock.build import build_dataset
 from picasso.mock.observe import ObservingConfig, observe
+from picasso.nn.transforms import InputTransform
+from picasso.studies import model_card, training_observing
 from picasso.nn.diagnostics import (
     STATISTICS_KEY,
     InputStatistics,
@@ -56,7 +58,7 @@ def split(pairs):
 
 @pytest.fixture(scope="module")
 def statistics(pairs, split):
-    return training_statistics(pairs, split[0])
+    return training_statistics(pairs, InputTransform(bands=pairs.bands), split[0])
 
 
 def network_input(image, pixel_scale):
@@ -182,7 +184,8 @@ def test_threshold_and_bad_input(statistics):
 
 def test_only_the_bands_the_model_sees_count(pairs, split, held_out, held_out_psf):
     # A model that zeroes u, i and z is judged on g and r only: a wild u band is no warning.
-    statistics = training_statistics(pairs, split[0], bands=("g", "r"))
+    transform = InputTransform(bands=pairs.bands, keep_bands=("g", "r"))
+    statistics = training_statistics(pairs, transform, split[0])
     assert statistics.bands == ("g", "r") and statistics.feature_names[0] == "colour_g_r"
     wild = held_out.copy()
     wild[:, 0] *= 1e3
@@ -206,9 +209,9 @@ def test_trained_model_records_statistics_and_predict_warns(pairs, tmp_path):
     # the model knows how its training images were observed (the paper's set-up here)
     from picasso.mock.observe import ObservingConfig
 
-    assert model.training_observing() == ObservingConfig(image_size=SIZE)
+    assert training_observing(model) == ObservingConfig(image_size=SIZE)
     assert model.info[STATISTICS_KEY]["n_images"] == trainer.split.train.size
-    assert "Training inputs and out-of-distribution warnings" in model.card
+    assert "Training inputs and out-of-distribution warnings" in model_card(model)
     held_out = [pairs.cutout(int(i)) for i in trainer.split.test]
     with warnings.catch_warnings():
         warnings.simplefilter("error", PicassoOODWarning)

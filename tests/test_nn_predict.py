@@ -7,13 +7,13 @@ from astropy.wcs import WCS
 from helpers_nn import make_pairs, tiny_config
 from numpy.testing import assert_allclose, assert_array_equal
 
-from picasso import GalaxyCutout, PropertyMaps
+from picasso import GalaxyCutout, HalfRadius, PropertyMaps
 from picasso.cli import main
 from picasso.io.dataset import PairDataset
 from picasso.nn.predict import parse_shard, predict_cutouts, predict_dataset, shard_indices
 from picasso.nn.transforms import normalize_flux
 from picasso.nn.unet import UNet
-from picasso.nn.weights import Model
+from picasso.nn.model import Model
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def _model(heteroscedastic=False):
     # a bias that keeps outputs in a physical range
     with torch.no_grad():
         network.head.bias.fill_(1.0)
-    return Model(network.eval(), flux_unit="nanomaggy", image_size=16, trained=True)
+    return Model(network.eval(), image_size=16, trained=True)
 
 
 def _cutout(pairs, **kwargs):
@@ -58,7 +58,7 @@ def test_cutout_predict_gives_physical_maps_on_the_cutout_grid(pairs):
     coarse = GalaxyCutout(4 * pairs[0]["image"] * u.nanomaggy,
                           pixel_scale=2 * cutout.pixel_scale_kpc, redshift=0.05)
     assert_allclose(model.predict(coarse)["sfr"].value, maps["sfr"].value, rtol=1e-4)
-    with pytest.raises(ValueError, match="no physical pixel scale"):
+    with pytest.raises(ValueError, match="physical pixel scale is unknown"):
         model.predict(GalaxyCutout(pairs[0]["image"] * u.nanomaggy))
     # the same flux in janskys gives the same maps
     in_jansky = cutout.to_unit(u.Jy)
@@ -89,8 +89,8 @@ def test_mismatches_are_refused_with_advice(pairs):
     small = GalaxyCutout(pairs[0]["image"][:, :8, :8] * u.nanomaggy)
     with pytest.raises(ValueError, match="trained on 16 x 16 images.*resample"):
         model.predict(small)
-    wrong_field = _cutout(pairs, meta={"r_half": 5 * u.kpc})
-    with pytest.raises(ValueError, match="spans .* half-mass radii"):
+    wrong_field = _cutout(pairs, r_half=HalfRadius(5 * u.kpc, "mass_3d"))
+    with pytest.raises(ValueError, match="spans .* times its 3-D stellar half-mass radius"):
         model.predict(wrong_field)
     surface = GalaxyCutout(pairs[0]["image"] * u.MJy / u.sr, pixel_scale=0.5 * u.kpc)
     with pytest.raises(ValueError, match="cannot convert the cutout's flux"):
@@ -100,16 +100,15 @@ def test_mismatches_are_refused_with_advice(pairs):
 
 
 def test_a_reference_redshift_makes_the_prediction_distance_free(pairs):
-    from picasso.nn.predict import check_cutout
     from picasso.nn.transforms import distance_factor
 
     model = _model()
-    model.reference_redshift = 0.05
+    model.transform = model.transform.replace(reference_redshift=0.05)
     near = _cutout(pairs)
     # the same galaxy twice as far: same kpc per pixel, fainter by (D_L ratio)**2
     far_flux = near.flux / distance_factor(0.1, 0.05)
     far = GalaxyCutout(far_flux, pixel_scale=near.pixel_scale_kpc, redshift=0.1)
-    assert_allclose(check_cutout(far, model), check_cutout(near, model), rtol=1e-5)
+    assert_allclose(model.input_flux(far), model.input_flux(near), rtol=1e-5)
     assert_allclose(model.predict(far)["stellar_mass"], model.predict(near)["stellar_mass"],
                     rtol=1e-4)
     no_redshift = GalaxyCutout(near.flux, pixel_scale=near.pixel_scale_kpc)

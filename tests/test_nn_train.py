@@ -10,6 +10,7 @@ from numpy.testing import assert_allclose
 from safetensors.torch import load_file
 
 from picasso.io.dataset import PairDataset
+from picasso.nn.transforms import InputTransform
 from picasso.nn.train import (
     NetworkDataset,
     TrainConfig,
@@ -17,7 +18,7 @@ from picasso.nn.train import (
     preset,
     split_by_galaxy,
 )
-from picasso.nn.weights import load_model
+from picasso.nn.loading import load_model
 
 FAST = dict(batch_size=2, learning_rate=1e-2, milestones=(1,), seed=3)
 
@@ -45,7 +46,8 @@ def test_split_by_galaxy_is_stratified_and_keeps_views_together():
 
 
 def test_network_dataset_normalises_and_augments_reproducibly(pairs):
-    data = NetworkDataset(pairs, [0, 1], augment=True, seed=1, in_bands=("g", "r"))
+    data = NetworkDataset(pairs, [0, 1], augment=True, seed=1,
+                          transform=InputTransform(bands=("g", "r")))
     image, truth = data[0]
     raw = pairs[0]
     area = pairs.pixel_scale_kpc[0].to_value("kpc") ** 2
@@ -59,14 +61,15 @@ def test_network_dataset_normalises_and_augments_reproducibly(pairs):
     assert torch.equal(image, again)
     data.set_epoch(5)
     assert any(not torch.equal(data[i][0], NetworkDataset(pairs, [0, 1], seed=1,
-               in_bands=("g", "r"))[i][0]) for i in range(2))
+               transform=InputTransform(bands=("g", "r")))[i][0]) for i in range(2))
 
 
 def test_inputs_are_moved_to_the_reference_redshift(pairs):
     from picasso.nn.transforms import distance_factor
 
     plain = NetworkDataset(pairs, [0])[0][0]
-    moved = NetworkDataset(pairs, [0], reference_redshift=0.1)[0][0]
+    moved = NetworkDataset(pairs, [0], transform=InputTransform(bands=pairs.bands,
+                                                                  reference_redshift=0.1))[0][0]
     bright = plain > np.log(1e-4) + 1
     shift = np.log(distance_factor(0.05, 0.1))
     assert_allclose((moved - plain)[bright].numpy(), shift, atol=1e-5)

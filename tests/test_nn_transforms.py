@@ -7,7 +7,7 @@ from picasso.nn.transforms import (
     d4_inverse,
     d4_transform,
     distance_factor,
-    flux_per_area,
+    InputTransform,
     known_mask,
     normalize_flux,
     random_symmetry,
@@ -26,11 +26,12 @@ def test_normalize_flux_is_ln_with_floor():
         normalize_flux(flux, floor=0)
 
 
-def test_flux_per_area_moves_the_galaxy_to_the_reference_distance():
+def test_input_transform_moves_the_galaxy_to_the_reference_distance():
     from astropy.cosmology import Planck18
 
     flux = np.full((5, 4, 4), 2.0)
-    assert_allclose(flux_per_area(flux, 0.5), 8.0, rtol=1e-6)
+    plain = InputTransform(bands="ugriz")
+    assert_allclose(plain.flux_per_kpc2(flux, 0.5), 8.0, rtol=1e-6)
     assert distance_factor(0.05, 0.05) == pytest.approx(1.0)
     # a flux density per kpc2 falls as (1 + z) / D_L**2 = (1 + z)**-3 / D_A**2
     z, z_ref = 0.1, 0.05
@@ -42,10 +43,11 @@ def test_flux_per_area_moves_the_galaxy_to_the_reference_distance():
         reference = (1 + z_ref) / Planck18.luminosity_distance(z_ref).value ** 2
         assert distance_factor(far, z_ref) * dimming == pytest.approx(reference, rel=1e-10)
     assert_allclose(distance_factor([z_ref, z], z_ref), [1.0, expected], rtol=1e-9)
-    moved = flux_per_area(flux, 0.5, redshift=z, reference_redshift=z_ref)
+    transform = plain.replace(reference_redshift=z_ref)
+    moved = transform.flux_per_kpc2(flux, 0.5, redshift=z)
     assert_allclose(moved, 8.0 * expected, rtol=1e-6)
     with pytest.raises(ValueError, match="galaxy's redshift"):
-        flux_per_area(flux, 0.5, reference_redshift=z_ref)
+        transform.flux_per_kpc2(flux, 0.5)
     with pytest.raises(ValueError, match="positive"):
         distance_factor(-0.1, z_ref)
 

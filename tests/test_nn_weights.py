@@ -7,14 +7,19 @@ from helpers_nn import tiny_config
 
 import picasso
 from picasso.nn.unet import UNet
-from picasso.nn.weights import MODEL_FILENAME, Model, load_model
+from picasso.nn.loading import load_model
+from picasso.nn.model import Model
+from picasso.nn.model_file import MODEL_FILENAME
+from picasso.nn.transforms import InputTransform
 
 
 def _model():
     torch.manual_seed(0)
     network = UNet(tiny_config(heteroscedastic=True)).eval()
-    return Model(network, flux_unit="nanomaggy", flux_floor=1e-3, reference_redshift=0.05,
-                 image_size=16, trained=True, info={"seed": 7, "metrics": {"validation_loss": 0.1}})
+    transform = InputTransform(bands=network.config.in_bands, flux_floor=1e-3,
+                               reference_redshift=0.05)
+    return Model(network, transform, image_size=16, trained=True,
+                 info={"seed": 7, "metrics": {"validation_loss": 0.1}})
 
 
 def test_round_trip_gives_identical_outputs(tmp_path):
@@ -27,7 +32,7 @@ def test_round_trip_gives_identical_outputs(tmp_path):
     assert loaded.config == model.config
     assert loaded.flux_unit == u.nanomaggy and loaded.flux_floor == 1e-3
     assert loaded.image_size == 16 and loaded.trained and loaded.reference_redshift == 0.05
-    assert "D_L(reference_redshift)" in loaded.header["normalisation"]
+    assert "D_L(0.05)" in loaded.header["input_transform"]["formula"]
     assert loaded.info["seed"] == 7
     header = loaded.header
     assert header["properties"][1]["name"] == "sfr"

@@ -7,7 +7,9 @@ from helpers_mock import small_config, small_universe
 from numpy.testing import assert_allclose, assert_array_equal
 
 from picasso.mock import observe as obs
-from picasso.mock.particles import GasCells, Particles, StarParticles
+from picasso.cutout import GalaxyCutout
+from picasso.instrument import SDSS_PIXEL_SCALE, SDSS_SKY_RMS
+from picasso.particles import GasCells, Particles, StarParticles
 from picasso.properties import LOG10_EMPTY
 
 
@@ -106,16 +108,16 @@ def test_rendering_conserves_flux():
 
 def test_sdss_preset_noise_matches_real_frames():
     config = obs.ObservingConfig.sdss(image_size=96, background_sources=False)
-    native = config.kpc(obs.SDSS_PIXEL_SCALE)
+    native = config.kpc(SDSS_PIXEL_SCALE)
     half = 0.5 * 96 * native  # output pixels equal to the SDSS pixel
     image, variance, info = obs.render_image(
         np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1), half, config, np.random.default_rng(3)
     )
     assert_allclose(info["native_pixel_kpc"], native)
-    assert_allclose(image.std(axis=(1, 2)), obs.SDSS_SKY_RMS, rtol=0.05)
-    assert_allclose(np.sqrt(variance[:, 10, 10]), obs.SDSS_SKY_RMS, rtol=1e-6)
+    assert_allclose(image.std(axis=(1, 2)), list(SDSS_SKY_RMS.values()), rtol=0.05)
+    assert_allclose(np.sqrt(variance[:, 10, 10]), list(SDSS_SKY_RMS.values()), rtol=1e-6)
     # on 4x smaller pixels the rms per pixel is 4x smaller (constant depth per area)
-    config_fine = config.replace(native_pixel_scale=obs.SDSS_PIXEL_SCALE / 4)
+    config_fine = config.replace(native_pixel_scale=SDSS_PIXEL_SCALE / 4)
     _, _, info = obs.render_image(
         np.zeros((1, 2)),
         np.zeros((1, 5)),
@@ -124,7 +126,7 @@ def test_sdss_preset_noise_matches_real_frames():
         config_fine,
         np.random.default_rng(3),
     )
-    assert_allclose(info["noise_rms_native"], np.array(obs.SDSS_SKY_RMS) / 4, rtol=1e-6)
+    assert_allclose(info["noise_rms_native"], np.array(list(SDSS_SKY_RMS.values())) / 4, rtol=1e-6)
 
 
 def test_same_seed_same_pair_and_metadata():
@@ -145,24 +147,30 @@ def test_same_seed_same_pair_and_metadata():
     n_main = galaxy.meta["n_main_stars"]
     viewed = galaxy.rotated(galaxy.view_rotation([0.3, 0.2, 0.9]))
     main = Particles(viewed.stars[:n_main])
+    assert truth.r_half.kind == "mass_projected"
     assert_allclose(
-        truth.meta["r_half"].value, main.stellar_half_mass_radius(projected=True).value, rtol=1e-9
+        truth.r_half.value.value, main.stellar_half_mass_radius(projected=True).value, rtol=1e-9
     )
-    assert cutout.meta["r_half_projected_kpc"] == truth.meta["r_half"].value
+    assert_allclose(cutout.r_half.value, truth.meta["r_half_3d"])
 
 
 def test_mock_cutouts_fit_a_model_of_their_size():
-    from picasso.nn.predict import check_cutout
+    from picasso.nn.model import FIELD_OF_VIEW_R_HALF, Model
     from picasso.nn.unet import UNet, UNetConfig
-    from picasso.nn.weights import Model
 
     config = small_config()
     cutout, _ = obs.observe(obs.prepare(small_universe(6).particles(1), config), config, seed=5)
-    # the field spans ten of the half-mass radii the cutout records, as a model expects
-    assert_allclose(cutout.meta["fov_kpc"], 10 * cutout.meta["r_half_kpc"])
+    # the field spans ten of the 3-D half-mass radii the cutout records, as a model expects
+    assert cutout.r_half.kind == "mass_3d"
+    assert_allclose(cutout.field_of_view, FIELD_OF_VIEW_R_HALF * cutout.r_half.value)
     model = Model(UNet(UNetConfig(depth=2, base_width=2)), image_size=32)
-    image = check_cutout(cutout, model)
+    image = model.input_flux(cutout)
     assert image.shape == (5, 32, 32)
+    # a cutout cut to the wrong field is refused, naming the radius kind
+    narrow = GalaxyCutout(cutout.flux, pixel_scale=0.6 * cutout.pixel_scale_kpc, redshift=0.05,
+                          r_half=cutout.r_half)
+    with pytest.raises(ValueError, match=r"spans 6 times its 3-D stellar half-mass radius"):
+        model.input_flux(narrow)
 
 
 def test_four_views_face_on_and_edge_on():
@@ -244,23 +252,20 @@ def test_dust_dims_blue_light_more_and_edge_on_discs_most():
 
 
 def _write_frames(directory, shifts, size=200):
-    """SDSS-like frames with the measured noise and one star, offset per band."""
+    """SDSS frames with the measured noise and one star, offset per band."""
     from astropy.io import fits
-    from astropy.wcs import WCS
+    from helpers_sdss import write_sdss_frame
 
     rng = np.random.default_rng(4)
     for k, band in enumerate("ugriz"):
         dx, dy = shifts[k]
-        wcs = WCS(naxis=2)
-        wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-        wcs.wcs.crval = [150.0, 2.0]
-        wcs.wcs.crpix = [100.0 + dx, 100.0 + dy]
-        wcs.wcs.cd = [[-0.396 / 3600, 0], [0, 0.396 / 3600]]
-        image = rng.normal(0.0, obs.SDSS_SKY_RMS[k], (size, size)).astype(np.float32)
+        path, _ = write_sdss_frame(directory, band, run=1, camcol=1, field=1, shape=(size, size))
+        image = rng.normal(0.0, list(SDSS_SKY_RMS.values())[k], (size, size)).astype(np.float32)
         image[int(140 + dy), int(60 + dx)] += 50.0  # the same star in every band
-        fits.PrimaryHDU(image, wcs.to_header()).writeto(
-            directory / f"frame-{band}-000001-1-0001.fits"
-        )
+        with fits.open(path, mode="update") as hdul:
+            hdul[0].data = image
+            hdul[0].header["CRPIX1"] += dx
+            hdul[0].header["CRPIX2"] += dy
 
 
 def test_real_sky_frames_are_aligned_and_keep_their_noise(tmp_path):
@@ -270,7 +275,7 @@ def test_real_sky_frames_are_aligned_and_keep_their_noise(tmp_path):
     assert len(set(star)) == 1  # aligned across bands
     config = obs.ObservingConfig.sdss(image_size=64, sky_frames=str(tmp_path), sky_columns=(0, 200))
     assert config.noise == "none" and not config.background_sources
-    native = config.kpc(obs.SDSS_PIXEL_SCALE)
+    native = config.kpc(SDSS_PIXEL_SCALE)
     images = [
         obs.render_image(
             np.zeros((1, 2)),
@@ -284,6 +289,6 @@ def test_real_sky_frames_are_aligned_and_keep_their_noise(tmp_path):
     ]
     noise = np.stack(images)
     noise = noise[noise.max(axis=(2, 3))[:, 2] < 5]  # patches without the star
-    assert_allclose(noise.std(axis=(0, 2, 3)), obs.SDSS_SKY_RMS, rtol=0.1)
+    assert_allclose(noise.std(axis=(0, 2, 3)), list(SDSS_SKY_RMS.values()), rtol=0.1)
     with pytest.raises(FileNotFoundError):
         obs.load_sky_frames(str(tmp_path / "missing"))

@@ -1,4 +1,4 @@
-"""Tests for picasso.mock.particles."""
+"""Tests for picasso.particles."""
 
 import astropy.units as u
 import numpy as np
@@ -7,7 +7,7 @@ from astropy.tests.helper import assert_quantity_allclose
 from numpy.testing import assert_allclose
 from scipy.spatial.transform import Rotation
 
-from picasso.mock.particles import HYDROGEN_MASS_FRACTION, GasCells, Particles, StarParticles
+from picasso.particles import HYDROGEN_MASS_FRACTION, GasCells, Particles, StarParticles
 
 
 def make_stars(n=50, seed=0):

@@ -12,8 +12,9 @@ from astropy.tests.helper import assert_quantity_allclose
 from numpy.testing import assert_allclose
 from scipy.interpolate import RegularGridInterpolator
 
-from picasso.mock.particles import Particles, StarParticles
-from picasso.mock.populations import SOLAR_ABSOLUTE_MAGNITUDES, SSPTable, stellar_fluxes
+from picasso.particles import Particles, StarParticles
+from picasso.mock.populations import SSPTable, stellar_fluxes
+from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES
 
 SOLAR_Z = 0.02  # BC03's solar metallicity
 

@@ -8,9 +8,9 @@ from numpy.testing import assert_allclose
 
 from picasso import GalaxyCutout, load_model
 from picasso.nn.ensemble import Ensemble
-from picasso.nn.predict import check_cutout, predict_cutouts
+from picasso.nn.predict import predict_cutouts
 from picasso.nn.unet import UNet, UNetConfig
-from picasso.nn.weights import Model
+from picasso.nn.model import Model
 
 
 def _model(seed, **config):
@@ -32,7 +32,7 @@ def test_ensemble_uncertainty_in_maps(tmp_path, cutouts):
     loaded = load_model(path)  # the ordinary loader recognises an ensemble file
     assert isinstance(loaded, Ensemble) and len(loaded) == 3
     maps = predict_cutouts(cutouts, loaded, uncertainty=True)
-    mean, sigma = ensemble.predict_log10([check_cutout(c, ensemble) for c in cutouts])
+    mean, sigma = ensemble.predict_log10([ensemble.input_flux(c) for c in cutouts])
     for index, prediction in enumerate(maps):
         assert set(prediction.uncertainty) == set(prediction.properties)
         assert_allclose(prediction.uncertainty["stellar_mass"], sigma[index, 0], rtol=1e-5)

@@ -23,7 +23,9 @@ from numpy.testing import assert_allclose
 from photutils.centroids import centroid_2dg, centroid_com
 
 from picasso import GalaxyCutout
+from picasso import instrument
 from picasso.io import sdss
+from picasso.properties import flux_equivalencies
 
 RA, DEC = 150.0, 2.0
 BAND_FLUX = {"u": 6.0, "g": 20.0, "r": 40.0, "i": 55.0, "z": 70.0}
@@ -80,35 +82,35 @@ def centre_offset(image):
 
 def test_gain_and_dark_variance_tables():
     # Values from the SDSS frame data model page.
-    assert sdss.sdss_gain(1, "u") == 1.62
-    assert sdss.sdss_gain(6, "z") == 4.69
-    assert sdss.sdss_dark_variance(1, "g") == 15.6025
+    assert instrument.sdss_gain(1, "u") == 1.62
+    assert instrument.sdss_gain(6, "z") == 4.69
+    assert instrument.sdss_dark_variance(1, "g") == 15.6025
     # Entries that changed during the survey need the run.
-    assert sdss.sdss_gain(2, "u", run=1000) == 1.595
-    assert sdss.sdss_gain(2, "u", run=2583) == 1.825
-    assert sdss.sdss_dark_variance(4, "z", run=1400) == 9.61
-    assert sdss.sdss_dark_variance(4, "z", run=2583) == 12.6025
+    assert instrument.sdss_gain(2, "u", run=1000) == 1.595
+    assert instrument.sdss_gain(2, "u", run=2583) == 1.825
+    assert instrument.sdss_dark_variance(4, "z", run=1400) == 9.61
+    assert instrument.sdss_dark_variance(4, "z", run=2583) == 12.6025
     with pytest.raises(ValueError, match="give the run number"):
-        sdss.sdss_gain(2, "u")
+        instrument.sdss_gain(2, "u")
     with pytest.raises(ValueError, match="camcol must be 1-6"):
-        sdss.sdss_gain(7, "r")
+        instrument.sdss_gain(7, "r")
     with pytest.raises(ValueError, match="camcol must be 1-6"):
-        sdss.sdss_dark_variance(1, "y")
+        instrument.sdss_dark_variance(1, "y")
 
 
 def test_typical_psf_and_extinction_coefficients():
-    assert sdss.typical_psf_fwhm("r") == sdss.SDSS_MEDIAN_PSF_FWHM_R
-    fwhm = [sdss.typical_psf_fwhm(band).to_value(u.arcsec) for band in "ugriz"]
+    assert instrument.typical_psf_fwhm("r") == instrument.SDSS_MEDIAN_PSF_FWHM_R
+    fwhm = [instrument.typical_psf_fwhm(band).to_value(u.arcsec) for band in "ugriz"]
     assert np.all(np.diff(fwhm) < 0)  # seeing improves to the red
-    sf11 = sdss.extinction_coefficients("ugriz")
+    sf11 = instrument.extinction_coefficients("ugriz")
     assert sf11["r"] == 2.285
-    f99 = sdss.extinction_coefficients("ugriz", law="F99")
+    f99 = instrument.extinction_coefficients("ugriz", law="F99")
     # SF11 coefficients apply to the SFD E(B-V), which is 14% too high
     # (E(B-V)_true = 0.86 E(B-V)_SFD); F99 at the effective wavelength takes the true one.
     for band in "ugriz":
         assert 0.86 * f99[band] == pytest.approx(sf11[band], rel=0.04)
     with pytest.raises(ValueError, match="unknown extinction law"):
-        sdss.extinction_coefficients("r", law="CCM")
+        instrument.extinction_coefficients("r", law="CCM")
 
 
 # ---------------------------------------------------------------- reading
@@ -175,7 +177,7 @@ def test_generic_image_with_bunit_and_surface_brightness(tmp_path):
     assert frame.image.sum().to_value(u.nanomaggy) == pytest.approx(25.0, rel=1e-6)
     # The same image as surface brightness in MJy/sr comes back as the same flux.
     pixel_area = (0.262 * u.arcsec) ** 2
-    surface = (flux * u.nanomaggy).to(u.MJy, sdss.flux_equivalencies()) / pixel_area.to(u.sr)
+    surface = (flux * u.nanomaggy).to(u.MJy, flux_equivalencies()) / pixel_area.to(u.sr)
     header["BUNIT"] = "MJy/sr"
     fits.writeto(tmp_path / "sb.fits", surface.value.astype(np.float64), header)
     frame = sdss.read_image(tmp_path / "sb.fits", "r")
@@ -255,7 +257,7 @@ def test_cutout_recovers_flux_and_centre(frameset):
     # The common PSF is the widest band's (u), in kpc.
     assert np.allclose(cutout.psf_fwhm, cutout.psf_fwhm[0])
     assert cutout.psf_fwhm.unit == u.kpc
-    assert cutout.psf_fwhm[0] > sdss.typical_psf_fwhm("u") * kpc_per_arcsec * u.kpc / u.arcsec
+    assert cutout.psf_fwhm[0] > instrument.typical_psf_fwhm("u") * kpc_per_arcsec * u.kpc / u.arcsec
     assert not cutout.mask.any()
 
 
@@ -275,10 +277,12 @@ def test_field_defaults_to_ten_measured_half_light_radii(frameset):
     # Circularised half-light radius of the elliptical Gaussian.
     sigma = GALAXY["sigma"] * np.sqrt(GALAXY["axis_ratio"])
     expected = sigma * np.sqrt(2 * np.log(2))
-    assert cutout.meta["RHALFSRC"] == "measured (r)"
-    assert cutout.meta["RHALF"] == pytest.approx(expected, rel=0.1)
-    assert cutout.meta["FIELD"] == pytest.approx(10 * cutout.meta["RHALF"])
-    assert cutout.pixel_scale.to_value(u.arcsec) == pytest.approx(cutout.meta["FIELD"] / 32)
+    assert cutout.meta["r_half_source"] == "measured on r"
+    assert cutout.r_half.kind == "light_projected"
+    r_half = (cutout.r_half.value / cutout.pixel_scale_kpc * cutout.pixel_scale).to_value(u.arcsec)
+    assert r_half == pytest.approx(expected, rel=0.1)
+    assert cutout.meta["field_arcsec"] == pytest.approx(10 * r_half)
+    assert cutout.pixel_scale.to_value(u.arcsec) == pytest.approx(cutout.meta["field_arcsec"] / 32)
     # A physical r_half gives the field in kpc.
     given = sdss.cutout_from_frames(frameset, SkyCoord(RA, DEC, unit="deg"), None, 0.05,
                                     size=32, r_half=1.5 * u.kpc, bands=["r"],
@@ -299,7 +303,8 @@ def test_galaxy_straddling_two_frames(straddle_dir):
     for plane in cutout.flux.value:
         assert np.hypot(*centre_offset(plane)) < 0.1
     assert not cutout.mask.any()
-    assert "0136" in cutout.meta["FRAMES"] and "0137" in cutout.meta["FRAMES"]
+    assert any("0136" in name for name in cutout.meta["frames"])
+    assert any("0137" in name for name in cutout.meta["frames"])
     # One frame alone does not cover the galaxy: pixels off it are masked.
     single = sdss.cutout_from_frames(
         [frames.frames("r")[1]], galaxy["ra"] * u.deg, galaxy["dec"] * u.deg, 0.05,
@@ -437,7 +442,7 @@ def test_mask_neighbours_keeps_the_galaxy(tmp_path):
         SkyCoord(star["ra"], star["dec"], unit="deg")))
     assert cutout.mask[0, int(round(y)), int(round(x))]
     assert not cutout.mask[0, 23:25, 23:25].any()
-    assert cutout.meta["NMASKED"] > 10
+    assert cutout.meta["n_masked_neighbour_pixels"] > 10
 
 
 def test_cutout_writes_and_reads_back(frameset, tmp_path):
@@ -446,7 +451,7 @@ def test_cutout_writes_and_reads_back(frameset, tmp_path):
     cutout.write(tmp_path / "cutout.fits")
     back = GalaxyCutout.read(tmp_path / "cutout.fits")
     assert_allclose(back.flux.value, cutout.flux.value)
-    assert back.meta["FIELDSRC"] == "given"
+    assert back.meta["field_source"] == "given"
 
 
 # ----------------------------------------------------------- real frames
@@ -547,7 +552,7 @@ def test_predict_command_from_frames(frame_dir, tmp_path, capsys):
     from picasso import PropertyMaps
     from picasso.cli import main
     from picasso.nn.unet import UNet
-    from picasso.nn.weights import Model
+    from picasso.nn.model import Model
 
     torch.manual_seed(0)
     model_path = tmp_path / "tiny.safetensors"

@@ -9,7 +9,7 @@ from astropy.tests.helper import assert_quantity_allclose
 from numpy.testing import assert_allclose
 
 from picasso.io.simulation import cosmology_from_header, read_particles
-from picasso.mock.particles import HYDROGEN_MASS_FRACTION
+from picasso.particles import HYDROGEN_MASS_FRACTION
 
 H = 0.7
 SCALE = 0.8

@@ -213,11 +213,11 @@ def main(argv=None):
         measure(args)
         return 0
 
-    from picasso.analysis.evaluation import evaluate
     from picasso.io.dataset import PairDataset
     from picasso.mock.build import build_dataset
-    from picasso.nn.card import record_results
     from picasso.nn.train import CHECKPOINT_FILENAME, Trainer
+    from picasso.studies.card import record_results
+    from picasso.studies.evaluation import evaluate
 
     command = "python tools/train_default_model.py " + shlex.join(
         portable_arguments(argv if argv is not None else sys.argv[1:], args.work_dir))
@@ -262,12 +262,12 @@ def main(argv=None):
             "train_images_per_second": rates[-1] if rates else None,
         },
     })
-    # the held-out metrics go where the model card (picasso.nn.card) reads them
+    # the held-out metrics go where the model card (picasso.studies.card) reads them
     evaluation.settings["test_split_pairs"] = int(trainer.split.test.size)
     evaluation.settings["dataset"] = data_path.name
     calibration = None
     if model.config.heteroscedastic:
-        from picasso.analysis.calibration import calibration_table
+        from picasso.studies.calibration import calibration_table
 
         calibration = calibration_table(model, test)
         print(calibration)

@@ -2,8 +2,9 @@
 Analysis of property maps, as in the paper: galaxy geometry (photutils
 isophotes with a moments fallback), totals in elliptical apertures, radial
 profiles and gradients, population accuracy (mu, sigma and robust versions),
-colour mass-to-light baselines, the paper's figures and the whole evaluation
-behind ``picasso evaluate``.
+colour mass-to-light baselines and the paper's figures. These functions
+measure maps, whoever made them: they import only picasso's core objects
+(`picasso.studies` joins them to the network and the synthetic universe).
 """
 
 from .apertures import (
@@ -17,7 +18,6 @@ from .apertures import (
     radial_profile,
 )
 from .baselines import (
-    ABSOLUTE_SOLAR_MAGNITUDES,
     CHABRIER_FROM_DIET_SALPETER,
     COLOUR_RELATIONS,
     ColourMassToLight,
@@ -25,11 +25,13 @@ from .baselines import (
     colour_mass_map,
     colour_mass_total,
 )
-from .evaluation import Evaluation, evaluate, load_predictions
 from .geometry import (
+    AUTHORS_ELLIPSE_EPS0,
+    AUTHORS_ELLIPSE_PA0,
     AUTHORS_IMAGE_SIZE,
     AUTHORS_R_HALF_PIXELS,
     GalaxyGeometry,
+    authors_geometry,
     authors_r_half,
     fit_geometry,
 )
@@ -43,8 +45,10 @@ from .metrics import (
     residual_statistics,
 )
 from .plotting import (
+    plot_cutout,
     plot_distributions,
     plot_galaxy,
+    plot_maps,
     plot_radial_residuals,
     plot_true_vs_predicted,
 )
@@ -52,9 +56,12 @@ from .plotting import (
 __all__ = [
     "GalaxyGeometry",
     "fit_geometry",
+    "authors_geometry",
     "authors_r_half",
     "AUTHORS_R_HALF_PIXELS",
     "AUTHORS_IMAGE_SIZE",
+    "AUTHORS_ELLIPSE_EPS0",
+    "AUTHORS_ELLIPSE_PA0",
     "DEFAULT_APERTURE_K",
     "DEFAULT_ANNULUS_EDGES",
     "annulus_edges",
@@ -72,16 +79,14 @@ __all__ = [
     "PAPER_COLOUR_ML_SIGMA",
     "ColourMassToLight",
     "COLOUR_RELATIONS",
-    "ABSOLUTE_SOLAR_MAGNITUDES",
     "CHABRIER_FROM_DIET_SALPETER",
     "band_luminosity",
     "colour_mass_total",
     "colour_mass_map",
+    "plot_cutout",
+    "plot_maps",
     "plot_galaxy",
     "plot_distributions",
     "plot_true_vs_predicted",
     "plot_radial_residuals",
-    "Evaluation",
-    "evaluate",
-    "load_predictions",
 ]

@@ -124,32 +124,10 @@ def _weights(aperture, shape):
     return aperture.to_mask(method="exact").to_image(shape)
 
 
-def _sum(weights, data, excluded):
-    """Overlap-weighted sum of ``data``, leaving out ``excluded`` pixels."""
-    return float(np.sum(np.where(excluded, 0.0, weights * data)))
-
-
 def _aperture_value(maps, name, weights, excluded):
     """(total in the property's total unit, counted area in kpc2) for one aperture."""
-    prop = PROPERTIES[name]
-    own_empty = maps.empty(name)
-    skip = excluded | own_empty
     counted_area = float(np.sum(np.where(excluded, 0.0, weights))) * maps.pixel_area
-    if prop.is_extensive:
-        total = _sum(weights, maps[name].value, skip) * maps[name].unit * maps.pixel_area
-        return total.to(prop.total_unit), counted_area
-    weight_name = prop.weighted_by
-    if weight_name not in maps.properties:
-        raise ValueError(
-            f"the mean {name} is weighted by {weight_name}, which these maps do not hold"
-        )
-    mass = maps[weight_name].value
-    skip = skip | maps.empty(weight_name)
-    weight_sum = _sum(weights, mass, skip)
-    if not weight_sum > 0:
-        return np.nan * prop.total_unit, counted_area
-    mean = _sum(weights, maps[name].value * mass, skip) / weight_sum
-    return (mean * maps[name].unit).to(prop.total_unit), counted_area
+    return maps.total(name, mask=excluded, weights=weights), counted_area
 
 
 def aperture_total(maps, name, geometry, *, k=DEFAULT_APERTURE_K, mask=None):

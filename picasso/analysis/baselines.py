@@ -33,7 +33,6 @@ from ..properties import SOLAR_ABSOLUTE_MAGNITUDES, flux_equivalencies
 __all__ = [
     "ColourMassToLight",
     "COLOUR_RELATIONS",
-    "ABSOLUTE_SOLAR_MAGNITUDES",
     "CHABRIER_FROM_DIET_SALPETER",
     "DEFAULT_TOTAL_RELATION",
     "DEFAULT_MAP_RELATION",
@@ -44,8 +43,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Absolute AB magnitudes of the Sun (`picasso.properties.SOLAR_ABSOLUTE_MAGNITUDES`).
-ABSOLUTE_SOLAR_MAGNITUDES = SOLAR_ABSOLUTE_MAGNITUDES
 
 #: dex added to a "diet Salpeter" log stellar mass to get a Chabrier IMF mass
 #: (Bell et al. 2003's IMF is 0.7 x Salpeter; Chabrier is about 0.093 dex lower
@@ -176,7 +173,7 @@ def band_luminosity(flux, band, redshift, cosmology=None):
 
     ``L / L_sun = 10 ** (-0.4 * (m - DM(z) - M_sun))`` with the AB magnitude
     ``m`` of ``flux``, the cosmology's distance modulus and
-    `ABSOLUTE_SOLAR_MAGNITUDES`; no K-correction.
+    `~picasso.properties.SOLAR_ABSOLUTE_MAGNITUDES`; no K-correction.
 
     Parameters
     ----------
@@ -197,9 +194,9 @@ def band_luminosity(flux, band, redshift, cosmology=None):
     """
     from astropy.cosmology import default_cosmology
 
-    if band not in ABSOLUTE_SOLAR_MAGNITUDES:
+    if band not in SOLAR_ABSOLUTE_MAGNITUDES:
         raise ValueError(f"no solar magnitude for band {band!r}; known: "
-                         f"{', '.join(ABSOLUTE_SOLAR_MAGNITUDES)}")
+                         f"{', '.join(SOLAR_ABSOLUTE_MAGNITUDES)}")
     if not isinstance(flux, u.Quantity):
         raise TypeError("flux must be a Quantity (e.g. nanomaggy)")
     if not (redshift is not None and np.isfinite(redshift) and redshift > 0):
@@ -207,7 +204,7 @@ def band_luminosity(flux, band, redshift, cosmology=None):
     cosmology = default_cosmology.get() if cosmology is None else cosmology
     maggies = np.asarray(flux.to_value(u.mgy, flux_equivalencies()), dtype=float)
     distance_modulus = cosmology.distmod(redshift).to_value(u.mag)
-    scale = 10 ** (0.4 * (distance_modulus + ABSOLUTE_SOLAR_MAGNITUDES[band]))
+    scale = 10 ** (0.4 * (distance_modulus + SOLAR_ABSOLUTE_MAGNITUDES[band]))
     return np.where(maggies > 0, maggies, 0.0) * scale * u.Lsun
 
 

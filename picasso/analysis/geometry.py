@@ -8,7 +8,8 @@ geometry for every property, true and predicted. Unlike the authors' code,
 which assumed a half-mass radius of 25 pixels on 256-pixel images, picasso
 measures the half-mass radius along the fitted ellipse with
 `photutils.profiles.EllipticalCurveOfGrowth`; the assumption stays available
-(``r_half="authors"``).
+(``r_half="authors"``). The authors' whole recipe -- one isophote at 25 px,
+started at eps 0.25 and pa 45 rad -- is `authors_geometry`, for comparability.
 
 Batch runs never die on a bad galaxy: when the isophote fit raises or returns
 nothing meaningful (irregular, edge-on or merging systems), the shape falls
@@ -27,7 +28,10 @@ import numpy as np
 __all__ = [
     "GalaxyGeometry",
     "fit_geometry",
+    "authors_geometry",
     "authors_r_half",
+    "AUTHORS_ELLIPSE_EPS0",
+    "AUTHORS_ELLIPSE_PA0",
     "AUTHORS_R_HALF_PIXELS",
     "AUTHORS_IMAGE_SIZE",
     "GEOMETRY_METHODS",
@@ -44,6 +48,23 @@ AUTHORS_IMAGE_SIZE = 256
 
 #: Ways a geometry can be obtained, in order of preference.
 GEOMETRY_METHODS = ("isophote", "moments", "assumed")
+
+#: Starting ellipticity of the authors' single isophote fit.
+AUTHORS_ELLIPSE_EPS0 = 0.25
+
+#: Starting position angle of the authors' isophote fit, in radians as photutils
+#: takes it: their ``pa=45`` is 45 rad, i.e. 45 - 14 pi = 1.018 rad = 58.3 deg.
+AUTHORS_ELLIPSE_PA0 = 45.0
+
+# The rest of the authors' recipe (TobiBu/picassso, picasso/analysis/image_tools.py,
+# elliptical_fit): Ellipse(threshold=0.1), fit_isophote(sma, fflag=0.25) and, while
+# the stop code is above 2, up to 10 retries at 1.1 times the semi-major axis.
+_AUTHORS_THRESHOLD = 0.1
+_AUTHORS_ASTEP = 0.1
+_AUTHORS_FFLAG = 0.25
+_AUTHORS_RETRIES = 10
+_AUTHORS_SMA_GROWTH = 1.1
+_AUTHORS_BAD_STOP_CODE = 2
 
 # An isophote fit whose median ellipticity exceeds this is treated as failed:
 # photutils' fits degenerate towards a line on edge-on or irregular systems.
@@ -392,7 +413,7 @@ def _isophote_shape(image, bad, start, r_guess):
         warnings.simplefilter("ignore")
         try:
             guess = EllipseGeometry(x0, y0, sma0, max(eps0, 0.05), theta0)
-            isophotes = Ellipse(data, guess).fit_image(
+            isophotes = Ellipse(data, geometry=guess).fit_image(
                 sma0=sma0,
                 minsma=max(1.0, 0.45 * r_guess),
                 maxsma=min(2.2 * r_guess, max_sma),
@@ -464,8 +485,14 @@ def fit_geometry(
     mask : array-like of bool, optional
         True for pixels to ignore (bad data, not empty truth: a pixel with
         no mass is a valid zero).
-    method : {"isophote", "moments"}
-        Start with the isophote fit (default) or go straight to moments.
+    method : {"isophote", "moments", "authors"}
+        Start with the isophote fit (default), go straight to moments, or
+        take the shape from the authors' single isophote at 25 px (see
+        `authors_geometry`, which differs from picasso's fit on near-round
+        and multi-component galaxies). With ``"authors"`` the half-mass
+        radius still follows ``r_half`` (`None` measures it along the
+        authors' ellipse); ``r_half="authors"`` gives their full recipe,
+        which is what `authors_geometry` does by default.
 
     Returns
     -------
@@ -476,9 +503,16 @@ def fit_geometry(
     ValueError, TypeError
         For malformed input (not 2-D, negative values, bad units), never for
         a galaxy that is merely hard to fit.
+
+    See Also
+    --------
+    authors_geometry : the PICASSO authors' ellipse recipe.
     """
-    if method not in ("isophote", "moments"):
-        raise ValueError(f"method must be 'isophote' or 'moments', got {method!r}")
+    if method not in ("isophote", "moments", "authors"):
+        raise ValueError(f"method must be 'isophote', 'moments' or 'authors', got {method!r}")
+    _check_r_half(r_half)
+    if method == "authors":
+        return authors_geometry(map_2d, pixel_scale=pixel_scale, r_half=r_half, mask=mask)
     scale = _pixel_scale_kpc(pixel_scale)
     image, bad = _as_image(map_2d, mask)
     shape = image.shape
@@ -501,12 +535,23 @@ def fit_geometry(
             else:
                 shape_params, used = fitted, "isophote"
 
+    return _finish_geometry(image, bad, shape_params, used, r_half, scale)
+
+
+def _check_r_half(r_half):
+    if isinstance(r_half, str) and r_half != "authors":
+        raise ValueError(f"r_half must be None, 'authors' or a Quantity, got {r_half!r}")
+
+
+def _finish_geometry(image, bad, shape_params, used, r_half, scale):
+    """The `GalaxyGeometry` of a fitted shape, with the half-mass radius ``r_half`` asks for."""
+    _check_r_half(r_half)
+    shape = image.shape
+    ny, nx = shape
     x, y, eps, theta = shape_params
     position_angle = (np.rad2deg(theta) % 180.0) * u.deg
 
     if isinstance(r_half, str):
-        if r_half != "authors":
-            raise ValueError(f"r_half must be None, 'authors' or a Quantity, got {r_half!r}")
         r_pix, r_kpc = _r_half_pair(authors_r_half(max(ny, nx)), scale)
         r_half_method = "authors"
     elif r_half is not None:
@@ -516,7 +561,7 @@ def fit_geometry(
         measured = None
         if used != "assumed":
             measured = _half_radius(image, bad, (x, y), 1.0 - eps, theta,
-                                        float(np.hypot(ny, nx) / (1.0 - eps)))
+                                    float(np.hypot(ny, nx) / (1.0 - eps)))
         if measured is None:
             log.info("half-mass radius not measurable; using the authors' assumption")
             r_pix, r_kpc = _r_half_pair(authors_r_half(max(ny, nx)), scale)
@@ -536,3 +581,118 @@ def fit_geometry(
         r_half_method=r_half_method,
         shape=shape,
     )
+
+
+
+def _authors_isophote(image, bad):
+    """The authors' single isophote fit: (x, y, eps, pa in rad, stop code, sma), or None."""
+    from photutils.isophote import Ellipse, EllipseGeometry
+
+    ny, nx = image.shape
+    sma = authors_r_half(max(ny, nx)).value
+    data = np.ma.masked_array(image, mask=bad) if bad.any() else image
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            # The authors put the start at (0.5 * shape[0], 0.5 * shape[1]): the
+            # same point for their square images.
+            start = EllipseGeometry(x0=0.5 * nx, y0=0.5 * ny, sma=sma, eps=AUTHORS_ELLIPSE_EPS0,
+                                    pa=AUTHORS_ELLIPSE_PA0, astep=_AUTHORS_ASTEP,
+                                    linear_growth=False)
+            ellipse = Ellipse(data, geometry=start, threshold=_AUTHORS_THRESHOLD)
+            isophote = ellipse.fit_isophote(sma, fflag=_AUTHORS_FFLAG)
+            retries = 0
+            while isophote.stop_code > _AUTHORS_BAD_STOP_CODE and retries < _AUTHORS_RETRIES:
+                # Their retry also scales eps and pa, but of a geometry it never
+                # passes on: only the semi-major axis changes.
+                sma *= _AUTHORS_SMA_GROWTH
+                isophote = ellipse.fit_isophote(sma, fflag=_AUTHORS_FFLAG)
+                retries += 1
+        except (ValueError, TypeError, IndexError, ZeroDivisionError, RuntimeError) as error:
+            log.debug("the authors' isophote fit raised: %s", error)
+            return None
+    geometry = isophote.sample.geometry
+    x, y, eps, pa = (float(geometry.x0), float(geometry.y0), float(geometry.eps),
+                     float(geometry.pa))
+    if not all(np.isfinite([x, y, eps, pa])) or not 0 <= eps < 1:
+        return None
+    if not (0 <= x < nx and 0 <= y < ny):
+        return None
+    return x, y, eps, pa, int(isophote.stop_code), float(isophote.sma)
+
+
+def authors_geometry(map_2d, *, pixel_scale=None, r_half="authors", mask=None):
+    """
+    The galaxy ellipse by the PICASSO authors' recipe, for comparability.
+
+    The authors (``elliptical_fit`` in ``picasso/analysis/image_tools.py`` of
+    ``github.com/TobiBu/picassso``) fitted **one** photutils isophote on the
+    true stellar-mass map: `photutils.isophote.EllipseGeometry` started at the
+    image centre with semi-major axis 25 px on 256-px images (scaled to the
+    image size, `authors_r_half`), ellipticity `AUTHORS_ELLIPSE_EPS0` = 0.25
+    and position angle ``pa=45`` passed as photutils takes it, in radians
+    (`AUTHORS_ELLIPSE_PA0`: 45 rad is 58.3 deg); ``Ellipse(threshold=0.1)``
+    and ``fit_isophote(sma, fflag=0.25)``; while the stop code was above 2,
+    up to 10 retries at 1.1 times the semi-major axis. They kept the last
+    isophote's geometry even when all retries failed, and assumed
+    R_half = 25 px (at 256 px) rather than measuring it.
+
+    How it differs from `fit_geometry`: picasso fits isophotes from 0.5 to 2
+    half-mass radii, starting from the image moments, and takes the median
+    centre, ellipticity and position angle over them, then measures the
+    half-mass radius along that ellipse. The authors' shape is that of the
+    one isophote at 25 px, whatever the galaxy's size. On a single smooth
+    ellipse the two agree; on near-round galaxies the position angle of one
+    isophote is poorly defined (it may sit anywhere) and on multi-component
+    galaxies (bulge and disc, bars, companions) the isophote at 25 px
+    describes whichever component dominates there, so the two ellipses can
+    differ in ellipticity and position angle, and so do aperture totals.
+
+    Parameters
+    ----------
+    map_2d : `~astropy.units.Quantity` or array-like
+        2-D non-negative map, as for `fit_geometry` (the authors used the
+        per-pixel stellar mass).
+    pixel_scale : `~astropy.units.Quantity`, optional
+        kpc per pixel, to express the half-mass radius in kpc too.
+    r_half : ``"authors"``, None or `~astropy.units.Quantity`
+        ``"authors"`` (default) assumes 25 px at 256 px as they did; `None`
+        measures it along the fitted ellipse; a Quantity is used as given.
+    mask : array-like of bool, optional
+        True for pixels to ignore (the authors had none).
+
+    Returns
+    -------
+    geometry : `GalaxyGeometry`
+        ``method`` is ``"isophote"``; when photutils raises or returns no
+        usable ellipse (non-finite, ellipticity outside [0, 1), centre off the
+        image) the shape falls back to image moments (``"moments"``) or, for
+        an empty map, a circle at the centre (``"assumed"``), as in
+        `fit_geometry`. A fit the authors' criterion calls bad (stop code
+        above 2 after all retries) is kept, as they did, with a logged
+        warning.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For malformed input (not 2-D, negative values, bad units).
+    """
+    _check_r_half(r_half)
+    scale = _pixel_scale_kpc(pixel_scale)
+    image, bad = _as_image(map_2d, mask)
+    moments = _moments_shape(image, bad)
+    if moments is None:
+        log.info("empty or degenerate map: assuming a circle at the image centre")
+        return _finish_geometry(image, bad, _assumed_shape(image.shape), "assumed", r_half,
+                                scale)
+    fitted = _authors_isophote(image, bad)
+    if fitted is None:
+        log.info("the authors' isophote fit failed or is meaningless; using image moments")
+        return _finish_geometry(image, bad, moments, "moments", r_half, scale)
+    x, y, eps, pa, stop_code, sma = fitted
+    if stop_code > _AUTHORS_BAD_STOP_CODE:
+        log.warning(
+            "the authors' isophote fit ended with stop code %d at sma = %.1f px (their "
+            "criterion: a bad fit); kept as they did", stop_code, sma,
+        )
+    return _finish_geometry(image, bad, (x, y, eps, pa), "isophote", r_half, scale)

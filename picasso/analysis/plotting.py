@@ -26,6 +26,8 @@ import numpy as np
 from ..properties import PROPERTIES
 
 __all__ = [
+    "plot_cutout",
+    "plot_maps",
     "plot_galaxy",
     "plot_distributions",
     "plot_true_vs_predicted",
@@ -543,4 +545,100 @@ def plot_radial_residuals(percentiles, *, fig=None, ax=None, title=None):
         panel.set_xlabel("semi-major axis [R_half]", fontsize=_LABEL_SIZE)
         panel.set_ylabel(residual_label(), fontsize=_LABEL_SIZE)
         _style(panel)
+    return fig
+
+
+def plot_cutout(cutout, fig=None, *, title=None, **rgb_kwargs):
+    """
+    Show the colour image and every band.
+
+    Axes are offsets from the centre of the cutout in arcsec (pixels if
+    the pixel scale is unknown); the bands are asinh-stretched.
+
+    Parameters
+    ----------
+    cutout : `~picasso.GalaxyCutout`
+    fig : `~matplotlib.figure.Figure`, optional
+        Figure to draw into; a new one (constrained layout) by default.
+    title : str, optional
+        Title of the figure; by default the bands and the redshift.
+    **rgb_kwargs
+        Passed to `~picasso.GalaxyCutout.rgb` (``bands`` picks the colour image's).
+
+    Returns
+    -------
+    fig : `~matplotlib.figure.Figure`
+    """
+    import matplotlib.pyplot as plt
+
+
+    rgb_bands = tuple(rgb_kwargs.pop("bands", ("i", "r", "g")))
+    has_rgb = all(name in cutout.bands for name in rgb_bands)
+    n_panels = cutout.n_bands + has_rgb
+    if fig is None:
+        fig = plt.figure(figsize=(2.6 * n_panels, 3.6), layout="constrained")
+    if title is None:
+        title = f"{''.join(cutout.bands)} cutout"
+        if cutout.redshift is not None:
+            title += f", z = {cutout.redshift:.3f}"
+        title += f" (asinh stretch of flux in {cutout.unit.to_string('unicode')})"
+    fig.suptitle(title, fontsize=_SUPTITLE_SIZE)
+    _plot_cutout_row(fig, cutout, rgb_bands, rgb_kwargs)
+    return fig
+
+
+def plot_maps(maps, fig=None, *, properties=None, cmap="magma", title=None):
+    """
+    Draw one log-scaled panel per property.
+
+    Each panel has a colour bar labelled with its quantity and unit; axes
+    are offsets from the centre of the grid in kpc (pixels if the pixel
+    scale is unknown).
+
+    Parameters
+    ----------
+    maps : `~picasso.PropertyMaps`
+    fig : `~matplotlib.figure.Figure`, optional
+        Figure to draw into; a new one (constrained layout) by default.
+    properties : sequence of str, optional
+        Which maps; all by default.
+    cmap : str
+        Matplotlib colour map.
+    title : str, optional
+        Title of the figure.
+
+    Returns
+    -------
+    fig : `~matplotlib.figure.Figure`
+    """
+    import matplotlib.pyplot as plt
+
+
+    names = PROPERTIES.validate(properties) if properties is not None else maps.properties
+    if not names:
+        raise ValueError("no property to plot")
+    nrows, ncols = _grid(len(names))
+    if fig is None:
+        fig = plt.figure(figsize=(3.3 * ncols, 3.0 * nrows + 0.4), layout="constrained")
+    fig.suptitle("Property maps" if title is None else title, fontsize=_SUPTITLE_SIZE)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
+    for unused in axes.ravel()[len(names):]:
+        unused.remove()
+    extent, _, _, unit = _offset_extent(maps.shape, maps.pixel_scale)
+    for index, name in enumerate(names):
+        row, column = divmod(index, ncols)
+        ax = axes[row, column]
+        values = maps[name].value
+        shown = np.full(maps.shape, np.nan)
+        filled = (values > 0) & ~maps.empty(name)
+        shown[filled] = np.log10(values[filled])
+        image = ax.imshow(shown, origin="lower", cmap=cmap, extent=extent)
+        _label_colorbar(fig.colorbar(image, ax=ax, shrink=0.9),
+                        property_label(name, total=False))
+        ax.set_title(name.replace("_", " "), fontsize=_TITLE_SIZE)
+        _style(ax)
+        # The lowest panel of each column carries its x label (and tick labels).
+        lowest = index + ncols >= len(names)
+        ax.xaxis.set_tick_params(labelbottom=lowest)
+        _offset_labels(ax, unit, x=lowest, y=column == 0)
     return fig

@@ -144,8 +144,8 @@ def cutout_from_args(args, size):
 
 def run(args):
     """Cut the galaxy, predict its maps and write them; returns the exit status."""
+    from ..nn.loading import load_model
     from ..nn.predict import predict_cutouts
-    from ..nn.weights import load_model
 
     if args.data:
         raise ValueError("give either data files or --sdss-frames, not both")

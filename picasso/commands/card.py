@@ -56,9 +56,10 @@ def run(args):
     -------
     status : int
     """
-    from ..io.atomic import atomic_path
-    from ..nn.card import model_card, record_results
-    from ..nn.weights import MODEL_FILENAME, load_model
+    from ..nn.loading import load_model
+    from ..nn.model_file import MODEL_FILENAME
+    from ..studies.card import model_card, record_results
+    from ..utils.atomic import atomic_path
 
     model = load_model(args.model)
     results = {key: getattr(args, key) for key in ("evaluation", "calibration", "real_conditions")}

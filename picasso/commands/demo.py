@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 DEMO_SEED = 2026
 QUICK_TRAIN_SEED = 7
 
+#: Fewest galaxies the quick training can split into training, validation and test sets.
+MIN_TRAIN_GALAXIES = 6
+
 
 def add_parser(subparsers):
     """Register ``picasso demo``."""
@@ -70,15 +73,21 @@ def add_parser(subparsers):
     return parser
 
 
-def train_quick_model(pairs, *, seconds=45.0, seed=0, progress=True):
+def train_quick_model(pairs, output_dir, *, seconds=45.0, seed=0, progress=True):
     """
     Train a tiny U-Net for a fixed wall-clock budget (the demo's stand-in model).
+
+    It is `picasso.nn.Trainer` with a ``time_budget``: the same split,
+    augmentation, loss, logs and model file as any training run, only small
+    and short.
 
     Parameters
     ----------
     pairs : `~picasso.io.dataset.PairDataset`
-        Training pairs (all of them are used: the galaxies the demo shows come
-        from another universe seed, so they are held out).
+        Training pairs (the galaxies the demo shows come from another universe
+        seed, so they are held out).
+    output_dir : path-like
+        Where the run (model, checkpoint, logs) is written.
     seconds : float
         Time budget; training stops at the first step past it.
     seed : int
@@ -88,61 +97,26 @@ def train_quick_model(pairs, *, seconds=45.0, seed=0, progress=True):
     Returns
     -------
     model : `~picasso.nn.Model`
-        Trained, with the recipe in ``model.info``.
+        The best network on validation, with the recipe in ``model.info``.
     """
-    import numpy as np
-    import torch
-    from tqdm.auto import tqdm
-
-    from ..nn.loss import masked_squared_error
-    from ..nn.train import NetworkDataset
-    from ..nn.unet import UNet, UNetConfig
-    from ..nn.weights import Model
+    from ..nn.train import TrainConfig, Trainer
+    from ..nn.unet import UNetConfig
 
     depth = 3 if pairs.image_size % 8 == 0 else 2
-    config = UNetConfig(depth=depth, base_width=8, in_bands=tuple(pairs.bands),
-                        properties=tuple(pairs.properties))
-    torch.manual_seed(seed)
-    network = UNet(config)
-    optimizer = torch.optim.Adam(network.parameters(), lr=3e-3)
-    data = NetworkDataset(pairs, augment=True, seed=seed)
-    rng = np.random.default_rng(seed)
-    batch_size = min(8, len(data))
-    start = time.perf_counter()
-    steps = epoch = 0
-    bar = tqdm(total=round(seconds), disable=not progress, desc="quick training", unit="s")
-    network.train()
-    while time.perf_counter() - start < seconds:
-        data.set_epoch(epoch)
-        order = rng.permutation(len(data))
-        for first in range(0, len(order), batch_size):
-            images, truth = zip(*(data[int(i)] for i in order[first:first + batch_size]))
-            prediction = network(torch.stack(images))
-            loss = masked_squared_error(prediction, torch.stack(truth))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            elapsed = time.perf_counter() - start
-            bar.n = min(round(elapsed), bar.total)
-            bar.set_postfix(loss=f"{float(loss.detach()):.3g}")
-            if elapsed >= seconds:
-                break
-        epoch += 1
-    bar.close()
-    network.eval()
-    info = {
-        "recipe": "picasso demo quick training (a stand-in, not the bundled model)",
-        "train_seconds": time.perf_counter() - start, "steps": steps, "seed": seed,
-        "training_data": {"path": str(pairs.path), "n_pairs": len(pairs)},
-    }
-    log.info("quick training: %d steps in %.0f s", steps, info["train_seconds"])
-    return Model(network, flux_unit=pairs.flux_unit, image_size=pairs.image_size, trained=True,
-                 info=info)
+    model_config = UNetConfig(depth=depth, base_width=8, in_bands=tuple(pairs.bands),
+                              properties=tuple(pairs.properties))
+    config = TrainConfig(epochs=1000, batch_size=8, learning_rate=3e-3, milestones=(),
+                         seed=seed, time_budget=seconds)
+    trainer = Trainer(pairs, output_dir, model_config=model_config, config=config,
+                      progress=progress)
+    model = trainer.fit()
+    model.info["recipe"] = "picasso demo quick training (a stand-in, not the bundled model)"
+    log.info("quick training: %d steps in %.0f s", trainer.global_step, seconds)
+    return model
 
 
 def _bundled_model():
-    from ..nn.weights import default_model
+    from ..nn.loading import default_model
 
     try:
         return default_model()
@@ -153,13 +127,17 @@ def _bundled_model():
 
 def run(args):
     """Run the demo; returns the exit status."""
-    from ..analysis.evaluation import evaluate
     from ..io.dataset import PairDataset
     from ..mock.build import build_dataset
-    from ..nn.weights import load_model
+    from ..nn.loading import load_model
+    from ..studies.evaluation import evaluate
+    from ..studies.provenance import training_observing
 
     if args.galaxies < 1:
         raise ValueError("--galaxies must be at least 1")
+    if args.train_galaxies < MIN_TRAIN_GALAXIES:
+        raise ValueError(f"--train-galaxies must be at least {MIN_TRAIN_GALAXIES}: the quick "
+                         "training splits them into training, validation and test galaxies")
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -174,7 +152,7 @@ def run(args):
                          f"--size {model.image_size}")
 
     # the galaxies are observed as the model's training images were
-    observing = model.training_observing() if model is not None else None
+    observing = training_observing(model) if model is not None else None
     print(f"simulating {args.galaxies} galaxies ({size} x {size} px, seed {args.seed})")
     data_path = build_dataset(output / "galaxies.h5", args.galaxies, image_size=size,
                               seed=args.seed, views=args.views, config=observing,
@@ -192,9 +170,8 @@ def run(args):
                                    image_size=size, seed=QUICK_TRAIN_SEED, views=2,
                                    processes=args.processes, progress=args.progress,
                                    overwrite=args.overwrite)
-        model = train_quick_model(PairDataset(train_path), seconds=args.train_seconds,
-                                  progress=args.progress)
-        model.save(output / "quick_model.safetensors", overwrite=args.overwrite)
+        model = train_quick_model(PairDataset(train_path), output / "quick_model",
+                                  seconds=args.train_seconds, progress=args.progress)
         source = "quick network trained by the demo (no bundled model)"
     print(f"predicting with the {source}: {model!r}")
 

@@ -25,7 +25,7 @@ def add_parser(subparsers):
     subparsers : argparse sub-parsers action
     """
     from ..analysis.apertures import DEFAULT_APERTURE_K
-    from ..analysis.evaluation import R_HALF_MODES
+    from ..studies.evaluation import R_HALF_MODES
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -85,7 +85,7 @@ def run(args):
     """
     import matplotlib
 
-    from ..analysis.evaluation import evaluate
+    from ..studies.evaluation import evaluate
 
     matplotlib.use("Agg")
     source = Path(args.source)

@@ -60,7 +60,7 @@ _OVERRIDES = ("depth", "base_width", "batch_size", "learning_rate", "device", "n
 
 def run(args):
     """Run the study; returns the exit status."""
-    from ..analysis.experiments import run_study
+    from ..studies.experiments import run_study
 
     kwargs = {key: getattr(args, key) for key in _OVERRIDES if getattr(args, key) is not None}
     if args.study == "bands":

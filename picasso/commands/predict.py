@@ -76,8 +76,8 @@ class _CutoutFiles:
 
 def run(args):
     """Predict; returns the exit status."""
+    from ..nn.loading import load_model
     from ..nn.predict import parse_shard, predict_dataset
-    from ..nn.weights import load_model
 
     if getattr(args, "sdss_frames", None):
         return _sdss_frames.run(args)

@@ -4,9 +4,15 @@
 Example::
 
     picasso simulate -n 2000 --size 256 --seed 0 -o train.h5 --preset paper --processes 2
+
+Ctrl-C (SIGINT) or SIGTERM stops the build with exit status 130 or 143 and
+keeps ``train.h5.partial``; the same command with ``--resume`` finishes it.
 """
 
 import logging
+import signal
+import sys
+from pathlib import Path
 
 __all__ = ["add_parser", "run"]
 
@@ -94,27 +100,54 @@ def run(args):
     Returns
     -------
     status : int
+        0 on success, 128 + the signal number (130 for Ctrl-C, 143 for
+        SIGTERM) when a signal interrupted the build.
     """
-    from ..mock.build import build_dataset
+    from ..mock.build import BuildInterrupted, build_dataset
     from ..mock.observe import ObservingConfig
     from ..mock.universe import Universe
 
     universe = Universe(seed=args.seed, mass_function=args.mass_function)
     extra = {"sky_frames": args.sky_frames} if args.sky_frames else {}
     config = ObservingConfig.preset(args.preset, dust=args.dust, **extra)
-    path = build_dataset(
-        args.output,
-        args.galaxies,
-        image_size=args.size,
-        seed=args.seed,
-        views=args.views,
-        config=config,
-        processes=args.processes,
-        progress=not args.no_progress,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        universe=universe,
-        compression=None if args.compression == "none" else args.compression,
-    )
-    log.info("wrote %s", path)
+    try:
+        path = build_dataset(
+            args.output,
+            args.galaxies,
+            image_size=args.size,
+            seed=args.seed,
+            views=args.views,
+            config=config,
+            processes=args.processes,
+            progress=not args.no_progress,
+            resume=args.resume,
+            overwrite=args.overwrite,
+            universe=universe,
+            compression=None if args.compression == "none" else args.compression,
+        )
+    except KeyboardInterrupt as interrupted:
+        # BuildInterrupted (SIGINT or SIGTERM during the build) says how far it
+        # got; a bare KeyboardInterrupt is a Ctrl-C just before or after it.
+        if not isinstance(interrupted, BuildInterrupted):
+            interrupted = BuildInterrupted(signal.SIGINT)
+        done = ""
+        if interrupted.n_pairs is not None:
+            done = f" after {interrupted.n_pairs} of {interrupted.n_total} pairs"
+        print(f"picasso simulate: interrupted by {interrupted.signal_name}{done}", file=sys.stderr)
+        partial = interrupted.partial_path or Path(f"{args.output}.partial")
+        if partial.exists():
+            print(
+                f"picasso simulate: {partial} is kept; run the same command with --resume "
+                "to finish it",
+                file=sys.stderr,
+            )
+        return 128 + interrupted.signum
+    pairs = _count(args.galaxies * args.views, "pair", "pairs")
+    galaxies = _count(args.galaxies, "galaxy", "galaxies")
+    views = _count(args.views, "view", "views")
+    print(f"wrote {pairs} ({galaxies} x {views}, {args.size} x {args.size} px) to {path}")
     return 0
+
+
+def _count(number, singular, plural):
+    return f"{number} {singular if number == 1 else plural}"

@@ -35,7 +35,11 @@ import h5py
 import numpy as np
 from astropy.table import QTable
 
+from ..cutout import GalaxyCutout
+from ..maps import PropertyMaps
 from ..properties import BANDS, PROPERTIES
+from ..radius import HalfRadius
+from ..utils.version import version
 
 __all__ = ["DatasetWriter", "PairDataset", "FORMAT", "FORMAT_VERSION", "REQUIRED_COLUMNS"]
 
@@ -114,8 +118,6 @@ class DatasetWriter:
 
     def __init__(self, path, *, image_size, bands=None, properties=None, flux_unit="nanomaggy",
                  attrs=None, overwrite=False, resume=False, compression="lzf"):
-        from .. import __version__
-
         self.path = Path(path)
         self.partial_path = _partial_path(self.path)
         self.image_size = int(image_size)
@@ -152,7 +154,7 @@ class DatasetWriter:
             self._file = h5py.File(self.partial_path, "w")
             for key, value in {**settings, **attrs}.items():
                 self._file.attrs[key] = value
-            self._file.attrs["picasso_version"] = __version__
+            self._file.attrs["picasso_version"] = version
             self._file.attrs["n_complete"] = 0
             self._n = 0
             shape = (len(self.bands), self.image_size, self.image_size)
@@ -205,8 +207,9 @@ class DatasetWriter:
 
         Columns not given are taken from the objects: ``pixel_scale_kpc`` from
         the maps (or the cutout), ``redshift`` from the cutout, ``r_half_kpc``
-        from ``truth.meta["r_half"]`` and every ``total_<property>`` from
-        ``truth.total``.
+        from ``truth.r_half`` (the projected half-mass radius), ``r_half_3d_kpc``
+        from ``cutout.r_half`` (the 3-D one its field is cut to) and every
+        ``total_<property>`` from ``truth.total``.
 
         Parameters
         ----------
@@ -227,8 +230,10 @@ class DatasetWriter:
         pixel_scale = truth.pixel_scale if truth.pixel_scale is not None else cutout.pixel_scale_kpc
         row.setdefault("pixel_scale_kpc", pixel_scale)
         row.setdefault("redshift", cutout.redshift)
-        if "r_half" in truth.meta:
-            row.setdefault("r_half_kpc", truth.meta["r_half"])
+        if truth.r_half is not None:
+            row.setdefault("r_half_kpc", truth.r_half.as_kind("mass_projected").value)
+        if cutout.r_half is not None and cutout.r_half.kind == "mass_3d":
+            row.setdefault("r_half_3d_kpc", cutout.r_half.value)
         for name in self.properties:
             row.setdefault(_total_column(name), truth.total(name))
         self.append_arrays(image, truth_log10, row)
@@ -501,14 +506,16 @@ class PairDataset:
         -------
         cutout : `~picasso.GalaxyCutout`
         """
-        from ..cutout import GalaxyCutout
-
         row = self._row(item)
+        r_half = None
+        if "r_half_3d_kpc" in row.dtype.names and np.isfinite(row["r_half_3d_kpc"]):
+            r_half = HalfRadius(row["r_half_3d_kpc"] * u.kpc, "mass_3d")
         return GalaxyCutout(
             self[item]["image"] * self.flux_unit,
             self.bands,
             pixel_scale=row["pixel_scale_kpc"] * u.kpc,
             redshift=row["redshift"],
+            r_half=r_half,
             meta={"galaxy_id": int(row["galaxy_id"]), "view": int(row["view"])},
         )
 
@@ -524,12 +531,10 @@ class PairDataset:
         -------
         maps : `~picasso.PropertyMaps`
         """
-        from ..maps import PropertyMaps
-
         row = self._row(item)
         return PropertyMaps.from_log10(
             self[item]["truth"], self.properties, pixel_scale=row["pixel_scale_kpc"] * u.kpc,
-            meta={"r_half": row["r_half_kpc"] * u.kpc, "galaxy_id": int(row["galaxy_id"]),
-                  "view": int(row["view"])},
+            r_half=HalfRadius(row["r_half_kpc"] * u.kpc, "mass_projected"),
+            meta={"galaxy_id": int(row["galaxy_id"]), "view": int(row["view"])},
         )
 

@@ -1,5 +1,5 @@
 """
-Read Illustris / IllustrisTNG particle cutouts into `~picasso.mock.particles.Particles`.
+Read Illustris / IllustrisTNG particle cutouts into `~picasso.particles.Particles`.
 
 A cutout (from the simulations' web API or cut from a snapshot) is an HDF5
 file with a ``Header`` group and one group per particle type. picasso reads
@@ -37,7 +37,7 @@ import h5py
 import numpy as np
 from astropy.cosmology import FlatLambdaCDM, LambdaCDM
 
-from picasso.mock.particles import GasCells, Particles, StarParticles
+from picasso.particles import GasCells, Particles, StarParticles
 
 __all__ = ["STAR_FIELDS", "GAS_FIELDS", "read_particles", "cosmology_from_header"]
 
@@ -138,7 +138,7 @@ def read_particles(
     gas_size="auto",
 ):
     """
-    Read an Illustris / IllustrisTNG cutout into `~picasso.mock.particles.Particles`.
+    Read an Illustris / IllustrisTNG cutout into `~picasso.particles.Particles`.
 
     Parameters
     ----------
@@ -166,7 +166,7 @@ def read_particles(
 
     Returns
     -------
-    particles : `~picasso.mock.particles.Particles`
+    particles : `~picasso.particles.Particles`
         Positions relative to the centre (kpc), masses (Msun), ages (Gyr).
         ``meta`` records the source, scale factor, redshift, h, cosmology,
         centre and the number of wind cells dropped.

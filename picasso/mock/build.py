@@ -7,11 +7,22 @@ same four cameras with the same noise: its particles come from
 `numpy.random.SeedSequence`. Galaxies are rendered by a pool of worker
 processes and written in index order, so a build that was killed and resumed
 (``resume=True``) writes the same pairs as one that ran straight through.
+
+Worker processes never outlive the build: they exit within a second of their
+parent's death, even when the parent was killed with ``SIGKILL``. SIGINT
+(Ctrl-C) and SIGTERM stop the workers, leave the partial file resumable and
+raise `BuildInterrupted`.
 """
 
+import ctypes
 import json
 import logging
+import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import astropy.units as u
@@ -22,12 +33,18 @@ from ..properties import PROPERTIES
 from .observe import ObservingConfig, observe_views
 from .universe import Universe
 
-__all__ = ["build_dataset", "galaxy_pairs", "VIEW_STREAM"]
+__all__ = ["build_dataset", "galaxy_pairs", "BuildInterrupted", "VIEW_STREAM"]
 
 log = logging.getLogger(__name__)
 
 #: Child of a galaxy's seed sequence that seeds its views (0: properties, 1: particles).
 VIEW_STREAM = 2
+
+#: Seconds between a worker's checks that the process that started it is alive.
+PARENT_CHECK_INTERVAL = 0.5
+
+#: ``PR_SET_PDEATHSIG`` of ``<linux/prctl.h>``.
+_PR_SET_PDEATHSIG = 1
 
 #: Scalar galaxy properties copied into the dataset table (prefixed ``galaxy_``).
 _PROPERTY_COLUMNS = (
@@ -86,7 +103,7 @@ def galaxy_pairs(universe, index, config, views=4):
             "view": int(view),
             "pixel_scale_kpc": truth.pixel_scale,
             "redshift": float(config.redshift),
-            "r_half_kpc": truth.meta["r_half"].to(u.kpc),
+            "r_half_kpc": truth.r_half.value,
             "seed": seed,
             "r_half_3d_kpc": truth.meta["r_half_3d"].to(u.kpc),
             "fov_kpc": truth.meta["fov"].to(u.kpc),
@@ -106,12 +123,173 @@ def galaxy_pairs(universe, index, config, views=4):
     return pairs
 
 
+class BuildInterrupted(KeyboardInterrupt):
+    """
+    A dataset build was stopped by SIGINT (Ctrl-C) or SIGTERM.
+
+    Every pair written before the signal is in the partial file, which a
+    build with the same settings and ``resume=True`` continues. A subclass of
+    `KeyboardInterrupt`, so ``except Exception`` does not swallow it.
+
+    Parameters
+    ----------
+    signum : int
+        The signal that stopped the build.
+    partial_path : `pathlib.Path`, optional
+        The partial file that was kept.
+    n_pairs : int, optional
+        Pairs in the partial file.
+    n_total : int, optional
+        Pairs of the finished dataset.
+    """
+
+    def __init__(self, signum, partial_path=None, n_pairs=None, n_total=None):
+        self.signum = int(signum)
+        self.partial_path = partial_path
+        self.n_pairs = n_pairs
+        self.n_total = n_total
+        message = f"build interrupted by {self.signal_name}"
+        if n_pairs is not None:
+            message += f" after {n_pairs} of {n_total} pairs"
+        if partial_path is not None:
+            message += f"; {partial_path} is kept: build again with resume=True to finish it"
+        super().__init__(message)
+
+    @property
+    def signal_name(self):
+        """Name of the signal, e.g. ``"SIGTERM"``."""
+        try:
+            return signal.Signals(self.signum).name
+        except ValueError:
+            return f"signal {self.signum}"
+
+
+class _SignalGuard:
+    """
+    Turn SIGINT and SIGTERM into `BuildInterrupted`, never in the middle of a write.
+
+    While ``holding`` (from the start, and after `hold`) a signal is only
+    recorded; `release` raises it. Once one `BuildInterrupted` has been
+    raised, the clean-up (stopping the workers, closing the file) is not
+    interrupted by it again. A second signal, though, restores the default
+    handlers and meets them at once: Ctrl-C twice raises a plain
+    `KeyboardInterrupt` and a second SIGTERM ends the process, whatever the
+    build is doing. A signal held until the end of a build that then
+    completed is delivered again, to the handler it would have met without
+    the guard. Outside the main thread, and for a signal whose handler is not
+    the default one, the guard does nothing.
+    """
+
+    def __init__(self):
+        self.signum = None
+        self.holding = True
+        self._raised = False
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+        for signum, default in defaults.items():
+            if signal.getsignal(signum) is default:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        handled = set(self._previous)
+        self._restore()
+        if self.signum is not None and not self._raised and self.signum in handled:
+            signal.raise_signal(self.signum)
+        return False
+
+    def _restore(self):
+        while self._previous:
+            signum, handler = self._previous.popitem()
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            # A second signal: the user insists.
+            self._raised = True
+            self._restore()
+            signal.raise_signal(signum)
+            return
+        self.signum = signum
+        if not self.holding:
+            self._interrupt()
+
+    def _interrupt(self):
+        self.holding = True
+        self._raised = True
+        raise BuildInterrupted(self.signum)
+
+    def hold(self):
+        """Record signals from now on instead of raising them."""
+        self.holding = True
+
+    def release(self):
+        """Raise a recorded signal, and raise signals as they come from now on."""
+        self.holding = False
+        if self.signum is not None:
+            self._interrupt()
+
+
 def _worker(arguments):
     universe, index, config, views = arguments
     return index, galaxy_pairs(universe, index, config, views)
 
 
+def _parent_alive(parent_pid, parent):
+    """Whether the process that started this one still runs (POSIX: we were not re-parented)."""
+    if os.getppid() != parent_pid:
+        return False
+    return parent is None or parent.is_alive()
+
+
+def _watch_parent(parent_pid, parent, interval):
+    while _parent_alive(parent_pid, parent):
+        time.sleep(interval)
+    # The parent is gone: nobody will read our results. Leave now, whatever the
+    # main thread is doing (typically blocked writing to the result pipe).
+    os._exit(1)
+
+
+def _exit_with_parent(interval=PARENT_CHECK_INTERVAL):
+    """
+    Make this worker process exit as soon as the process that started it dies.
+
+    On Linux the kernel kills the worker when its parent dies
+    (``prctl(PR_SET_PDEATHSIG, SIGKILL)``). Everywhere, a daemon thread checks
+    every ``interval`` seconds that the parent still runs (on POSIX that the
+    worker has not been re-parented, and through the multiprocessing sentinel
+    of the parent) and ends the worker with `os._exit` when it does not.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+                log.debug("prctl(PR_SET_PDEATHSIG) failed: %s", os.strerror(ctypes.get_errno()))
+        except (OSError, AttributeError) as error:
+            log.debug("no prctl(PR_SET_PDEATHSIG): %s", error)
+    parent_pid = os.getppid()
+    parent = multiprocessing.parent_process()
+    if not _parent_alive(parent_pid, parent):  # the parent died before the death signal was set
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent,
+        args=(parent_pid, parent, interval),
+        name="picasso-watch-parent",
+        daemon=True,
+    ).start()
+
+
 def _init_worker():
+    # A forked worker inherits the parent's signal handlers. The parent handles
+    # Ctrl-C (sent to the whole process group by a terminal) and stops its
+    # workers with SIGTERM, which must simply end them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _exit_with_parent()
     os.environ["OMP_NUM_THREADS"] = "1"
     try:
         import torch
@@ -119,6 +297,80 @@ def _init_worker():
         torch.set_num_threads(1)
     except ImportError:  # torch is a dependency, but the build does not need it
         pass
+
+
+def _stop_workers(executor, timeout=5.0):
+    """
+    Terminate the workers of ``executor`` now, abandoning the galaxies they render.
+
+    The executor's manager thread then finds the pool broken and fails the
+    outstanding futures. Two of the executor's internals need care here:
+
+    * A worker killed half-way through sending its result leaves half a
+      message in the result pipe; the manager thread would wait for the rest
+      forever (and `~concurrent.futures.ProcessPoolExecutor.shutdown`, and
+      the interpreter's exit, with it). Once the workers are dead we close
+      this process's end of the pipe for writing, the last one open, so that
+      the manager thread reads the end of the pipe instead.
+    * The futures must not have been cancelled: the executor of Python 3.11
+      then fails with `~concurrent.futures.InvalidStateError` in its manager
+      thread. This is why the build does not use ``executor.map``, whose
+      iterator cancels the futures when an exception passes through it.
+    """
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.join(max(deadline - time.monotonic(), 0.0))
+        if process.is_alive():
+            process.kill()
+            process.join()
+    writer = getattr(getattr(executor, "_result_queue", None), "_writer", None)
+    if writer is not None:
+        writer.close()
+    executor.shutdown(wait=True)
+
+
+def _render(writer, guard, universe, config, n_galaxies, views, processes, progress):
+    """Render the galaxies that ``writer`` lacks and append them in index order."""
+    from tqdm.auto import tqdm
+
+    done = len(writer)
+    first = done // views
+    skip = done % views
+    arguments = [(universe, index, config, views) for index in range(first, n_galaxies)]
+    executor = None
+    bar = tqdm(
+        total=n_galaxies, initial=first, disable=not progress, unit="galaxy", desc="simulate"
+    )
+    finished = False
+    try:
+        guard.release()
+        if processes == 1:
+            results = (_worker(argument) for argument in arguments)
+        else:
+            executor = ProcessPoolExecutor(processes, initializer=_init_worker)
+            futures = [executor.submit(_worker, argument) for argument in arguments]
+            results = (future.result() for future in futures)
+        for index, pairs in results:
+            guard.hold()  # a galaxy's pairs are written whole (each is flushed to disk)
+            for view, (image, truth_log10, row) in enumerate(pairs):
+                if index == first and view < skip:
+                    continue
+                writer.append_arrays(image, truth_log10, row)
+            guard.release()
+            bar.update(1)
+        finished = True
+    finally:
+        guard.hold()
+        bar.close()
+        if executor is not None:
+            if finished:
+                executor.shutdown(wait=True)
+            else:
+                _stop_workers(executor)
 
 
 def build_dataset(
@@ -177,9 +429,18 @@ def build_dataset(
     ------
     ValueError
         For non-positive counts, or a partial file written with other settings.
-    """
-    from tqdm.auto import tqdm
+    BuildInterrupted
+        When SIGINT (Ctrl-C) or SIGTERM stopped the build: the workers are
+        stopped, every pair rendered so far is in ``<path>.partial``, and the
+        same call with ``resume=True`` finishes the dataset.
 
+    Notes
+    -----
+    Called from the main thread, the build handles SIGINT and SIGTERM itself
+    (unless the application installed its own handlers for them): a signal
+    never interrupts the writing of a galaxy's pairs. Worker processes exit
+    within a second when the build's process dies, even by SIGKILL.
+    """
     if int(n_galaxies) < 1 or int(views) < 1 or int(processes) < 1:
         raise ValueError("n_galaxies, views and processes must be positive integers")
     n_galaxies, views, processes = int(n_galaxies), int(views), int(processes)
@@ -202,39 +463,23 @@ def build_dataset(
         "generator": json.dumps(generator, sort_keys=True),
         "views": views,
     }
-    with DatasetWriter(
-        path,
-        image_size=config.image_size,
-        bands=config.bands,
-        attrs=attrs,
-        overwrite=overwrite,
-        resume=resume,
-        compression=compression,
-    ) as writer:
-        done = len(writer)
-        first = done // views
-        skip = done % views
-        todo = list(range(first, n_galaxies))
-        bar = tqdm(
-            total=n_galaxies, initial=first, disable=not progress, unit="galaxy", desc="simulate"
-        )
-        arguments = [(universe, index, config, views) for index in todo]
-        if processes == 1:
-            results = (_worker(argument) for argument in arguments)
-            executor = None
-        else:
-            executor = ProcessPoolExecutor(processes, initializer=_init_worker)
-            results = executor.map(_worker, arguments, chunksize=1)
-        try:
-            for index, pairs in results:
-                for view, (image, truth_log10, row) in enumerate(pairs):
-                    if index == first and view < skip:
-                        continue
-                    writer.append_arrays(image, truth_log10, row)
-                bar.update(1)
-        finally:
-            bar.close()
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
-    log.info("built %d galaxies x %d views in %s", n_galaxies, views, path)
+    writer = None
+    try:
+        with _SignalGuard() as guard:
+            writer = DatasetWriter(
+                path,
+                image_size=config.image_size,
+                bands=config.bands,
+                attrs=attrs,
+                overwrite=overwrite,
+                resume=resume,
+                compression=compression,
+            )
+            with writer:
+                _render(writer, guard, universe, config, n_galaxies, views, processes, progress)
+    except BuildInterrupted as interrupted:
+        raise BuildInterrupted(
+            interrupted.signum, writer.partial_path, len(writer), n_galaxies * views
+        ) from None
+    log.info("built %d galaxies x %d views in %s", n_galaxies, views, writer.path)
     return writer.path

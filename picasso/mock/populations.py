@@ -47,7 +47,6 @@ from picasso.properties import BANDS, SOLAR_ABSOLUTE_MAGNITUDES
 
 __all__ = [
     "DEFAULT_TABLE_PATH",
-    "SOLAR_ABSOLUTE_MAGNITUDES",
     "SSPTable",
     "stellar_fluxes",
 ]
@@ -413,7 +412,7 @@ def stellar_fluxes(stars, redshift=0.05, bands=None, cosmology=None, nebular=Tru
 
     Parameters
     ----------
-    stars : `~picasso.mock.particles.StarParticles` or `~picasso.mock.particles.Particles`
+    stars : `~picasso.particles.StarParticles` or `~picasso.particles.Particles`
         The particles (a `Particles` uses its stars).
     redshift : float
         Redshift of the observer (default 0.05, the table's, where fluxes are
@@ -436,7 +435,7 @@ def stellar_fluxes(stars, redshift=0.05, bands=None, cosmology=None, nebular=Tru
     --------
     >>> import numpy as np
     >>> import astropy.units as u
-    >>> from picasso.mock.particles import StarParticles
+    >>> from picasso.particles import StarParticles
     >>> from picasso.mock.populations import stellar_fluxes
     >>> stars = StarParticles(np.zeros((1, 3)) * u.kpc, [6e9] * u.Msun, [1e10] * u.Msun,
     ...                       [10.0] * u.Gyr, [0.02])
@@ -444,7 +443,7 @@ def stellar_fluxes(stars, redshift=0.05, bands=None, cosmology=None, nebular=Tru
     >>> flux.unit, flux.shape
     (Unit("nmgy"), (1, 5))
     """
-    from picasso.mock.particles import Particles, StarParticles
+    from picasso.particles import Particles, StarParticles
 
     if isinstance(stars, Particles):
         stars = stars.stars

@@ -1,18 +1,28 @@
 """
-The network: U-Net, transforms, loss, training, model files and prediction.
+The network: U-Net, input transform, loss, training, models and prediction.
 
 Importing `picasso` does not import torch; importing `picasso.nn` does.
 """
 
-from . import loss, predict, train, transforms, unet, weights
-from .loss import *  # noqa: F401,F403
-from .predict import *  # noqa: F401,F403
-from .train import *  # noqa: F401,F403
-from .transforms import *  # noqa: F401,F403
-from .unet import *  # noqa: F401,F403
-from .weights import *  # noqa: F401,F403
+from .diagnostics import InputStatistics, PicassoOODWarning, diagnose, training_statistics
+from .ensemble import Ensemble, load_ensemble, train_ensemble
+from .loading import ARCHITECTURES, default_model, load_model, resolve_model
+from .loss import LOSSES, authors_two_term_loss, gaussian_nll, masked_squared_error
+from .model import FIELD_OF_VIEW_R_HALF, Model
+from .model_file import MODEL_FILENAME, read_model_file, write_model_file
+from .predict import parse_shard, predict_cutouts, predict_dataset, shard_indices
+from .train import PRESETS, NetworkDataset, Split, TrainConfig, Trainer, preset, split_by_galaxy
+from .transforms import InputTransform, distance_factor, normalize_flux
+from .unet import UNet, UNetConfig
 
-__all__ = (
-    unet.__all__ + transforms.__all__ + loss.__all__ + train.__all__ + weights.__all__
-    + predict.__all__
-)
+__all__ = [
+    "UNet", "UNetConfig",
+    "InputTransform", "distance_factor", "normalize_flux",
+    "LOSSES", "masked_squared_error", "authors_two_term_loss", "gaussian_nll",
+    "TrainConfig", "PRESETS", "preset", "Split", "split_by_galaxy", "NetworkDataset", "Trainer",
+    "Model", "FIELD_OF_VIEW_R_HALF", "MODEL_FILENAME", "read_model_file", "write_model_file",
+    "Ensemble", "load_ensemble", "train_ensemble",
+    "ARCHITECTURES", "load_model", "default_model", "resolve_model",
+    "predict_cutouts", "predict_dataset", "parse_shard", "shard_indices",
+    "InputStatistics", "PicassoOODWarning", "diagnose", "training_statistics",
+]

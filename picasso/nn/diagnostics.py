@@ -453,29 +453,21 @@ def _regularise(covariance, floor):
     return correlation * np.outer(new_scale, new_scale)
 
 
-def training_statistics(pairs, indices=None, *, bands=None, per_area=True,
-                        reference_redshift=None, max_images=2000, seed=0):
+def training_statistics(pairs, transform, indices=None, *, max_images=2000, seed=0):
     """
     Summary statistics of the inputs of a pair dataset (what a model was trained on).
 
     Parameters
     ----------
     pairs : `~picasso.io.dataset.PairDataset`
-        Pairs with ``bands``, ``flux_unit`` and ``image_size``; item ``i``
-        gives ``{'image': (n_bands, N, N)}``.
+        Pairs with ``bands``, ``image_size`` and the pixel scales (and, for a
+        transform with a reference redshift, redshifts) of every pair; item
+        ``i`` gives ``{'image': (n_bands, N, N)}``.
+    transform : `~picasso.nn.transforms.InputTransform`
+        The model's input contract: the statistics are of its moved flux per
+        kpc2, in the bands the model sees (`~picasso.nn.transforms.InputTransform.seen_bands`).
     indices : array-like of int, optional
         The pairs to summarise (the training split); all by default.
-    bands : sequence of str, optional
-        The bands the model sees (its input bands, or the ones it keeps when
-        it zeroes others); all of the dataset's by default.
-    per_area : bool
-        Divide every image by its pixel area in kpc2 (the pairs'
-        ``pixel_scale_kpc``), as the network's input is (`True` for models
-        that take flux per kpc2, the convention of `picasso.nn.predict`).
-    reference_redshift : float, optional
-        Also move every image to this redshift, as a model with this
-        ``reference_redshift`` does with its input (needs ``per_area`` and the
-        pairs' ``redshift`` column).
     max_images : int
         Summarise at most this many, drawn without replacement.
     seed : int
@@ -489,28 +481,16 @@ def training_statistics(pairs, indices=None, *, bands=None, per_area=True,
     if indices.size > max_images:
         rng = np.random.default_rng(seed)
         indices = np.sort(rng.choice(indices, size=int(max_images), replace=False))
-    channels = _channels(tuple(pairs.bands), bands)
+    channels = _channels(tuple(pairs.bands), transform.seen_bands)
     bands = tuple(pairs.bands[c] for c in channels)
     psf = _training_psf_pixels(pairs, indices)
-    area = np.ones(len(indices))
-    if per_area:
-        import astropy.units as u
-
-        area = u.Quantity(pairs.table["pixel_scale_kpc"], u.kpc).to_value(u.kpc)[indices] ** 2
-    if reference_redshift is not None:
-        from .transforms import distance_factor
-
-        if not per_area:
-            raise ValueError("reference_redshift applies to flux per kpc2: use per_area=True")
-        redshifts = np.asarray(pairs.table["redshift"], dtype=np.float64)[indices]
-        area = area / distance_factor(redshifts, reference_redshift)
+    scales = transform.pair_scales(pairs, indices)
     features = np.concatenate([
-        input_features(np.asarray(pairs[int(i)]["image"], dtype=np.float64)[channels] / area[j],
+        input_features(np.asarray(pairs[int(i)]["image"], dtype=np.float64)[channels] * scales[j],
                        bands, psf[j])
         for j, i in enumerate(indices)
     ])
-    flux_unit = f"{pairs.flux_unit} / kpc2" if per_area else str(pairs.flux_unit)
-    return InputStatistics.from_features(features, bands, flux_unit=flux_unit,
+    return InputStatistics.from_features(features, bands, flux_unit=f"{transform.flux_unit} / kpc2",
                                          image_size=int(pairs.image_size))
 
 

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .unet import UNet
-from .weights import MODEL_FILENAME, Model, write_model_file
+from .model import Model
+from .model_file import HEADER_KEYS, MODEL_FILENAME, read_model_file, write_model_file
+from .train import TrainConfig, Trainer
 
 __all__ = ["Ensemble", "load_ensemble", "train_ensemble", "is_ensemble_header",
            "ENSEMBLE_KEY"]
@@ -42,9 +43,9 @@ ENSEMBLE_KEY = "ensemble"
 
 _PREFIX = "member_{}."
 
-#: Header entries that describe every member alike (input convention, data,
-#: split, training-input statistics); the ensemble carries them once.
-_SHARED_KEYS = ("keep_bands", "input_statistics", "training_data", "split")
+#: Header entries that describe every member alike (data, split, training-input
+#: statistics); the ensemble carries them once.
+_SHARED_KEYS = ("input_statistics", "training_data", "split")
 
 
 def is_ensemble_header(header):
@@ -103,8 +104,7 @@ class Ensemble(Model):
                 )
         first = members[0]
         for index, member in enumerate(members[1:], start=1):
-            for what in ("config", "flux_unit", "flux_floor", "reference_redshift", "image_size",
-                         "keep_bands"):
+            for what in ("config", "transform", "image_size"):
                 if getattr(member, what) != getattr(first, what):
                     raise ValueError(
                         f"ensemble member {index} differs from member 0 in {what} "
@@ -112,8 +112,7 @@ class Ensemble(Model):
                         "share architecture and input convention and differ only in their seed"
                     )
         shared = {key: first.info[key] for key in _SHARED_KEYS if key in first.info}
-        super().__init__(first.network, flux_unit=first.flux_unit, flux_floor=first.flux_floor,
-                         reference_redshift=first.reference_redshift, image_size=first.image_size,
+        super().__init__(first.network, first.transform, image_size=first.image_size,
                          trained=all(member.trained for member in members),
                          info={**shared, **(info or {})})
         self.members = tuple(members)
@@ -123,6 +122,11 @@ class Ensemble(Model):
 
     def __len__(self):
         return len(self.members)
+
+    @property
+    def has_uncertainty(self):
+        """bool: always `True`: the members' spread is an uncertainty."""
+        return True
 
     def to(self, device):
         """Move every member to ``device``; returns ``self``."""
@@ -171,16 +175,16 @@ class Ensemble(Model):
         return path
 
     def predict_log10(self, images, *, batch_size=8, device=None, symmetries=(0,),
-                      progress=False, channels_last=None, compile=False):
+                      progress=False, channels_last=True, compile=False):
         """
         Ensemble mean log10 maps and their 1-sigma uncertainty.
 
         Parameters
         ----------
         images : array-like or sequence of arrays
-            ``(n, n_bands, N, N)`` flux per pixel in ``self.flux_unit``.
+            ``(n, n_bands, N, N)`` moved flux per kpc2 (`~picasso.nn.Model.input_flux`).
         batch_size, device, symmetries, progress, channels_last, compile
-            As for `picasso.nn.predict.predict_log10`, applied to every member.
+            As for `picasso.nn.Model.predict_log10`, applied to every member.
 
         Returns
         -------
@@ -190,15 +194,12 @@ class Ensemble(Model):
             float32, same shape: the standard deviation of the members'
             mixture, in dex.
         """
-        from .predict import predict_log10
-
         first_moment = second_moment = None
         for index, member in enumerate(self.members):
-            mean, sigma = predict_log10(member, images, batch_size=batch_size, device=device,
-                                        symmetries=symmetries,
-                                        progress=progress and index == 0,
-                                        channels_last=channels_last,
-                                        **({"compile": True} if compile else {}))
+            mean, sigma = member.predict_log10(images, batch_size=batch_size, device=device,
+                                               symmetries=symmetries,
+                                               progress=progress and index == 0,
+                                               channels_last=channels_last, compile=compile)
             mean = mean.astype(np.float64)
             second = mean**2 if sigma is None else mean**2 + sigma.astype(np.float64) ** 2
             if first_moment is None:
@@ -211,6 +212,53 @@ class Ensemble(Model):
         second_moment /= n
         variance = np.maximum(second_moment - first_moment**2, 0.0)
         return first_moment.astype(np.float32), np.sqrt(variance).astype(np.float32)
+
+    @classmethod
+    def from_file_contents(cls, header, config, tensors, *, source="the model file"):
+        """
+        Build an ensemble from what `~picasso.nn.model_file.read_model_file` returned.
+
+        Parameters
+        ----------
+        header : dict
+            With an ``ensemble`` entry.
+        config : `~picasso.nn.UNetConfig`
+        tensors : dict
+            Every member's tensors, prefixed ``member_<i>.``.
+        source : str
+            Named in error messages.
+
+        Returns
+        -------
+        ensemble : `Ensemble`
+        """
+        problem = f"{source} is not a valid picasso model file"
+        if not is_ensemble_header(header):
+            raise ValueError(f"{source} holds a single model, not an ensemble; load it with "
+                             "picasso.load_model")
+        n_members = int(header[ENSEMBLE_KEY].get("n_members", 0))
+        if n_members < 2:
+            raise ValueError(f"{problem}: its ensemble header names {n_members} members; an "
+                             "ensemble needs at least two")
+        records = header[ENSEMBLE_KEY].get("members", [{}] * n_members)
+        info = {key: value for key, value in header.items()
+                if key not in HEADER_KEYS and key != ENSEMBLE_KEY}
+        shared = {key: info[key] for key in _SHARED_KEYS if key in info}
+        prefixes = [_PREFIX.format(index) for index in range(n_members)]
+        leftover = [name for name in tensors if not name.startswith(tuple(prefixes))]
+        if leftover:
+            raise ValueError(f"{problem}: it holds tensors of no member named in its header "
+                             f"({', '.join(leftover[:3])})")
+        members = []
+        for index, prefix in enumerate(prefixes):
+            member_tensors = {name[len(prefix):]: tensor for name, tensor in tensors.items()
+                              if name.startswith(prefix)}
+            record = records[index] if index < len(records) else {}
+            member_header = {**header, **shared, **record}
+            member_header.pop(ENSEMBLE_KEY)
+            members.append(Model.from_file_contents(
+                member_header, config, member_tensors, source=f"{source} (member {index})"))
+        return cls(members, info=info)
 
 
 def load_ensemble(path, *, device="cpu"):
@@ -234,61 +282,8 @@ def load_ensemble(path, *, device="cpu"):
     ValueError
         If the file is not a picasso ensemble or its weights do not fit.
     """
-    from safetensors import SafetensorError, safe_open
-
-    from .weights import _read_header, _resolve_path
-
-    path = _resolve_path(path)
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata()
-            header, config = _read_header(path, metadata)
-            if not is_ensemble_header(header):
-                raise ValueError(
-                    f"{path} holds a single model, not an ensemble; load it with "
-                    "picasso.load_model"
-                )
-            state = {name: handle.get_tensor(name) for name in handle.keys()}
-    except SafetensorError as error:
-        raise ValueError(f"{path} is not a valid picasso model file: the weights are truncated "
-                         f"or corrupt ({error})") from None
-    n_members = int(header[ENSEMBLE_KEY].get("n_members", 0))
-    records = header[ENSEMBLE_KEY].get("members", [{}] * n_members)
-    known = {"format", "format_version", "architecture", "bands", "properties", "flux_unit",
-             "flux_floor", "image_size", "trained", "normalisation", "target",
-             "pixel_scale_convention", "reference_redshift", ENSEMBLE_KEY}
-    info = {key: value for key, value in header.items() if key not in known}
-    members = []
-    for index in range(n_members):
-        prefix = _PREFIX.format(index)
-        member_state = {name[len(prefix):]: tensor for name, tensor in state.items()
-                        if name.startswith(prefix)}
-        network = UNet(config)
-        try:
-            network.load_state_dict(member_state, strict=True)
-        except RuntimeError as error:
-            raise ValueError(
-                f"{path} is not a valid picasso model file: the weights of member {index} do not "
-                f"fit the architecture in its header ({error})"
-            ) from None
-        network.eval()
-        record = records[index] if index < len(records) else {}
-        shared = {key: info[key] for key in _SHARED_KEYS if key in info}
-        members.append(Model(network, flux_unit=header["flux_unit"],
-                             flux_floor=header["flux_floor"],
-                             reference_redshift=header.get("reference_redshift"),
-                             image_size=header["image_size"],
-                             trained=header.get("trained", True), info={**shared, **record}))
-    leftover = [name for name in state if not any(
-        name.startswith(_PREFIX.format(index)) for index in range(n_members))]
-    if n_members < 2:
-        raise ValueError(f"{path} is not a valid picasso model file: its ensemble header names "
-                         f"{n_members} members; an ensemble needs at least two")
-    if leftover:
-        raise ValueError(f"{path} is not a valid picasso model file: it holds tensors of no "
-                         f"member named in its header ({', '.join(leftover[:3])})")
-    ensemble = Ensemble(members, info=info)
-    return ensemble.to(device)
+    header, config, tensors = read_model_file(path)
+    return Ensemble.from_file_contents(header, config, tensors, source=str(path)).to(device)
 
 
 def train_ensemble(pairs, output_dir, *, seeds=(0, 1, 2), model_config=None, config=None,
@@ -316,8 +311,6 @@ def train_ensemble(pairs, output_dir, *, seeds=(0, 1, 2), model_config=None, con
     -------
     ensemble : `Ensemble`
     """
-    from .train import TrainConfig, Trainer
-
     seeds = [int(seed) for seed in seeds]
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"an ensemble needs at least two different seeds, got {seeds}")

@@ -28,27 +28,26 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..properties import PROPERTIES
+from ..utils.atomic import atomic_path
 from .diagnostics import STATISTICS_KEY, training_statistics
 from .loss import EMPTY_WEIGHT, LOSSES
+from .model import Model
+from .model_file import MODEL_FILENAME
 from .transforms import (
     DEFAULT_FLUX_FLOOR,
+    InputTransform,
     d4_transform,
-    distance_factor,
-    flux_per_area,
-    normalize_flux,
+    pair_redshifts,
     random_symmetry,
     select_band_channels,
-    zero_bands,
 )
 from .unet import UNet, UNetConfig
-from .weights import MODEL_FILENAME, Model
 
 __all__ = [
     "TrainConfig",
@@ -131,6 +130,11 @@ class TrainConfig:
         only at the end of each epoch).
     compile : bool
         Compile the network with `torch.compile`.
+    time_budget : float or None
+        Stop after the first step past this many seconds of training (then
+        validate and save as after a full epoch): a fixed wall-clock budget,
+        as ``picasso demo`` trains, instead of a fixed number of epochs. Runs
+        with a budget are not reproducible step for step.
     """
 
     epochs: int = 13
@@ -154,6 +158,7 @@ class TrainConfig:
     device: str | None = None
     checkpoint_every: int = 0
     compile: bool = False
+    time_budget: float | None = None
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "test_every"):
@@ -178,6 +183,9 @@ class TrainConfig:
         object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
         if self.keep_bands is not None:
             object.__setattr__(self, "keep_bands", tuple(self.keep_bands))
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise ValueError(f"time_budget must be a positive number of seconds, got "
+                             f"{self.time_budget!r}")
 
     def to_dict(self):
         """dict: JSON-ready form."""
@@ -345,20 +353,6 @@ def split_by_galaxy(galaxy_ids, stellar_mass, *, test_every=5, validation_fracti
     )
 
 
-def _pair_redshifts(pairs):
-    """Redshift of every pair as floats, or `None` when some pair has none."""
-    table = getattr(pairs, "table", None)
-    if table is None or "redshift" not in table.colnames:
-        return None
-    try:
-        redshifts = np.asarray(table["redshift"], dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    if redshifts.shape != (len(pairs),) or not np.all(np.isfinite(redshifts) & (redshifts > 0)):
-        return None
-    return redshifts
-
-
 class NetworkDataset(Dataset):
     """
     Pairs in network space: normalised images and log10 targets as tensors.
@@ -370,31 +364,27 @@ class NetworkDataset(Dataset):
         ``properties`` and ``pixel_scale_kpc`` (one per pair) attributes.
     indices : sequence of int, optional
         Positions in ``pairs`` to use; all by default.
-    in_bands : sequence of str, optional
-        Bands the network takes, in order; ``pairs.bands`` by default.
+    transform : `~picasso.nn.transforms.InputTransform`, optional
+        The input contract (its bands are the network's, in order); by
+        default flux per kpc2 of all the pairs' bands, no reference redshift.
     properties : sequence of str, optional
         Properties the network predicts, in order; ``pairs.properties`` by
         default.
-    flux_floor : float
-        Normalisation floor in the pairs' flux unit.
-    reference_redshift : float, optional
-        Move every image to this redshift (`~picasso.nn.transforms.flux_per_area`);
-        the pairs must then give a ``redshift`` per pair.
-    keep_bands : sequence of str, optional
-        Zero all other input channels (the authors' band studies).
     augment : bool
         Apply a random symmetry of the square, drawn from
         (``seed``, epoch, pair) so it is reproducible (`set_epoch`).
     seed : int
     """
 
-    def __init__(self, pairs, indices=None, *, in_bands=None, properties=None,
-                 flux_floor=DEFAULT_FLUX_FLOOR, reference_redshift=None, keep_bands=None,
-                 augment=False, seed=0):
+    def __init__(self, pairs, indices=None, *, transform=None, properties=None, augment=False,
+                 seed=0):
         self.pairs = pairs
         self.indices = np.arange(len(pairs)) if indices is None else np.asarray(indices, int)
         self.source_bands = tuple(pairs.bands)
-        self.in_bands = tuple(in_bands) if in_bands is not None else self.source_bands
+        if transform is None:
+            transform = InputTransform(bands=self.source_bands,
+                                       flux_unit=getattr(pairs, "flux_unit", "nanomaggy"))
+        self.transform = transform
         source_properties = tuple(pairs.properties)
         self.properties = PROPERTIES.validate(properties or source_properties)
         missing = [name for name in self.properties if name not in source_properties]
@@ -404,29 +394,10 @@ class NetworkDataset(Dataset):
                 f"{', '.join(source_properties)})"
             )
         self._property_index = [source_properties.index(name) for name in self.properties]
-        pixel_scales = getattr(pairs, "pixel_scale_kpc", None)
-        if pixel_scales is None or len(pixel_scales) != len(pairs):
-            raise ValueError(
-                "the pairs must give the physical pixel scale of every pair (pixel_scale_kpc): "
-                "the network's input is flux per kpc2"
-            )
-        self._pixel_scale_kpc = u.Quantity(pixel_scales, u.kpc).value
-        self.reference_redshift = reference_redshift
-        self._distance_factor = np.ones(len(pairs))
-        if reference_redshift is not None:
-            redshifts = _pair_redshifts(pairs)
-            if redshifts is None:
-                raise ValueError(
-                    f"moving the images to redshift {reference_redshift:g} needs the redshift of "
-                    "every pair (a finite, positive 'redshift' column); give them or train with "
-                    "reference_redshift=None"
-                )
-            self._distance_factor = distance_factor(redshifts, reference_redshift)
         # fail early on bands the data lacks
         select_band_channels(np.zeros((len(self.source_bands), 1, 1)), self.source_bands,
-                             self.in_bands)
-        self.flux_floor = float(flux_floor)
-        self.keep_bands = tuple(keep_bands) if keep_bands else None
+                             transform.bands)
+        self._scale = transform.pair_scales(pairs, self.indices).astype(np.float32)
         self.augment = bool(augment)
         self.seed = int(seed)
         self.epoch = 0
@@ -441,11 +412,9 @@ class NetworkDataset(Dataset):
     def __getitem__(self, item):
         index = int(self.indices[item])
         pair = self.pairs[index]
-        image = select_band_channels(np.asarray(pair["image"]), self.source_bands, self.in_bands)
-        image = flux_per_area(image, self._pixel_scale_kpc[index])
-        image = normalize_flux(image * np.float32(self._distance_factor[index]), self.flux_floor)
-        if self.keep_bands is not None:
-            image = zero_bands(image, self.in_bands, self.keep_bands)
+        image = select_band_channels(np.asarray(pair["image"], dtype=np.float32),
+                                     self.source_bands, self.transform.bands)
+        image = self.transform.normalise(image * self._scale[item])
         truth = np.asarray(pair["truth"], dtype=np.float32)[self._property_index]
         if self.augment:
             k = random_symmetry(self.seed, self.epoch, index)
@@ -507,8 +476,6 @@ def _set_rng_states(states):
 
 
 def _write_atomic_bytes(path, data):
-    from ..io.atomic import atomic_path
-
     with atomic_path(path, overwrite=True) as tmp_path:
         with open(tmp_path, "wb") as handle:
             handle.write(data)
@@ -588,6 +555,9 @@ class Trainer:
             )
         self.progress = progress
         self._setup_distributed()
+        if self.world_size > 1 and self.config.time_budget is not None:
+            raise ValueError("time_budget stops each process on its own clock; use it with one "
+                             "process, or set epochs for a distributed run")
         self._setup_device()
 
         table = pairs.table
@@ -602,11 +572,13 @@ class Trainer:
             test_every=self.config.test_every,
             validation_fraction=self.config.validation_fraction,
         )
-        self.reference_redshift = self._reference_redshift()
-        common = dict(in_bands=model_config.in_bands, properties=model_config.properties,
-                      flux_floor=self.config.flux_floor,
-                      reference_redshift=self.reference_redshift,
-                      keep_bands=self.config.keep_bands, seed=self.config.seed)
+        self.transform = InputTransform(
+            bands=model_config.in_bands, flux_unit=pairs.flux_unit,
+            flux_floor=self.config.flux_floor, reference_redshift=self._reference_redshift(),
+            keep_bands=self.config.keep_bands,
+        )
+        common = dict(transform=self.transform, properties=model_config.properties,
+                      seed=self.config.seed)
         self.train_data = NetworkDataset(pairs, self.split.train, augment=self.config.augment,
                                          **common)
         self.validation_data = NetworkDataset(pairs, self.split.validation, augment=False,
@@ -846,7 +818,17 @@ class Trainer:
             every = self.config.checkpoint_every
             if every and self.step_in_epoch % every == 0:
                 self.save_checkpoint()
+            if self._out_of_time():
+                break
         bar.close()
+
+    def _out_of_time(self):
+        """Whether the run has used its ``time_budget`` (training steps only)."""
+        budget = self.config.time_budget
+        return budget is not None and self._trained_seconds() >= budget
+
+    def _trained_seconds(self):
+        return sum(row.get("seconds", 0.0) for row in self.history) + self._running["seconds"]
 
     @torch.inference_mode()
     def validate(self):
@@ -903,19 +885,16 @@ class Trainer:
                         if key.startswith(("validation", "rms_dex"))},
             "epoch": self.best_epoch,
         }
-        if self.config.keep_bands is not None:
-            info["keep_bands"] = list(self.config.keep_bands)
         info[STATISTICS_KEY] = self._training_input_statistics()
-        return Model(network, flux_unit=self.pairs.flux_unit, flux_floor=self.config.flux_floor,
-                     reference_redshift=self.reference_redshift, image_size=self.image_size,
-                     trained=trained, info=info)
+        return Model(network, self.transform, image_size=self.image_size, trained=trained,
+                     info=info)
 
     def _reference_redshift(self):
         """The redshift inputs are moved to, from ``config.reference_redshift``."""
         setting = self.config.reference_redshift
         if setting != "median":
             return setting
-        redshifts = _pair_redshifts(self.pairs)
+        redshifts = pair_redshifts(self.pairs)
         if redshifts is None:
             log.info("not every pair has a redshift: the inputs stay at their own distance "
                      "(reference_redshift None)")
@@ -926,11 +905,8 @@ class Trainer:
         """Summary of the training inputs for out-of-distribution warnings (computed once)."""
         if getattr(self, "_input_statistics", None) is None:
             try:
-                # Only the bands the network sees (it zeroes the others when keep_bands is set).
-                bands = self.config.keep_bands or self.model_config.in_bands
                 self._input_statistics = training_statistics(
-                    self.pairs, self.split.train, bands=bands,
-                    reference_redshift=self.reference_redshift).to_dict()
+                    self.pairs, self.transform, self.split.train).to_dict()
             except ValueError as error:
                 log.warning("no training-input statistics in the model header: %s", error)
                 self._input_statistics = {}
@@ -987,6 +963,7 @@ class Trainer:
                     **metrics,
                     "train_images_per_second": (self._running["n_images"] * self.world_size
                                                 / max(self._running["seconds"], 1e-9)),
+                    "seconds": self._running["seconds"],
                 }
                 self.history.append(row)
                 self.scheduler.step()
@@ -1006,9 +983,11 @@ class Trainer:
                              train_loss, metrics["validation_loss"], " (best)" if improved else "")
                 if self.world_size > 1:
                     dist.barrier()
+                if self._out_of_time():
+                    log.info("time budget of %g s used after %d steps", self.config.time_budget,
+                             self.global_step)
+                    break
         finally:
             if self._owns_process_group:
                 dist.destroy_process_group()
-        from .weights import load_model
-
-        return load_model(self.output_dir / MODEL_FILENAME)
+        return Model.load(self.output_dir / MODEL_FILENAME)

@@ -1,13 +1,14 @@
 """
 What happens to images and maps between the data and the network.
 
-- Input normalisation: ``ln(max(flux, floor))`` per pixel and band as in the
-  authors' code, with no per-band scaling, applied to the flux per pixel
-  divided by the pixel area in kpc2 (`flux_per_area`): the authors' targets
-  were amounts per pixel, picasso's are surface densities, so picasso's input
-  is a surface brightness per kpc2 and the network never has to guess a pixel
-  scale. A model with a reference redshift also moves every input to that
-  distance (`distance_factor`), so it serves galaxies at any redshift.
+- The input contract: `InputTransform`, the one object that turns a cutout
+  (or a training image) into what the network sees. It divides the flux per
+  pixel by the pixel area in kpc2 (the targets are surface densities, and the
+  physical pixel differs from galaxy to galaxy), moves the galaxy to the
+  model's reference redshift (`distance_factor`), takes
+  ``ln(max(flux, floor))`` as the authors' code does and zeroes the bands a
+  band-study model never saw. A model file records it; training, prediction
+  and the out-of-distribution diagnostics all use it.
 - Targets: log10 of the maps in registry units, `~picasso.properties.LOG10_EMPTY`
   where a pixel is empty; `known_mask` tells the two apart.
 - Augmentation: the 8 symmetries of the square (the dihedral group D4),
@@ -16,20 +17,26 @@ What happens to images and maps between the data and the network.
   5 inputs (the authors' way); `select_band_channels` builds the input of a
   true fewer-band model.
 
-Every function takes numpy arrays or torch tensors and returns the same kind.
+Every array function takes numpy arrays or torch tensors and returns the same kind.
 """
 
+from dataclasses import dataclass, field, replace
+
+import astropy.units as u
 import numpy as np
 import torch
+from astropy.cosmology import Cosmology, Planck18
 
 from ..properties import BANDS, LOG10_EMPTY
+from ..utils.fits import cosmology_from_string, cosmology_to_string
 
 __all__ = [
     "DEFAULT_FLUX_FLOOR",
     "EMPTY_THRESHOLD",
     "N_SYMMETRIES",
+    "InputTransform",
+    "pair_redshifts",
     "normalize_flux",
-    "flux_per_area",
     "distance_factor",
     "known_mask",
     "d4_transform",
@@ -75,15 +82,15 @@ def distance_factor(redshift, reference_redshift, cosmology=None):
     reference_redshift : float
         The redshift of the model's training images.
     cosmology : `~astropy.cosmology.FLRW`, optional
-        Planck18 by default; the ratio barely depends on it (H0 cancels).
+        Planck18 by default; the ratio barely depends on it (H0 cancels). A
+        model uses the cosmology its `InputTransform` records.
 
     Returns
     -------
     factor : float or `numpy.ndarray`
         Of the shape of ``redshift``.
     """
-    if cosmology is None:
-        from astropy.cosmology import Planck18 as cosmology
+    cosmology = Planck18 if cosmology is None else cosmology
     redshift = np.asarray(redshift, dtype=np.float64)
     reference = float(reference_redshift)
     for name, value in (("redshift", redshift), ("reference_redshift", reference)):
@@ -95,49 +102,318 @@ def distance_factor(redshift, reference_redshift, cosmology=None):
     return float(factor) if factor.ndim == 0 else factor
 
 
-def flux_per_area(flux, pixel_scale_kpc, *, redshift=None, reference_redshift=None):
+@dataclass(frozen=True)
+class InputTransform:
     """
-    Flux per pixel divided by the pixel's physical area (kpc2).
+    The network-input contract: from flux per pixel to what the network sees.
 
-    The truth maps are surface densities per kpc2 and picasso's images span 10
-    half-mass radii, so the physical pixel size differs from galaxy to galaxy.
-    A network fed flux per pixel would have to guess the pixel area from the
-    galaxy's appearance to reach a density per kpc2; divided by the area, the
-    input is a surface brightness per kpc2 and the map from input to target
-    is local, whatever the pixel scale. With a ``reference_redshift`` the
-    result is also moved to that distance (`distance_factor`), so the input
-    does not depend on how far away the galaxy is.
+    One object, recorded in every model file (``"input_transform"`` in its
+    header), turns a cutout at prediction time, a training image during
+    training and an image under diagnosis into the same network input:
+
+    1. flux per pixel in `flux_unit` divided by the pixel's area in kpc2
+       (the truth maps are surface densities and the physical pixel differs
+       from galaxy to galaxy, so the input must be a surface brightness);
+    2. multiplied by `distance_factor` from the galaxy's redshift to
+       `reference_redshift` in `cosmology` (when a reference is set), so one
+       network serves galaxies at any distance;
+    3. ``ln(max(flux, flux_floor))`` (`normalize_flux`), as the authors did;
+    4. the channels of bands not in `keep_bands` zeroed (the authors' band
+       studies), when set.
+
+    Steps 1-2 give `flux_per_kpc2` (a physical quantity: the out-of-distribution
+    statistics are computed on it); steps 3-4 are `normalise`.
 
     Parameters
     ----------
-    flux : `numpy.ndarray`
-        Flux per pixel as plain numbers, ``(n_bands, ny, nx)``.
-    pixel_scale_kpc : float or `~astropy.units.Quantity`
-        Side of a pixel in kpc.
-    redshift : float, optional
-        The galaxy's redshift; required with ``reference_redshift``.
-    reference_redshift : float, optional
-        Redshift the flux is moved to (the model's); none by default.
+    bands : tuple of str
+        The network's input bands, in channel order.
+    flux_unit : `~astropy.units.Unit`
+        Unit of the flux per pixel the transform takes.
+    flux_floor : float
+        Floor of the logarithm, in ``flux_unit`` per kpc2.
+    reference_redshift : float or None
+        Redshift every input is moved to; `None` keeps each galaxy's own
+        (a model trained at one distance then fits only that distance).
+    cosmology : `~astropy.cosmology.Cosmology`
+        Cosmology of `distance_factor` (Planck18; the ratio barely depends on
+        it).
+    keep_bands : tuple of str or None
+        Bands the model saw; the others are zeroed after normalisation.
+    """
+
+    bands: tuple
+    flux_unit: u.UnitBase = u.nanomaggy
+    flux_floor: float = DEFAULT_FLUX_FLOOR
+    reference_redshift: float | None = None
+    cosmology: Cosmology = field(default_factory=lambda: Planck18)
+    keep_bands: tuple | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "bands", BANDS.validate(self.bands))
+        object.__setattr__(self, "flux_unit", u.Unit(self.flux_unit))
+        if not float(self.flux_floor) > 0:
+            raise ValueError(f"flux_floor must be positive, got {self.flux_floor!r}")
+        object.__setattr__(self, "flux_floor", float(self.flux_floor))
+        if self.reference_redshift is not None:
+            reference = float(self.reference_redshift)
+            if not (np.isfinite(reference) and reference > 0):
+                raise ValueError(f"reference_redshift must be positive and finite, got {reference}")
+            object.__setattr__(self, "reference_redshift", reference)
+        if not isinstance(self.cosmology, Cosmology):
+            raise TypeError(f"cosmology must be an astropy Cosmology, got {self.cosmology!r}")
+        if self.keep_bands is not None:
+            keep = BANDS.validate(self.keep_bands)
+            _band_indices(self.bands, keep, "keep_bands")
+            object.__setattr__(self, "keep_bands", keep)
+
+    @property
+    def description(self):
+        """str: the transform as a formula (for the model header and card)."""
+        moved = ("" if self.reference_redshift is None else
+                 f" * (D_L(z) / D_L({self.reference_redshift:g}))**2 "
+                 f"* {1 + self.reference_redshift:g} / (1 + z)")
+        zeroed = ("" if self.keep_bands is None else
+                  f"; bands other than {''.join(self.keep_bands)} zeroed")
+        return f"ln(max(flux / pixel_area_kpc2{moved}, flux_floor)){zeroed}"
+
+    def scale(self, pixel_scale_kpc, redshift=None):
+        """
+        The factor from flux per pixel to the (moved) flux per kpc2.
+
+        Parameters
+        ----------
+        pixel_scale_kpc : float, array-like or `~astropy.units.Quantity`
+            Side of a pixel in kpc (one value or one per image).
+        redshift : float or array-like, optional
+            The galaxy's redshift; required with a `reference_redshift`.
+
+        Returns
+        -------
+        scale : float or `numpy.ndarray`
+
+        Raises
+        ------
+        ValueError
+            For a non-positive pixel scale, or a missing redshift when the
+            transform moves inputs to its reference redshift.
+        """
+        if hasattr(pixel_scale_kpc, "unit"):
+            pixel_scale_kpc = pixel_scale_kpc.to_value(u.kpc)
+        pixel_scale_kpc = np.asarray(pixel_scale_kpc, dtype=np.float64)
+        if not np.all(np.isfinite(pixel_scale_kpc) & (pixel_scale_kpc > 0)):
+            raise ValueError(
+                f"the pixel scale must be a positive length in kpc, got {pixel_scale_kpc}")
+        scale = 1.0 / pixel_scale_kpc**2
+        if self.reference_redshift is not None:
+            if redshift is None:
+                raise ValueError(
+                    f"the model moves every input to its training redshift "
+                    f"({self.reference_redshift:g}) and needs the galaxy's redshift for that; "
+                    "give the cutout one (GalaxyCutout(..., redshift=z))"
+                )
+            scale = scale * distance_factor(redshift, self.reference_redshift, self.cosmology)
+        return float(scale) if np.ndim(scale) == 0 else scale
+
+    def flux_per_kpc2(self, flux, pixel_scale_kpc, redshift=None):
+        """
+        Flux per pixel (plain numbers in `flux_unit`) to the moved flux per kpc2.
+
+        Parameters
+        ----------
+        flux : `numpy.ndarray`
+            ``(n_bands, ny, nx)``, bands in `bands` order.
+        pixel_scale_kpc, redshift
+            As for `scale`.
+
+        Returns
+        -------
+        flux_per_kpc2 : `numpy.ndarray`
+            float32, same shape.
+        """
+        scale = np.float32(self.scale(pixel_scale_kpc, redshift))
+        return np.asarray(flux, dtype=np.float32) * scale
+
+    def from_cutout(self, cutout):
+        """
+        A cutout's flux as the moved flux per kpc2 in this transform's bands and unit.
+
+        Parameters
+        ----------
+        cutout : `~picasso.GalaxyCutout`
+            With exactly `bands`, in that order, and a physical pixel scale.
+
+        Returns
+        -------
+        flux_per_kpc2 : `numpy.ndarray`
+            float32 ``(n_bands, ny, nx)``.
+
+        Raises
+        ------
+        ValueError
+            If the bands differ, the flux cannot be converted to `flux_unit`,
+            or the pixel scale in kpc (or a needed redshift) is unknown; the
+            message says how to fix the cutout.
+        """
+        if tuple(cutout.bands) != tuple(self.bands):
+            missing = [band for band in self.bands if band not in cutout.bands]
+            if missing:
+                raise ValueError(
+                    f"the model takes bands {', '.join(self.bands)} but the cutout lacks "
+                    f"{', '.join(missing)}; supply those bands, or use a model trained on "
+                    f"{', '.join(cutout.bands)} (UNetConfig(in_bands=...))"
+                )
+            raise ValueError(
+                f"the model takes bands {', '.join(self.bands)} in this order, the cutout has "
+                f"{', '.join(cutout.bands)}; use cutout.select_bands({list(self.bands)!r})"
+            )
+        if cutout.pixel_scale_kpc is None:
+            raise ValueError(
+                "the cutout's physical pixel scale is unknown; the model takes flux per kpc2 "
+                "and maps back into surface densities. Give the cutout a redshift (with an "
+                "angular scale or WCS) or pixel_scale in kpc"
+            )
+        try:
+            flux = cutout.to_unit(self.flux_unit).flux.to_value(self.flux_unit)
+        except (u.UnitsError, ValueError) as error:
+            raise ValueError(
+                f"cannot convert the cutout's flux ({cutout.unit}) to the model's "
+                f"{self.flux_unit}: {error}"
+            ) from None
+        return self.flux_per_kpc2(flux, cutout.pixel_scale_kpc, cutout.redshift)
+
+    def pair_scales(self, pairs, indices=None):
+        """
+        The `scale` of every pair of a training dataset.
+
+        Parameters
+        ----------
+        pairs : `~picasso.io.dataset.PairDataset` or similar
+            With ``pixel_scale_kpc`` (one per pair) and, for a transform with a
+            reference redshift, a ``redshift`` column in its ``table``.
+        indices : array-like of int, optional
+            Only these pairs; all by default.
+
+        Returns
+        -------
+        scales : `numpy.ndarray`
+            float64, one per selected pair: multiply a pair's image by it for
+            the moved flux per kpc2.
+
+        Raises
+        ------
+        ValueError
+            If the pairs lack pixel scales, or redshifts the transform needs.
+        """
+        pixel_scales = getattr(pairs, "pixel_scale_kpc", None)
+        if pixel_scales is None or len(pixel_scales) != len(pairs):
+            raise ValueError(
+                "the pairs must give the physical pixel scale of every pair (pixel_scale_kpc): "
+                "the network's input is flux per kpc2"
+            )
+        indices = (np.arange(len(pairs)) if indices is None
+                   else np.asarray(indices, dtype=np.int64))
+        pixel_scales = u.Quantity(pixel_scales, u.kpc).value[indices]
+        redshifts = None
+        if self.reference_redshift is not None:
+            redshifts = pair_redshifts(pairs)
+            if redshifts is None:
+                raise ValueError(
+                    f"moving the images to redshift {self.reference_redshift:g} needs the "
+                    "redshift of every pair (a finite, positive 'redshift' column); give them "
+                    "or train with reference_redshift=None"
+                )
+            redshifts = redshifts[indices]
+        return np.atleast_1d(self.scale(pixel_scales, redshifts))
+
+    def normalise(self, flux_per_kpc2):
+        """
+        The network input from `flux_per_kpc2`: the logarithm and the band zeroing.
+
+        Parameters
+        ----------
+        flux_per_kpc2 : `numpy.ndarray` or `torch.Tensor`
+            ``(..., n_bands, ny, nx)``.
+
+        Returns
+        -------
+        network_input : same type, float32
+        """
+        normalised = normalize_flux(flux_per_kpc2, self.flux_floor)
+        if self.keep_bands is not None:
+            normalised = zero_bands(normalised, self.bands, self.keep_bands)
+        return normalised
+
+    @property
+    def seen_bands(self):
+        """tuple of str: the bands whose channels carry information (`keep_bands` or all)."""
+        return self.keep_bands or self.bands
+
+    def replace(self, **changes):
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+    def to_dict(self):
+        """
+        The transform as JSON-ready values (for a model header).
+
+        Returns
+        -------
+        record : dict
+        """
+        return {
+            "bands": list(self.bands),
+            "flux_unit": self.flux_unit.to_string(),
+            "flux_floor": self.flux_floor,
+            "reference_redshift": self.reference_redshift,
+            "cosmology": cosmology_to_string(self.cosmology),
+            "keep_bands": None if self.keep_bands is None else list(self.keep_bands),
+            "formula": self.description,
+        }
+
+    @classmethod
+    def from_dict(cls, record):
+        """
+        Rebuild a transform written by `to_dict`.
+
+        Parameters
+        ----------
+        record : dict
+
+        Returns
+        -------
+        transform : `InputTransform`
+        """
+        record = dict(record)
+        record.pop("formula", None)
+        if "cosmology" in record:
+            record["cosmology"] = cosmology_from_string(record["cosmology"])
+        return cls(**record)
+
+
+def pair_redshifts(pairs):
+    """
+    Redshift of every pair of a dataset, or `None` when some pair has none.
+
+    Parameters
+    ----------
+    pairs : `~picasso.io.dataset.PairDataset` or similar
+        With a ``table`` that may hold a ``redshift`` column.
 
     Returns
     -------
-    flux_per_kpc2 : `numpy.ndarray`
-        float32, in the flux unit per kpc2.
+    redshifts : `numpy.ndarray` or None
     """
-    if hasattr(pixel_scale_kpc, "unit"):
-        pixel_scale_kpc = pixel_scale_kpc.to_value("kpc")
-    pixel_scale_kpc = float(pixel_scale_kpc)
-    if not np.isfinite(pixel_scale_kpc) or pixel_scale_kpc <= 0:
-        raise ValueError(f"the pixel scale must be a positive length in kpc, got {pixel_scale_kpc}")
-    scale = 1.0 / pixel_scale_kpc**2
-    if reference_redshift is not None:
-        if redshift is None:
-            raise ValueError(
-                f"the input is moved to redshift {reference_redshift:g}, which needs the "
-                "galaxy's redshift; give it one"
-            )
-        scale *= distance_factor(redshift, reference_redshift)
-    return (np.asarray(flux, dtype=np.float32) * np.float32(scale)).astype(np.float32)
+    table = getattr(pairs, "table", None)
+    if table is None or "redshift" not in table.colnames:
+        return None
+    try:
+        redshifts = np.asarray(table["redshift"], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if redshifts.shape != (len(pairs),) or not np.all(np.isfinite(redshifts) & (redshifts > 0)):
+        return None
+    return redshifts
 
 
 def normalize_flux(flux, floor=DEFAULT_FLUX_FLOOR):
@@ -147,8 +423,8 @@ def normalize_flux(flux, floor=DEFAULT_FLUX_FLOOR):
     Parameters
     ----------
     flux : `numpy.ndarray` or `torch.Tensor`
-        Flux per pixel as plain numbers in the model's flux unit (convert a
-        Quantity first, e.g. with `picasso.GalaxyCutout.to_unit`).
+        Flux as plain numbers (`InputTransform.flux_per_kpc2` gives what a
+        model takes).
     floor : float
         Smallest flux kept; negative and zero fluxes (sky noise) are raised to
         it. Must be positive.

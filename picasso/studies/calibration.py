@@ -18,6 +18,8 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
+from ..io.dataset import PairDataset
+from ..nn.loading import resolve_model
 from ..properties import LOG10_EMPTY, PROPERTIES
 
 __all__ = ["expected_coverage", "interval_coverage", "calibration_table"]
@@ -189,12 +191,8 @@ def calibration_table(model, dataset, *, n_sigma=1.0, batch_size=8, device=None,
         If the model gives no uncertainty (a single network without the
         heteroscedastic head).
     """
-    from ..io.dataset import PairDataset
-    from ..nn.ensemble import Ensemble
-    from ..nn.predict import _resolve_model, check_cutout, predict_log10
-
-    model = _resolve_model(model, device)
-    if not isinstance(model, Ensemble) and not model.config.heteroscedastic:
+    model = resolve_model(model, device)
+    if not model.has_uncertainty:
         raise ValueError(
             "the model predicts no uncertainty: use an ensemble (picasso.nn.ensemble) or a "
             "network with the heteroscedastic head (UNetConfig(heteroscedastic=True))"
@@ -212,13 +210,9 @@ def calibration_table(model, dataset, *, n_sigma=1.0, batch_size=8, device=None,
     chunk = 64
     for start in range(0, n, chunk):
         positions = range(start, min(start + chunk, n))
-        images = [check_cutout(dataset.cutout(i), model) for i in positions]
-        if isinstance(model, Ensemble):
-            mean, sigma = model.predict_log10(images, batch_size=batch_size, device=device,
-                                              progress=progress)
-        else:
-            mean, sigma = predict_log10(model, images, batch_size=batch_size, device=device,
-                                        progress=progress)
+        images = [model.input_flux(dataset.cutout(i)) for i in positions]
+        mean, sigma = model.predict_log10(images, batch_size=batch_size, device=device,
+                                          progress=progress)
         for offset, position in enumerate(positions):
             truth = dataset[position]["truth"]
             for name, m_plane, t_plane in zip(properties, model_plane, truth_plane):

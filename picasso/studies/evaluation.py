@@ -20,23 +20,32 @@ import astropy.units as u
 import numpy as np
 from astropy.table import QTable
 
-from ..properties import LOG10_EMPTY, PROPERTIES
-from .apertures import DEFAULT_APERTURE_K, aperture_total, aperture_totals, radial_profile
-from .baselines import (
+from ..analysis.apertures import (
+    DEFAULT_APERTURE_K,
+    aperture_total,
+    aperture_totals,
+    radial_profile,
+)
+from ..analysis.baselines import (
     COLOUR_RELATIONS,
     DEFAULT_MAP_RELATION,
     DEFAULT_TOTAL_RELATION,
     colour_mass_map,
     colour_mass_total,
 )
-from .geometry import GEOMETRY_METHODS, fit_geometry
-from .metrics import (
+from ..analysis.geometry import GEOMETRY_METHODS, fit_geometry
+from ..analysis.metrics import (
     PAPER_COLOUR_ML_SIGMA,
     PAPER_HEADLINE,
     PopulationReport,
     radial_residual_percentiles,
     residual_statistics,
 )
+from ..io.dataset import PairDataset
+from ..maps import PropertyMaps
+from ..nn.loading import resolve_model
+from ..properties import LOG10_EMPTY, PROPERTIES
+from ..utils.atomic import atomic_path
 
 __all__ = [
     "Evaluation",
@@ -315,7 +324,6 @@ class Evaluation:
         -------
         written : list of `~pathlib.Path`
         """
-        from ..io.atomic import atomic_path
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -344,7 +352,7 @@ class Evaluation:
         return written
 
     def _figures(self):
-        from .plotting import (
+        from ..analysis.plotting import (
             plot_distributions,
             plot_galaxy,
             plot_radial_residuals,
@@ -423,7 +431,7 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
         (``handle`` `None`); give this or ``model``.
     model : `~picasso.nn.Model`, str or path-like, optional
         A model (or model file) to run on the test images with
-        `picasso.nn.predict.predict_log10`.
+        `picasso.nn.Model.predict_log10`.
     k : float
         Aperture semi-major axis in half-mass radii (paper: 2).
     r_half : {"measured", "authors", "table"}
@@ -452,8 +460,6 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
     """
     from tqdm.auto import tqdm
 
-    from ..io.dataset import PairDataset
-    from ..maps import PropertyMaps
 
     if (predictions is None) == (model is None):
         raise ValueError("give either predictions (a predictions HDF5 file) or a model")
@@ -485,15 +491,8 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
         pred_properties = source["properties"]
         label = str(predictions if not isinstance(predictions, dict) else "predictions")
     else:
-        from ..nn.predict import check_cutout, predict_log10
-
         label = f"model {model}" if isinstance(model, (str, Path)) else f"model {model!r}"
-        if isinstance(model, (str, Path)):
-            from .. import load_model
-
-            model = load_model(model, device=device or "cpu")
-        elif device is not None:
-            model.to(device)
+        model = resolve_model(model, device)
         pred_properties = tuple(model.properties)
         positions = list(range(n))
         pred_rows = None
@@ -518,9 +517,9 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
                 chunk_rows = pred_rows[start:start + chunk_size]
                 block = np.stack([source["log10_maps"][row] for row in chunk_rows])
             else:
-                images = [check_cutout(dataset.cutout(i), model) for i in chunk]
-                block, _ = predict_log10(model, images, batch_size=batch_size, device=device,
-                                         symmetries=symmetries)
+                images = [model.input_flux(dataset.cutout(i)) for i in chunk]
+                block, _ = model.predict_log10(images, batch_size=batch_size, device=device,
+                                               symmetries=symmetries)
             for offset, position in enumerate(chunk):
                 item = dataset[position]
                 truth = dataset.truth_maps(position)

@@ -1,14 +1,18 @@
 """
-Shared FITS helpers: headers for JSON-like metadata, cosmologies and checks on
-files written by picasso.
+Shared FITS helpers: headers for JSON-like metadata, cosmologies, checks on
+files written by picasso, and the ``read`` / ``write`` methods that send
+picasso's data classes through `astropy.io.registry` (as `~astropy.nddata.CCDData`
+does), so a format is registered where it is implemented.
 """
 
 import json
+import os
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
 from astropy.cosmology import Cosmology, realizations
-from astropy.io import fits
+from astropy.io import fits, registry
 
 __all__ = [
     "encode_meta",
@@ -16,7 +20,108 @@ __all__ = [
     "cosmology_to_string",
     "cosmology_from_string",
     "open_fits",
+    "is_fits",
+    "UnifiedRead",
+    "UnifiedWrite",
 ]
+
+_FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fits.bz2", ".fit.gz")
+
+
+def is_fits(origin, path, fileobj, *args, **kwargs):
+    """
+    Identify a FITS file for `astropy.io.registry`: by its name, or its first bytes.
+
+    Parameters
+    ----------
+    origin : str
+        ``"read"`` or ``"write"``.
+    path : str or None
+        The file name, when given as a string.
+    fileobj : file-like or None
+        An open file, when given as one.
+    *args, **kwargs
+        The rest of the read or write call (ignored).
+
+    Returns
+    -------
+    bool
+    """
+    if path is not None and str(path).lower().endswith(_FITS_SUFFIXES):
+        return True
+    if fileobj is not None:
+        position = fileobj.tell()
+        signature = fileobj.read(30)
+        fileobj.seek(position)
+        return signature.startswith(b"SIMPLE  =")
+    if origin == "read" and path is not None and Path(path).is_file():
+        with open(path, "rb") as handle:
+            return handle.read(30).startswith(b"SIMPLE  =")
+    return False
+
+
+class UnifiedRead(registry.UnifiedReadWrite):
+    """
+    Read an object of this class with a registered reader.
+
+    A FITS file is recognised by its name or content; other formats (such as
+    ``format="sdss"`` for `~picasso.GalaxyCutout`) are named.
+    ``Class.read.help(format)`` documents a format's options.
+
+    Parameters
+    ----------
+    *args
+        The source (a path, or what the format reads) and the reader's
+        positional arguments.
+    format : str, optional
+        The format; identified from the source when not given.
+    **kwargs
+        The reader's keyword arguments.
+
+    Returns
+    -------
+    obj
+        A new object of the class.
+
+    Notes
+    -----
+    """
+
+    def __init__(self, instance, cls):
+        super().__init__(instance, cls, "read", registry=None)
+
+    def __call__(self, *args, **kwargs):
+        source = args[0] if args else None
+        if (isinstance(source, (str, os.PathLike)) and kwargs.get("format") in (None, "fits")
+                and not Path(source).exists()):
+            raise FileNotFoundError(f"{self._cls.__name__} file {source} does not exist")
+        return self.registry.read(self._cls, *args, **kwargs)
+
+
+class UnifiedWrite(registry.UnifiedReadWrite):
+    """
+    Write this object with a registered writer (atomically).
+
+    Parameters
+    ----------
+    *args
+        The destination path and the writer's positional arguments.
+    format : str, optional
+        The format; identified from the file name when not given.
+    overwrite : bool
+        Replace an existing file.
+    **kwargs
+        The writer's keyword arguments.
+
+    Notes
+    -----
+    """
+
+    def __init__(self, instance, cls):
+        super().__init__(instance, cls, "write", registry=None)
+
+    def __call__(self, *args, **kwargs):
+        self.registry.write(self._instance, *args, **kwargs)
 
 _QUANTITY_KEY = "__quantity__"
 

@@ -38,6 +38,7 @@ from scipy.spatial.transform import Rotation
 
 __all__ = [
     "HYDROGEN_MASS_FRACTION",
+    "weighted_half_radius",
     "StarParticles",
     "GasCells",
     "Particles",
@@ -141,8 +142,20 @@ def _as_rotation(rotation):
     return Rotation.from_matrix(matrix)
 
 
-def _weighted_half_radius(radius, weight):
-    """Radius that encloses half of the total weight."""
+def weighted_half_radius(radius, weight):
+    """
+    The radius that encloses half of the total weight.
+
+    Parameters
+    ----------
+    radius, weight : `numpy.ndarray`
+        Radius and weight (e.g. mass) of every particle.
+
+    Returns
+    -------
+    radius : float
+        NaN without weight.
+    """
     if radius.size == 0 or weight.sum() <= 0:
         return np.nan
     order = np.argsort(radius)
@@ -151,14 +164,182 @@ def _weighted_half_radius(radius, weight):
     return float(radius[order][min(index, radius.size - 1)])
 
 
+class _Field:
+    """
+    One per-particle field of a particle set, as a descriptor.
+
+    ``particles.<name>`` gives the field with its unit (a `~astropy.units.Quantity`,
+    or a plain array for a dimensionless fraction) and ``particles.<name>_value``
+    the array in picasso's internal unit; both share the stored array.
+
+    Parameters
+    ----------
+    unit : `~astropy.units.Unit` or None
+        Internal unit; `None` for a dimensionless fraction.
+    doc : str
+        What the field holds, for its docstring.
+    minimum, maximum : float, optional
+        Valid range (inclusive).
+    positive : bool
+        Values must be strictly positive.
+    vector : bool
+        The field is ``(n, 3)`` (positions); scalar fields are ``(n,)``.
+    """
+
+    def __init__(self, unit, doc, *, minimum=None, maximum=None, positive=False, vector=False):
+        self.unit = unit
+        self.doc = doc
+        self.minimum = minimum
+        self.maximum = maximum
+        self.positive = positive
+        self.vector = vector
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        kind = "`~astropy.units.Quantity`" if self.unit is not None else "ndarray"
+        unit = f" ({self.unit})" if self.unit is not None else ""
+        self.__doc__ = f"{kind}: {self.doc}{unit}."
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        array = instance._data[self.name]
+        return array if self.unit is None else array << self.unit
+
+    def convert(self, value, kind):
+        """A user's value as a float array in the internal unit (checks the unit)."""
+        if self.unit is None:
+            return _as_dimensionless_array(value, self.name, kind)
+        return _as_unit_array(value, self.unit, self.name, kind)
+
+    def check(self, array, kind, n):
+        """Raise a `ValueError` naming the field when ``array`` is not valid."""
+        if self.vector:
+            _check_vector_field(array, self.name, kind)
+        else:
+            _check_scalar_field(array, self.name, kind, n, minimum=self.minimum,
+                                maximum=self.maximum, positive=self.positive)
+
+
+class _Value:
+    """The ``<name>_value`` companion of a `_Field`: the bare internal array."""
+
+    def __init__(self, name):
+        self.name = name
+        self.__doc__ = f"ndarray: ``{name}`` in picasso's internal unit, without units (a view)."
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return instance._data[self.name]
+
+
+def _with_values(cls):
+    """Class decorator: a ``<name>_value`` attribute for every unit-carrying field."""
+    for name in cls._field_names():
+        if cls._field(name).unit is not None:
+            setattr(cls, f"{name}_value", _Value(name))
+    return cls
+
+
 class _ParticleSet:
-    """Behaviour shared by star particles and gas cells."""
+    """
+    Behaviour shared by star particles and gas cells.
+
+    Subclasses declare their fields as `_Field` class attributes, in
+    constructor order; construction, validation, selection, rotation and
+    joining work from that declaration alone.
+    """
 
     _kind = "particles"
-    _fields = ()  # (attribute, unit or None for dimensionless)
+    #: Fields that may be omitted (`None`): name -> fill value.
+    _optional = {}
+
+    position = _Field(_LENGTH, "positions (n, 3) relative to the galaxy centre", vector=True)
+
+    @classmethod
+    def _field_names(cls):
+        names = []
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, _Field) and name not in names:
+                    names.append(name)
+        return names
+
+    @classmethod
+    def _field(cls, name):
+        return getattr(cls, name)
+
+    def __init__(self, *args, **kwargs):
+        values = self._bind(args, kwargs)
+        kind = type(self).__name__
+        self._set({name: None if value is None else self._field(name).convert(value, kind)
+                   for name, value in values.items()}, validate=True)
+
+    @classmethod
+    def _bind(cls, args, kwargs):
+        names = cls._field_names()
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__name__} takes {len(names)} fields, got {len(args)}")
+        values = dict(zip(names, args))
+        for name, value in kwargs.items():
+            if name not in names:
+                raise TypeError(f"{cls.__name__} has no field {name!r}; its fields are "
+                                f"{', '.join(names)}")
+            if name in values:
+                raise TypeError(f"{cls.__name__} got {name!r} twice")
+            values[name] = value
+        missing = [name for name in names if name not in values and name not in cls._optional]
+        if missing:
+            raise TypeError(f"{cls.__name__} needs {', '.join(missing)}")
+        return {name: values.get(name) for name in names}
+
+    @classmethod
+    def from_arrays(cls, *args, validate=True, **kwargs):
+        """
+        Build from plain arrays already in picasso's internal units.
+
+        This is the fast path for generators that work in fixed units (kpc,
+        Msun, Gyr, Msun/yr); the arguments are the constructor's.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            The fields, as plain arrays.
+        validate : bool
+            Check shapes and ranges (as the constructor does). Turn off only for
+            arrays that are valid by construction.
+
+        Returns
+        -------
+        particles : same type
+        """
+        self = cls.__new__(cls)
+        values = cls._bind(args, kwargs)
+        self._set({name: None if value is None else _as_float_array(value)
+                   for name, value in values.items()}, validate=validate)
+        return self
+
+    @classmethod
+    def empty(cls):
+        """A set with no particles."""
+        arrays = {name: np.zeros((0, 3)) if cls._field(name).vector else np.zeros(0)
+                  for name in cls._field_names()}
+        return cls.from_arrays(**arrays)
+
+    def _set(self, values, *, validate):
+        n = values["position"].shape[0] if values["position"].ndim else 0
+        for name, fill in self._optional.items():
+            if values.get(name) is None:
+                values[name] = np.full(n, fill, dtype=np.float64)
+        if validate:
+            kind = type(self).__name__
+            for name, array in values.items():
+                self._field(name).check(array, kind, n)
+        self._data = values
 
     def __len__(self):
-        return self._position.shape[0]
+        return self._data["position"].shape[0]
 
     def __repr__(self):
         return f"<{type(self).__name__}: {len(self)} {self._kind}>"
@@ -168,31 +349,16 @@ class _ParticleSet:
         """int: number of particles."""
         return len(self)
 
-    @property
-    def position(self):
-        """`~astropy.units.Quantity`: positions (n, 3) in kpc."""
-        return self._position << _LENGTH
-
-    @property
-    def position_value(self):
-        """ndarray: positions (n, 3) in kpc, without units."""
-        return self._position
-
-    def _arrays(self):
-        return {name: getattr(self, "_" + name) for name, _ in self._fields}
-
     def _replace(self, **arrays):
         """New set sharing every array except those given (no validation)."""
-        values = self._arrays()
-        values.update(arrays)
-        return type(self).from_arrays(**values, validate=False)
+        return type(self).from_arrays(**{**self._data, **arrays}, validate=False)
 
     def __getitem__(self, index):
         """Select particles with a boolean mask, an index array or a slice."""
         if isinstance(index, (int, np.integer)):
             index = [index]
         return type(self).from_arrays(
-            **{name: array[index] for name, array in self._arrays().items()}, validate=False
+            **{name: array[index] for name, array in self._data.items()}, validate=False
         )
 
     def rotated(self, rotation):
@@ -210,9 +376,8 @@ class _ParticleSet:
             A new set; fields other than position are shared, not copied.
         """
         rotation = _as_rotation(rotation)
-        return self._replace(
-            position=rotation.apply(self._position) if len(self) else self._position
-        )
+        position = self.position_value
+        return self._replace(position=rotation.apply(position) if len(self) else position)
 
     def translated(self, offset):
         """
@@ -230,7 +395,7 @@ class _ParticleSet:
         offset = _as_unit_array(offset, _LENGTH, "offset", type(self).__name__)
         if offset.shape != (3,):
             raise ValueError(f"offset must have shape (3,), got {offset.shape}")
-        return self._replace(position=self._position + offset)
+        return self._replace(position=self.position_value + offset)
 
     @classmethod
     def concatenate(cls, sets):
@@ -251,13 +416,14 @@ class _ParticleSet:
         for item in sets:
             if not isinstance(item, cls):
                 raise TypeError(f"can only concatenate {cls.__name__}, got {type(item).__name__}")
-        names = [name for name, _ in cls._fields]
         return cls.from_arrays(
-            **{name: np.concatenate([getattr(s, "_" + name) for s in sets]) for name in names},
+            **{name: np.concatenate([item._data[name] for item in sets])
+               for name in cls._field_names()},
             validate=False,
         )
 
 
+@_with_values
 class StarParticles(_ParticleSet):
     """
     Star particles: simple stellar populations with a position, mass, age and metallicity.
@@ -288,113 +454,19 @@ class StarParticles(_ParticleSet):
     """
 
     _kind = "star particles"
-    _fields = (
-        ("position", _LENGTH),
-        ("mass", _MASS),
-        ("initial_mass", _MASS),
-        ("age", _AGE),
-        ("metallicity", None),
-    )
 
-    def __init__(self, position, mass, initial_mass, age, metallicity):
-        kind = type(self).__name__
-        self._set(
-            _as_unit_array(position, _LENGTH, "position", kind),
-            _as_unit_array(mass, _MASS, "mass", kind),
-            _as_unit_array(initial_mass, _MASS, "initial_mass", kind),
-            _as_unit_array(age, _AGE, "age", kind),
-            _as_dimensionless_array(metallicity, "metallicity", kind),
-            validate=True,
-        )
-
-    @classmethod
-    def from_arrays(cls, position, mass, initial_mass, age, metallicity, *, validate=True):
-        """
-        Build from plain arrays already in picasso's internal units.
-
-        This is the fast path for generators that work in fixed units.
-
-        Parameters
-        ----------
-        position : ndarray (n, 3)
-            Positions in kpc.
-        mass, initial_mass : ndarray (n,)
-            Current and initial masses in Msun.
-        age : ndarray (n,)
-            Ages in Gyr.
-        metallicity : ndarray (n,)
-            Metal mass fraction Z.
-        validate : bool
-            Check shapes and ranges (as the constructor does). Turn off only for
-            arrays that are valid by construction.
-
-        Returns
-        -------
-        stars : `StarParticles`
-        """
-        self = cls.__new__(cls)
-        self._set(
-            _as_float_array(position),
-            _as_float_array(mass),
-            _as_float_array(initial_mass),
-            _as_float_array(age),
-            _as_float_array(metallicity),
-            validate=validate,
-        )
-        return self
-
-    @classmethod
-    def empty(cls):
-        """`StarParticles` with no particles."""
-        return cls.from_arrays(np.zeros((0, 3)), *(np.zeros(0) for _ in range(4)))
-
-    def _set(self, position, mass, initial_mass, age, metallicity, *, validate):
-        if validate:
-            kind = type(self).__name__
-            _check_vector_field(position, "position", kind)
-            n = position.shape[0]
-            _check_scalar_field(mass, "mass", kind, n, minimum=0.0)
-            _check_scalar_field(initial_mass, "initial_mass", kind, n, minimum=0.0)
-            _check_scalar_field(age, "age", kind, n, minimum=0.0)
-            _check_scalar_field(metallicity, "metallicity", kind, n, minimum=0.0, maximum=1.0)
-        self._position = position
-        self._mass = mass
-        self._initial_mass = initial_mass
-        self._age = age
-        self._metallicity = metallicity
-
-    @property
-    def mass(self):
-        """`~astropy.units.Quantity`: current masses (Msun)."""
-        return self._mass << _MASS
-
-    @property
-    def initial_mass(self):
-        """`~astropy.units.Quantity`: masses at birth (Msun)."""
-        return self._initial_mass << _MASS
-
-    @property
-    def age(self):
-        """`~astropy.units.Quantity`: ages (Gyr)."""
-        return self._age << _AGE
-
-    @property
-    def metallicity(self):
-        """ndarray: metal mass fractions Z."""
-        return self._metallicity
+    mass = _Field(_MASS, "current masses", minimum=0.0)
+    initial_mass = _Field(_MASS, "masses at birth", minimum=0.0)
+    age = _Field(_AGE, "ages", minimum=0.0)
+    metallicity = _Field(None, "metal mass fractions Z", minimum=0.0, maximum=1.0)
 
     @property
     def metal_mass(self):
         """`~astropy.units.Quantity`: metal masses, mass x Z (Msun)."""
-        return (self._mass * self._metallicity) << _MASS
-
-    mass_value = property(lambda self: self._mass, doc="ndarray: current masses in Msun.")
-    initial_mass_value = property(
-        lambda self: self._initial_mass, doc="ndarray: initial masses in Msun."
-    )
-    age_value = property(lambda self: self._age, doc="ndarray: ages in Gyr.")
+        return (self.mass_value * self.metallicity) << _MASS
 
 
+@_with_values
 class GasCells(_ParticleSet):
     """
     Gas cells (or SPH particles) with mass, metallicity, star formation and neutral hydrogen.
@@ -434,171 +506,27 @@ class GasCells(_ParticleSet):
     """
 
     _kind = "gas cells"
-    _fields = (
-        ("position", _LENGTH),
-        ("mass", _MASS),
-        ("metallicity", None),
-        ("sfr", _SFR),
-        ("neutral_fraction", None),
-        ("smoothing_length", _LENGTH),
-        ("molecular_fraction", None),
-    )
+    _optional = {"molecular_fraction": 0.0}
 
-    def __init__(
-        self,
-        position,
-        mass,
-        metallicity,
-        sfr,
-        neutral_fraction,
-        smoothing_length,
-        molecular_fraction=None,
-    ):
-        kind = type(self).__name__
-        position = _as_unit_array(position, _LENGTH, "position", kind)
-        if molecular_fraction is not None:
-            molecular_fraction = _as_dimensionless_array(
-                molecular_fraction, "molecular_fraction", kind
-            )
-        self._set(
-            position,
-            _as_unit_array(mass, _MASS, "mass", kind),
-            _as_dimensionless_array(metallicity, "metallicity", kind),
-            _as_unit_array(sfr, _SFR, "sfr", kind),
-            _as_dimensionless_array(neutral_fraction, "neutral_fraction", kind),
-            _as_unit_array(smoothing_length, _LENGTH, "smoothing_length", kind),
-            molecular_fraction,
-            validate=True,
-        )
-
-    @classmethod
-    def from_arrays(
-        cls,
-        position,
-        mass,
-        metallicity,
-        sfr,
-        neutral_fraction,
-        smoothing_length,
-        molecular_fraction=None,
-        *,
-        validate=True,
-    ):
-        """
-        Build from plain arrays already in picasso's internal units.
-
-        Parameters
-        ----------
-        position : ndarray (n, 3)
-            Positions in kpc.
-        mass : ndarray (n,)
-            Gas masses in Msun.
-        metallicity : ndarray (n,)
-            Metal mass fraction Z.
-        sfr : ndarray (n,)
-            Star formation rates in Msun/yr.
-        neutral_fraction : ndarray (n,)
-            Neutral fraction of hydrogen.
-        smoothing_length : ndarray (n,)
-            Cell sizes in kpc.
-        molecular_fraction : ndarray (n,) or None
-            Molecular fraction of the neutral hydrogen (`None`: zero).
-        validate : bool
-            Check shapes and ranges as the constructor does.
-
-        Returns
-        -------
-        gas : `GasCells`
-        """
-        self = cls.__new__(cls)
-        self._set(
-            _as_float_array(position),
-            _as_float_array(mass),
-            _as_float_array(metallicity),
-            _as_float_array(sfr),
-            _as_float_array(neutral_fraction),
-            _as_float_array(smoothing_length),
-            None if molecular_fraction is None else _as_float_array(molecular_fraction),
-            validate=validate,
-        )
-        return self
-
-    @classmethod
-    def empty(cls):
-        """`GasCells` with no cells."""
-        zeros = np.zeros(0)
-        return cls.from_arrays(np.zeros((0, 3)), zeros, zeros, zeros, zeros, zeros)
-
-    def _set(
-        self,
-        position,
-        mass,
-        metallicity,
-        sfr,
-        neutral_fraction,
-        smoothing_length,
-        molecular_fraction,
-        *,
-        validate,
-    ):
-        if molecular_fraction is None:
-            molecular_fraction = np.zeros(position.shape[0] if position.ndim else 0)
-        if validate:
-            kind = type(self).__name__
-            _check_vector_field(position, "position", kind)
-            n = position.shape[0]
-            _check_scalar_field(mass, "mass", kind, n, minimum=0.0)
-            _check_scalar_field(metallicity, "metallicity", kind, n, minimum=0.0, maximum=1.0)
-            _check_scalar_field(sfr, "sfr", kind, n, minimum=0.0)
-            _check_scalar_field(
-                neutral_fraction, "neutral_fraction", kind, n, minimum=0.0, maximum=1.0
-            )
-            _check_scalar_field(smoothing_length, "smoothing_length", kind, n, positive=True)
-            _check_scalar_field(
-                molecular_fraction, "molecular_fraction", kind, n, minimum=0.0, maximum=1.0
-            )
-        self._position = position
-        self._mass = mass
-        self._metallicity = metallicity
-        self._sfr = sfr
-        self._neutral_fraction = neutral_fraction
-        self._smoothing_length = smoothing_length
-        self._molecular_fraction = molecular_fraction
-
-    @property
-    def mass(self):
-        """`~astropy.units.Quantity`: gas masses (Msun)."""
-        return self._mass << _MASS
-
-    @property
-    def metallicity(self):
-        """ndarray: metal mass fractions Z."""
-        return self._metallicity
+    mass = _Field(_MASS, "gas masses", minimum=0.0)
+    metallicity = _Field(None, "metal mass fractions Z", minimum=0.0, maximum=1.0)
+    sfr = _Field(_SFR, "star formation rates", minimum=0.0)
+    neutral_fraction = _Field(None, "neutral (HI + H2) fraction of the hydrogen",
+                              minimum=0.0, maximum=1.0)
+    smoothing_length = _Field(_LENGTH, "cell sizes", positive=True)
+    molecular_fraction = _Field(None, "H2 / (HI + H2) of the neutral hydrogen (zeros if never "
+                                "given)", minimum=0.0, maximum=1.0)
 
     @property
     def metal_mass(self):
         """`~astropy.units.Quantity`: metal masses, mass x Z (Msun)."""
-        return (self._mass * self._metallicity) << _MASS
+        return (self.mass_value * self.metallicity) << _MASS
 
     @property
-    def sfr(self):
-        """`~astropy.units.Quantity`: star formation rates (Msun/yr)."""
-        return self._sfr << _SFR
-
-    @property
-    def neutral_fraction(self):
-        """ndarray: neutral (HI + H2) fraction of the hydrogen."""
-        return self._neutral_fraction
-
-    @property
-    def molecular_fraction(self):
-        """ndarray: H2 / (HI + H2) of the neutral hydrogen (zeros if never given)."""
-        return self._molecular_fraction
-
-    @property
-    def smoothing_length(self):
-        """`~astropy.units.Quantity`: cell sizes (kpc)."""
-        return self._smoothing_length << _LENGTH
+    def hi_mass_value(self):
+        """ndarray: atomic hydrogen masses in Msun (see the module docstring)."""
+        return (self.mass_value * HYDROGEN_MASS_FRACTION * self.neutral_fraction
+                * (1.0 - self.molecular_fraction))
 
     @property
     def hi_mass(self):
@@ -606,27 +534,10 @@ class GasCells(_ParticleSet):
         return self.hi_mass_value << _MASS
 
     @property
-    def hi_mass_value(self):
-        """ndarray: atomic hydrogen masses in Msun."""
-        return (
-            self._mass
-            * HYDROGEN_MASS_FRACTION
-            * self._neutral_fraction
-            * (1.0 - self._molecular_fraction)
-        )
-
-    @property
     def h2_mass(self):
         """`~astropy.units.Quantity`: molecular hydrogen masses (Msun)."""
-        return (
-            self._mass * HYDROGEN_MASS_FRACTION * self._neutral_fraction * self._molecular_fraction
-        ) << _MASS
-
-    mass_value = property(lambda self: self._mass, doc="ndarray: gas masses in Msun.")
-    sfr_value = property(lambda self: self._sfr, doc="ndarray: SFRs in Msun/yr.")
-    smoothing_length_value = property(
-        lambda self: self._smoothing_length, doc="ndarray: cell sizes in kpc."
-    )
+        return (self.mass_value * HYDROGEN_MASS_FRACTION * self.neutral_fraction
+                * self.molecular_fraction) << _MASS
 
     def with_molecular_fraction(self, molecular_fraction):
         """
@@ -641,10 +552,9 @@ class GasCells(_ParticleSet):
         -------
         gas : `GasCells`
         """
-        fraction = _as_dimensionless_array(molecular_fraction, "molecular_fraction", "GasCells")
-        _check_scalar_field(
-            fraction, "molecular_fraction", "GasCells", len(self), minimum=0.0, maximum=1.0
-        )
+        field = self._field("molecular_fraction")
+        fraction = field.convert(molecular_fraction, "GasCells")
+        field.check(fraction, "GasCells", len(self))
         return self._replace(molecular_fraction=fraction)
 
 
@@ -669,7 +579,7 @@ class Particles:
     --------
     >>> import numpy as np
     >>> import astropy.units as u
-    >>> from picasso.mock.particles import StarParticles, Particles
+    >>> from picasso.particles import StarParticles, Particles
     >>> stars = StarParticles(np.zeros((2, 3)) * u.kpc, [1e6, 2e6] * u.Msun,
     ...                       [2e6, 3e6] * u.Msun, [1.0, 5.0] * u.Gyr, [0.02, 0.01])
     >>> galaxy = Particles(stars)
@@ -830,40 +740,40 @@ class Particles:
     @property
     def total_stellar_mass(self):
         """`~astropy.units.Quantity`: current stellar mass (Msun)."""
-        return self.stars._mass.sum() << _MASS
+        return self.stars.mass_value.sum() << _MASS
 
     @property
     def total_initial_stellar_mass(self):
         """`~astropy.units.Quantity`: stellar mass at birth (Msun)."""
-        return self.stars._initial_mass.sum() << _MASS
+        return self.stars.initial_mass_value.sum() << _MASS
 
     @property
     def total_stellar_metal_mass(self):
         """`~astropy.units.Quantity`: metal mass in stars (Msun)."""
-        return (self.stars._mass * self.stars._metallicity).sum() << _MASS
+        return (self.stars.mass_value * self.stars.metallicity).sum() << _MASS
 
     @property
     def mass_weighted_age(self):
         """`~astropy.units.Quantity`: current-mass-weighted mean stellar age (Gyr, NaN if none)."""
-        total = self.stars._mass.sum()
+        total = self.stars.mass_value.sum()
         if total <= 0:
             return np.nan << _AGE
-        return (self.stars._mass * self.stars._age).sum() / total << _AGE
+        return (self.stars.mass_value * self.stars.age_value).sum() / total << _AGE
 
     @property
     def total_gas_mass(self):
         """`~astropy.units.Quantity`: gas mass (Msun)."""
-        return self.gas._mass.sum() << _MASS
+        return self.gas.mass_value.sum() << _MASS
 
     @property
     def total_gas_metal_mass(self):
         """`~astropy.units.Quantity`: metal mass in gas (Msun)."""
-        return (self.gas._mass * self.gas._metallicity).sum() << _MASS
+        return (self.gas.mass_value * self.gas.metallicity).sum() << _MASS
 
     @property
     def total_sfr(self):
         """`~astropy.units.Quantity`: star formation rate (Msun/yr)."""
-        return self.gas._sfr.sum() << _SFR
+        return self.gas.sfr_value.sum() << _SFR
 
     @property
     def total_hi_mass(self):
@@ -883,10 +793,10 @@ class Particles:
         ValueError
             If there are no stars with mass.
         """
-        total = self.stars._mass.sum()
+        total = self.stars.mass_value.sum()
         if len(self.stars) == 0 or total <= 0:
             raise ValueError("cannot compute a stellar centre of mass: no stars with mass")
-        return (self.stars._mass @ self.stars._position) / total << _LENGTH
+        return (self.stars.mass_value @ self.stars.position_value) / total << _LENGTH
 
     def stellar_half_mass_radius(self, projected=True):
         """
@@ -903,9 +813,9 @@ class Particles:
         radius : `~astropy.units.Quantity`
             NaN kpc without stars.
         """
-        position = self.stars._position
+        position = self.stars.position_value
         if projected:
             radius = np.hypot(position[:, 0], position[:, 1])
         else:
             radius = np.linalg.norm(position, axis=1)
-        return _weighted_half_radius(radius, self.stars._mass) << _LENGTH
+        return weighted_half_radius(radius, self.stars.mass_value) << _LENGTH

@@ -50,20 +50,23 @@ from astropy.stats import gaussian_fwhm_to_sigma
 from astropy.wcs import WCS
 from astropy.wcs.utils import proj_plane_pixel_scales
 
-from ..io.atomic import atomic_path
+from ..cutout import GalaxyCutout
+from ..io.sdss import SDSSFrame, frame_from_hdul, open_frame_file, parse_frame_name, target_wcs
 from ..maps import PropertyMaps
-from ..properties import BANDS
-from .observe import (
+from ..mock.observe import (
     SPLINE_SIGMA_PER_SUPPORT,
     ObservingConfig,
     PreparedGalaxy,
-    _half_radius,
-    _render,
     attenuation,
     prepare,
     project_truth,
+    render_particles,
 )
-from .particles import Particles
+from ..particles import Particles, weighted_half_radius
+from ..properties import BANDS
+from ..radius import HalfRadius
+from ..utils.atomic import atomic_path
+from ..utils.scales import kpc_per_arcsec
 
 __all__ = [
     "Placement",
@@ -89,7 +92,7 @@ class Placement:
 
     Parameters
     ----------
-    particles : `~picasso.mock.particles.Particles` or `~picasso.mock.observe.PreparedGalaxy`
+    particles : `~picasso.particles.Particles` or `~picasso.mock.observe.PreparedGalaxy`
         The galaxy in its own frame, centred on its main body (as
         `~picasso.mock.universe.Universe.particles` returns it). A
         `~picasso.mock.observe.PreparedGalaxy` must have been prepared at
@@ -124,7 +127,7 @@ class Placement:
                 )
         if not isinstance(self.particles, (Particles, PreparedGalaxy)):
             raise TypeError(
-                "particles must be picasso.mock.particles.Particles (or a PreparedGalaxy), got "
+                "particles must be picasso.particles.Particles (or a PreparedGalaxy), got "
                 f"{type(self.particles).__name__}"
             )
         self.redshift = float(self.redshift)
@@ -208,7 +211,6 @@ class InjectedGalaxy:
         -------
         cutout : `~picasso.GalaxyCutout`
         """
-        from ..cutout import GalaxyCutout
 
         size = self.truth.shape[0] if size is None else int(size)
         coord = self.coord
@@ -240,7 +242,7 @@ class InjectionResult:
 
 def _kpc_plane_wcs(coord, redshift, cosmology):
     """TAN WCS whose 'pixels' are proper kpc in the galaxy's plane, x west, y north, origin at 0."""
-    arcsec_per_kpc = (1.0 / cosmology.kpc_proper_per_arcmin(redshift)).to_value(u.arcsec / u.kpc)
+    arcsec_per_kpc = 1.0 / kpc_per_arcsec(redshift, cosmology).to_value(u.kpc / u.arcsec)
     scale = arcsec_per_kpc / 3600.0
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
@@ -334,10 +336,10 @@ def render_on_frame(ra, dec, fluxes, sigma_arcsec, coord, frame_wcs, frame_shape
     if rows.stop - rows.start < 1 or cols.stop - cols.start < 1:
         return None, None
     px, py = frame_wcs.world_to_pixel_values(ra, dec)
-    # Stamp coordinates of _render: column j spans [j - half, j + 1 - half), and frame
+    # Stamp coordinates of render_particles: column j spans [j - half, j + 1 - half), and frame
     # pixel col0 + j spans [col0 + j - 0.5, col0 + j + 0.5).
     xy = np.column_stack([px - col0 + 0.5 - half, py - row0 + 0.5 - half])
-    image = _render(xy, np.asarray(fluxes, dtype=float)[:, None],
+    image = render_particles(xy, np.asarray(fluxes, dtype=float)[:, None],
                     np.asarray(sigma_arcsec, dtype=float) / pixel, float(half), n_grid,
                     float(psf_sigma))[0]
     image = image[rows.start - row0:rows.stop - row0, cols.start - col0:cols.stop - col0]
@@ -361,7 +363,6 @@ def _psf_for(band, frame, psf_fwhm):
 
 
 def _frame_files(frames):
-    from ..io.sdss import _parse_sdss_name
 
     if isinstance(frames, (str, os.PathLike)):
         frames = [frames]
@@ -369,7 +370,7 @@ def _frame_files(frames):
     for path in frames:
         path = Path(path)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if _parse_sdss_name(p) is not None)
+            found = sorted(p for p in path.iterdir() if parse_frame_name(p) is not None)
             if not found:
                 raise ValueError(f"{path}: no SDSS frame-*.fits(.bz2) files in this directory")
             files.extend(found)
@@ -415,7 +416,7 @@ class _Galaxy:
         viewed = prepared.particles.rotated(rotation)
         xy = viewed.stars.position_value[:, :2]
         main = slice(0, prepared.n_main_stars)
-        r_half = _half_radius(np.hypot(xy[main, 0], xy[main, 1]),
+        r_half = weighted_half_radius(np.hypot(xy[main, 0], xy[main, 1]),
                               viewed.stars.mass_value[main])
         half = 0.5 * config.field_of_view * prepared.half_mass_radius_3d
         image_size = config.image_size
@@ -433,13 +434,11 @@ class _Galaxy:
         self.half_size = RENDER_FIELD * half * arcsec_per_kpc * u.arcsec
         n = int(image_size)
         pixel_kpc = 2.0 * half / n
-        from ..io.sdss import target_wcs
 
         wcs = target_wcs(coord, n, pixel_kpc * arcsec_per_kpc * u.arcsec)
         meta = {
             "galaxy_id": prepared.particles.meta.get("galaxy_id"),
             "name": placement.name,
-            "r_half": r_half * u.kpc,
             "r_half_3d": prepared.half_mass_radius_3d * u.kpc,
             "fov": 2.0 * half * u.kpc,
             "centre": [0.5 * (n - 1), 0.5 * (n - 1)],
@@ -451,7 +450,8 @@ class _Galaxy:
         projected = project_truth(viewed, half, n, meta=meta)
         self.truth = PropertyMaps({name: projected[name] for name in projected.properties},
                                   wcs=wcs, pixel_scale=projected.pixel_scale,
-                                  mask=projected.mask, meta=meta)
+                                  mask=projected.mask,
+                                  r_half=HalfRadius(r_half * u.kpc, "mass_projected"), meta=meta)
         self.result = InjectedGalaxy(placement, self.truth)
         for band in self.bands:
             self.result.flux[band] = 0.0 * u.nanomaggy
@@ -520,7 +520,6 @@ def inject(frames, placements, output_dir, *, psf_fwhm=None, image_size=None,
     TypeError
         For placements that are not `Placement` objects.
     """
-    from ..io.sdss import SDSSFrame, _frame_from_sdss_hdul, _open_fits
 
     cosmology = Planck18 if cosmology is None else cosmology
     if isinstance(placements, Placement):
@@ -543,8 +542,8 @@ def inject(frames, placements, output_dir, *, psf_fwhm=None, image_size=None,
     # Read every frame once; find the bands present.
     loaded = []
     for path in files:
-        hdul = _open_fits(path)
-        frame = _frame_from_sdss_hdul(hdul, path)
+        hdul = open_frame_file(path)
+        frame = frame_from_hdul(hdul, path)
         loaded.append((path, hdul, frame))
     bands = tuple(band for band in BANDS.names if any(f.band == band for _, _, f in loaded))
     observing = ObservingConfig() if observing is None else observing
@@ -615,7 +614,7 @@ def inject_galaxy(frames, particles, ra, dec, redshift, output_dir, *, direction
     Parameters
     ----------
     frames : path-like or iterable of them
-    particles : `~picasso.mock.particles.Particles`
+    particles : `~picasso.particles.Particles`
     ra, dec : `~astropy.units.Quantity`
     redshift : float
     output_dir : path-like
@@ -661,13 +660,12 @@ def crop_frame(source, rows, cols, output, *, compress=None, overwrite=False):
     -------
     path : `~pathlib.Path`
     """
-    from ..io.sdss import _frame_from_sdss_hdul, _open_fits
 
     if isinstance(source, fits.HDUList):
         hdul, name = source, "HDUList"
     else:
-        hdul, name = _open_fits(source), Path(source).name
-    _frame_from_sdss_hdul(hdul, name)  # validates the layout
+        hdul, name = open_frame_file(source), Path(source).name
+    frame_from_hdul(hdul, name)  # validates the layout
     ny, nx = hdul[0].data.shape
     (r0, r1), (c0, c1) = (int(v) for v in rows), (int(v) for v in cols)
     if not (0 <= r0 < r1 <= ny and 0 <= c0 < c1 <= nx):

@@ -11,7 +11,7 @@ itself records, so it cannot drift from the weights it describes:
 * validation metrics written by the trainer;
 * held-out metrics per property, per galaxy and per pixel (``picasso
   evaluate``'s ``metrics.json``), the calibration of the uncertainties
-  (`picasso.analysis.calibration`), and the real-conditions numbers
+  (`picasso.studies.calibration`), and the real-conditions numbers
   (``benchmarks/bench_real_conditions.py``), once they have been measured
   and stored in the header with `record_results`;
 * the statistics of the training inputs behind the out-of-distribution
@@ -25,7 +25,9 @@ never fills a gap with a number from elsewhere.
 import json
 from pathlib import Path
 
-from .weights import generator_record
+from ..nn.diagnostics import STATISTICS_KEY
+from ..nn.loading import load_model
+from .provenance import generator_record
 
 __all__ = ["model_card", "record_results", "LIMITATIONS", "RESULT_KEYS"]
 
@@ -58,8 +60,6 @@ def _header(model):
     if isinstance(model, dict):
         return model
     if isinstance(model, (str, Path)):
-        from .weights import load_model
-
         model = load_model(model)
     return model.header
 
@@ -95,7 +95,7 @@ def record_results(model, *, evaluation=None, calibration=None, real_conditions=
     evaluation : dict or path-like, optional
         ``picasso evaluate``'s ``metrics.json`` (or its dict) on the held-out test set.
     calibration : `~astropy.table.QTable`, list of dict or path-like, optional
-        `picasso.analysis.calibration.calibration_table` output.
+        `picasso.studies.calibration.calibration_table` output.
     real_conditions : dict or path-like, optional
         ``benchmarks/bench_real_conditions.py``'s JSON.
     limitations : sequence of str, optional
@@ -272,7 +272,7 @@ def _calibration_section(doc, header):
     if not calibration:
         doc.text("Not measured for this model (a single network without an uncertainty head "
                  "gives no uncertainty to calibrate; for an ensemble or a heteroscedastic "
-                 "model run ``picasso.analysis.calibration.calibration_table`` on held-out "
+                 "model run ``picasso.studies.calibration.calibration_table`` on held-out "
                  "pairs and store it with ``record_results``).")
         return
     doc.text("Fraction of held-out truth pixels inside prediction +- 1 sigma (coverage) against "
@@ -322,8 +322,6 @@ def _real_section(doc, header, properties):
 
 
 def _ood_section(doc, header):
-    from .diagnostics import STATISTICS_KEY
-
     doc.section("Training inputs and out-of-distribution warnings")
     statistics = header.get(STATISTICS_KEY)
     if not statistics:
@@ -381,6 +379,7 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
     architecture = header.get("architecture") or {}
     field_of_view = (header.get("pixel_scale_convention") or {}).get("field_of_view_r_half",
                                                                      "n/a")
+    transform = header.get("input_transform") or {}
     doc = _Document(title or "picasso model card")
     doc.section("Model")
     trained = header.get("trained", False)
@@ -391,8 +390,10 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
                                    if key not in ("in_bands", "properties"))),
         ("ensemble members", (header.get("ensemble") or {}).get("n_members", "single network")),
         ("input bands", " ".join(header.get("bands", []))),
-        ("input", f"{header.get('normalisation', 'n/a')}, flux in "
-                  f"{header.get('flux_unit', 'n/a')}, floor {header.get('flux_floor', 'n/a')}"),
+        ("input", f"{transform.get('formula', 'n/a')}, flux in "
+                  f"{transform.get('flux_unit', 'n/a')}, "
+                  f"floor {transform.get('flux_floor', 'n/a')}"),
+        ("reference redshift", transform.get("reference_redshift") or "none (observed flux)"),
         ("image size", f"{header.get('image_size', 'n/a')} px"),
         ("field of view", f"{field_of_view} stellar half-mass radii"),
         ("outputs", ", ".join(f"{entry['name']} [{entry['unit']}]" if isinstance(entry, dict)

@@ -39,8 +39,18 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+import torch
 
+from ..analysis.apertures import aperture_totals
+from ..analysis.geometry import fit_geometry
+from ..analysis.metrics import PopulationReport, pixel_statistics
+from ..analysis.plotting import property_label
+from ..io.dataset import DatasetWriter, PairDataset
+from ..maps import PropertyMaps
+from ..nn.train import NetworkDataset, Trainer, split_by_galaxy
+from ..nn.train import preset as preset_configs
 from ..properties import BANDS, LOG10_EMPTY, PROPERTIES
+from ..utils.atomic import atomic_path
 
 __all__ = [
     "STUDIES",
@@ -229,7 +239,6 @@ def downsample_dataset(source, factor, path, *, overwrite=False, progress=False)
     """
     from tqdm.auto import tqdm
 
-    from ..io.dataset import DatasetWriter, PairDataset
 
     if not isinstance(source, PairDataset):
         source = PairDataset(source)
@@ -402,7 +411,6 @@ class ExperimentResult:
         -------
         written : list of `~pathlib.Path`
         """
-        from ..io.atomic import atomic_path
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -440,7 +448,6 @@ def plot_study(result, *, fig=None):
     """
     from matplotlib.figure import Figure
 
-    from .plotting import property_label
 
     if fig is None:
         fig = Figure(figsize=(10, 4.2), layout="constrained")
@@ -480,7 +487,6 @@ def plot_study(result, *, fig=None):
 # --------------------------------------------------------------------------------------------
 
 def _configs(pairs, preset, in_bands, epochs, seed, overrides):
-    from ..nn.train import preset as preset_configs
 
     overrides = dict(overrides or {})
     if epochs is not None:
@@ -509,14 +515,8 @@ class _Variant:
 
 def _predict_test(model, pairs, indices, train_config, batch_size=16, device="cpu"):
     """Predicted log10 maps of the test pairs, fed exactly as in training (on ``device``)."""
-    import torch
 
-    from ..nn.train import NetworkDataset
-
-    data = NetworkDataset(pairs, indices, in_bands=model.bands, properties=model.properties,
-                          flux_floor=train_config.flux_floor,
-                          reference_redshift=model.reference_redshift,
-                          keep_bands=train_config.keep_bands)
+    data = NetworkDataset(pairs, indices, transform=model.transform, properties=model.properties)
     network = model.network.to(device).eval()
     out = []
     with torch.inference_mode():
@@ -548,10 +548,6 @@ def _evaluate(pairs, test, predictions, properties, k, geometries):
     """
     from astropy.table import QTable
 
-    from ..maps import PropertyMaps
-    from .apertures import aperture_totals
-    from .geometry import fit_geometry
-    from .metrics import PopulationReport, pixel_statistics
 
     true_rows, pred_rows, truth_stack = [], [], []
     truth_plane = [pairs.properties.index(name) for name in properties]
@@ -585,7 +581,6 @@ def _evaluate(pairs, test, predictions, properties, k, geometries):
 
 
 def _run_variant(variant, output_dir, *, k, progress, seed, geometries):
-    from ..nn.train import NetworkDataset, Trainer
 
     directory = Path(output_dir) / _slug(variant.name)
     if (directory / "checkpoint.pt").exists():
@@ -599,11 +594,8 @@ def _run_variant(variant, output_dir, *, k, progress, seed, geometries):
         subset = _nested_training_subset(trainer.split, np.asarray(table["galaxy_id"]),
                                          variant.train_pairs, seed)
         trainer.train_data = NetworkDataset(
-            variant.pairs, subset, in_bands=variant.model_config.in_bands,
-            properties=variant.model_config.properties,
-            flux_floor=variant.train_config.flux_floor,
-            reference_redshift=trainer.reference_redshift,
-            keep_bands=variant.train_config.keep_bands, augment=variant.train_config.augment,
+            variant.pairs, subset, transform=trainer.transform,
+            properties=variant.model_config.properties, augment=variant.train_config.augment,
             seed=variant.train_config.seed,
         )
     n_train = len(trainer.train_data)
@@ -654,7 +646,6 @@ def _run(study, variants, output_dir, *, k, progress, seed, settings):
 
 
 def _open(data, bands=None):
-    from ..io.dataset import PairDataset
 
     path = data.path if isinstance(data, PairDataset) else Path(data)
     pairs = PairDataset(path, bands=bands)
@@ -819,7 +810,6 @@ def run_training_size(data, output_dir, *, sizes=None, preset="small", epochs=No
     -------
     result : `ExperimentResult`
     """
-    from ..nn.train import split_by_galaxy
 
     pairs = _open(data)
     model_config, train_config = _configs(pairs, preset, pairs.bands, epochs, seed, overrides)

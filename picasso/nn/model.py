@@ -1,0 +1,497 @@
+"""
+`Model`: a trained network with everything needed to use it correctly.
+
+A `Model` joins a `~picasso.nn.UNet` to the `~picasso.nn.transforms.InputTransform`
+it was trained with, the image size and the field-of-view convention of its
+training images, and the provenance recorded in its file
+(`picasso.nn.model_file`). It checks every cutout against all of that and
+refuses a mismatch with a message that says what to do
+(`Model.input_flux`), runs the network (`Model.predict_log10`) and returns
+`~picasso.PropertyMaps` in physical units with the cutout's WCS
+(`Model.predict`), with out-of-distribution diagnostics in ``maps.meta``.
+"""
+
+import logging
+
+import astropy.units as u
+import numpy as np
+import torch
+
+from ..cutout import GalaxyCutout
+from ..maps import PropertyMaps
+from ..properties import PROPERTIES
+from ..radius import RADIUS_KINDS
+from ..utils.version import version
+from .diagnostics import diagnose, psf_fwhm_pixels, warn_out_of_distribution
+from .model_file import (
+    HEADER_KEYS,
+    MODEL_FORMAT,
+    MODEL_FORMAT_VERSION,
+    read_model_file,
+    write_model_file,
+)
+from .transforms import InputTransform, d4_inverse, d4_transform
+from .unet import UNet
+
+__all__ = [
+    "Model",
+    "FIELD_OF_VIEW_R_HALF",
+    "FIELD_OF_VIEW_R_HALF_KIND",
+    "FIELD_OF_VIEW_TOLERANCE",
+]
+
+log = logging.getLogger(__name__)
+
+#: Field of view of a training image in stellar half radii (+-5 R_half) ...
+FIELD_OF_VIEW_R_HALF = 10.0
+#: ... of this kind (`picasso.radius.RADIUS_KINDS`): the mocks' fields are cut to
+#: 10 3-D stellar half-mass radii.
+FIELD_OF_VIEW_R_HALF_KIND = "mass_3d"
+
+#: Largest accepted relative difference between a cutout's field of view (in
+#: the model's half radii, when the cutout knows its radius) and the model's.
+FIELD_OF_VIEW_TOLERANCE = 0.25
+
+
+def _pixel_scale_convention():
+    return {
+        "field_of_view_r_half": FIELD_OF_VIEW_R_HALF,
+        "r_half_kind": FIELD_OF_VIEW_R_HALF_KIND,
+        "description": (
+            f"each image spans field_of_view_r_half {RADIUS_KINDS[FIELD_OF_VIEW_R_HALF_KIND]}"
+            "ii (centred on the galaxy), so the pixel scale in kpc is field_of_view_r_half * "
+            "r_half / image_size"
+        ),
+    }
+
+
+class Model:
+    """
+    A network with the input contract and header that say how to feed it and read its output.
+
+    Parameters
+    ----------
+    network : `~picasso.nn.UNet`
+    transform : `~picasso.nn.transforms.InputTransform`, optional
+        The input contract; by default flux per kpc2 in nanomaggies, the
+        default floor, no reference redshift, for the network's bands.
+    image_size : int
+        Side of the training images in pixels.
+    trained : bool
+        Whether the weights were trained (an untrained architecture predicts
+        noise).
+    info : dict, optional
+        Provenance for the header (``training_data``, ``train_config``,
+        ``metrics``, ``split``, ``seed``, ...).
+    """
+
+    def __init__(self, network, transform=None, *, image_size=256, trained=False, info=None):
+        if not isinstance(network, UNet):
+            raise TypeError(f"network must be a picasso.nn.UNet, got {type(network).__name__}")
+        self.network = network
+        if transform is None:
+            transform = InputTransform(bands=network.config.in_bands)
+        if not isinstance(transform, InputTransform):
+            raise TypeError(f"transform must be an InputTransform, got {type(transform).__name__}")
+        if transform.bands != network.config.in_bands:
+            raise ValueError(
+                f"the input transform's bands {''.join(transform.bands)} differ from the "
+                f"network's {''.join(network.config.in_bands)}"
+            )
+        self.transform = transform
+        self.image_size = int(image_size)
+        if self.image_size % network.config.divisor:
+            raise ValueError(
+                f"image_size {self.image_size} is not divisible by 2**depth = "
+                f"{network.config.divisor}"
+            )
+        self.trained = bool(trained)
+        self.info = dict(info or {})
+
+    def __repr__(self):
+        config = self.config
+        state = "trained" if self.trained else "untrained"
+        return (
+            f"<picasso Model ({state}): {''.join(config.in_bands)} -> "
+            f"{len(config.properties)} properties, {self.image_size}x{self.image_size}, depth "
+            f"{config.depth}, width {config.base_width}, {self.network.n_parameters:,} parameters>"
+        )
+
+    # -- what the model is -------------------------------------------------------------------
+
+    @property
+    def config(self):
+        """`~picasso.nn.UNetConfig`: the architecture."""
+        return self.network.config
+
+    @property
+    def bands(self):
+        """tuple of str: input bands in channel order."""
+        return self.config.in_bands
+
+    @property
+    def properties(self):
+        """tuple of str: output properties in channel order."""
+        return self.config.properties
+
+    @property
+    def flux_unit(self):
+        """`~astropy.units.Unit`: flux unit of the input images (per pixel)."""
+        return self.transform.flux_unit
+
+    @property
+    def flux_floor(self):
+        """float: floor of the input logarithm, in `flux_unit` per kpc2."""
+        return self.transform.flux_floor
+
+    @property
+    def reference_redshift(self):
+        """float or None: the redshift every input is moved to."""
+        return self.transform.reference_redshift
+
+    @property
+    def keep_bands(self):
+        """tuple of str or None: bands the model saw; the other input channels are zeroed."""
+        return self.transform.keep_bands
+
+    @property
+    def device(self):
+        """`torch.device`: where the weights are."""
+        return next(self.network.parameters()).device
+
+    def to(self, device):
+        """Move the network to ``device``; returns ``self``."""
+        self.network.to(device)
+        return self
+
+    @property
+    def header(self):
+        """dict: the JSON header written with the weights."""
+        header = {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "architecture": self.config.to_dict(),
+            "bands": list(self.bands),
+            "properties": [
+                {"name": name, "unit": PROPERTIES[name].unit.to_string()}
+                for name in self.properties
+            ],
+            "input_transform": self.transform.to_dict(),
+            "target": "log10",
+            "image_size": self.image_size,
+            "pixel_scale_convention": _pixel_scale_convention(),
+            "trained": self.trained,
+        }
+        for key, value in self.info.items():
+            header.setdefault(key, value)
+        # a re-saved model keeps the version that trained it
+        header.setdefault("picasso_version", version)
+        return header
+
+    # -- files -------------------------------------------------------------------------------
+
+    def save(self, path, *, overwrite=False):
+        """
+        Write the model file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.safetensors`` file, or a directory (``model.safetensors`` is
+            written inside it).
+        overwrite : bool
+
+        Returns
+        -------
+        path : `~pathlib.Path`
+            The file written.
+        """
+        tensors = {
+            name: tensor.detach().to("cpu", dtype=tensor.dtype).contiguous()
+            for name, tensor in self.network.state_dict().items()
+        }
+        path = write_model_file(path, tensors, self.header, overwrite=overwrite)
+        log.info("wrote model %s", path)
+        return path
+
+    @classmethod
+    def from_file_contents(cls, header, config, tensors, *, source="the model file"):
+        """
+        Build a model from what `~picasso.nn.model_file.read_model_file` returned.
+
+        Parameters
+        ----------
+        header : dict
+        config : `~picasso.nn.UNetConfig`
+        tensors : dict
+            The network's state dict.
+        source : str
+            Named in error messages.
+
+        Returns
+        -------
+        model : `Model`
+            In evaluation mode, on the CPU.
+        """
+        network = UNet(config)
+        try:
+            network.load_state_dict(tensors, strict=True)
+        except RuntimeError as error:
+            raise ValueError(f"{source} is not a valid picasso model file: the weights do not "
+                             f"fit the architecture in its header ({error})") from None
+        network.eval()
+        info = {key: value for key, value in header.items() if key not in HEADER_KEYS}
+        return cls(network, InputTransform.from_dict(header["input_transform"]),
+                   image_size=header["image_size"], trained=header.get("trained", True),
+                   info=info)
+
+    @classmethod
+    def load(cls, path, *, device="cpu"):
+        """
+        Read a single-network model file (`picasso.load_model` reads ensembles too).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A ``.safetensors`` file or a directory holding ``model.safetensors``.
+        device : str or `torch.device`
+
+        Returns
+        -------
+        model : `Model`
+        """
+        header, config, tensors = read_model_file(path)
+        if "ensemble" in header:
+            raise ValueError(f"{path} holds an ensemble; load it with picasso.load_model")
+        return cls.from_file_contents(header, config, tensors, source=str(path)).to(device)
+
+    # -- prediction --------------------------------------------------------------------------
+
+    def _check_field_of_view(self, cutout):
+        """Refuse a cutout whose field of view, in half radii, differs from the training images'."""
+        r_half = getattr(cutout, "r_half", None)
+        if r_half is None or cutout.pixel_scale_kpc is None:
+            log.debug("the cutout does not record its half radius; its field of view is assumed "
+                      "to follow the model's convention (%g r_half)", FIELD_OF_VIEW_R_HALF)
+            return
+        own = r_half.as_kind(FIELD_OF_VIEW_R_HALF_KIND)
+        field = (cutout.shape[0] * u.pix * cutout.pixel_scale_kpc / own.value).decompose().value
+        if abs(field / FIELD_OF_VIEW_R_HALF - 1) > FIELD_OF_VIEW_TOLERANCE:
+            converted = ("" if r_half.kind == own.kind else
+                         f" (its {r_half.description} {r_half.value:.3g} taken as "
+                         f"{own.value:.3g})")
+            raise ValueError(
+                f"the cutout spans {field:.3g} times its {own.description}{converted}; the "
+                f"model was trained on images spanning {FIELD_OF_VIEW_R_HALF:g} times it; re-cut "
+                f"the image to {FIELD_OF_VIEW_R_HALF:g} x {own.value:.3g} = "
+                f"{FIELD_OF_VIEW_R_HALF * own.value:.3g} across"
+            )
+
+    def input_flux(self, cutout):
+        """
+        Check a cutout against the model and give its flux as the model takes it.
+
+        Parameters
+        ----------
+        cutout : `~picasso.GalaxyCutout`
+
+        Returns
+        -------
+        flux_per_kpc2 : `numpy.ndarray`
+            float32 ``(n_bands, N, N)``: `InputTransform.from_cutout`, the
+            input before the logarithm.
+
+        Raises
+        ------
+        TypeError
+            If ``cutout`` is not a `~picasso.GalaxyCutout`.
+        ValueError
+            If bands, size, flux unit or field of view do not match, or the
+            model needs a redshift or pixel scale the cutout lacks; the message
+            says how to fix the cutout.
+        """
+        if not isinstance(cutout, GalaxyCutout):
+            raise TypeError(f"expected a picasso.GalaxyCutout, got {type(cutout).__name__}")
+        size = self.image_size
+        if tuple(cutout.shape) != (size, size):
+            raise ValueError(
+                f"the model was trained on {size} x {size} images, the cutout is "
+                f"{cutout.shape[0]} x {cutout.shape[1]}; resample it to {size} x {size} pixels "
+                f"spanning {FIELD_OF_VIEW_R_HALF:g} stellar half-mass radii (e.g. with "
+                "GalaxyCutout.from_sdss_frames(..., size=...))"
+            )
+        self._check_field_of_view(cutout)
+        return self.transform.from_cutout(cutout)
+
+    def _compiled_network(self):
+        if getattr(self, "_compiled", None) is None:
+            # frozen weights let inductor pack them for oneDNN and fuse each convolution with
+            # its ReLU; the weights must not change afterwards (inference only)
+            self._compiled = torch.compile(self.network, options={"freezing": True})
+        return self._compiled
+
+    def predict_log10(self, images, *, batch_size=8, device=None, symmetries=(0,),
+                      progress=False, channels_last=True, compile=False):
+        """
+        Run the network on input fluxes: the numeric core of every prediction path.
+
+        Parameters
+        ----------
+        images : array-like or sequence of arrays
+            ``(n, n_bands, N, N)`` moved flux per kpc2 (`input_flux`).
+        batch_size : int
+        device : str or `torch.device`, optional
+            Default: where the model is.
+        symmetries : sequence of int
+            Symmetries of the square to average over (test-time augmentation);
+            ``range(8)`` averages all eight, ``(0,)`` is a single pass.
+        progress : bool
+            Show a progress bar.
+        channels_last : bool
+            Channels-last memory format (measured faster than NCHW on CPUs,
+            ``benchmarks/bench_nn.py``, and standard on GPUs).
+        compile : bool
+            Run the network through `torch.compile` with frozen weights: worth
+            its minutes of compilation per image shape for a catalogue, not for
+            one galaxy.
+
+        Returns
+        -------
+        log10_maps : `numpy.ndarray`
+            float32 ``(n, n_properties, N, N)``.
+        sigma_dex : `numpy.ndarray` or None
+            1-sigma uncertainty in dex, same shape, for a heteroscedastic model
+            (combined with the spread across ``symmetries``).
+        """
+        from tqdm.auto import tqdm
+
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        symmetries = tuple(symmetries)
+        if not symmetries:
+            raise ValueError("symmetries must name at least one symmetry (0 is the identity)")
+        network = self.network
+        if device is not None:
+            network.to(device)
+        device = next(network.parameters()).device
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        network.to(memory_format=memory_format)
+        network.eval()
+        forward = self._compiled_network() if compile else network
+        n = len(images)
+        n_properties = len(self.properties)
+        log10_maps = sigmas = None
+        # freezing needs no_grad; otherwise inference_mode skips autograd bookkeeping entirely
+        with torch.no_grad() if compile else torch.inference_mode():
+            for start in tqdm(range(0, n, int(batch_size)), disable=not progress, desc="predict"):
+                batch = np.stack([np.asarray(image, dtype=np.float32)
+                                  for image in images[start:start + int(batch_size)]])
+                x = self.transform.normalise(torch.from_numpy(batch).to(device))
+                means, variances = [], []
+                for k in symmetries:
+                    xk = d4_transform(x, k).contiguous(memory_format=memory_format)
+                    mean, log_sigma = network.split_output(forward(xk).float())
+                    means.append(d4_inverse(mean, k))
+                    if log_sigma is not None:
+                        variances.append(d4_inverse(torch.exp(2 * log_sigma), k))
+                mean = torch.stack(means).mean(0)
+                if log10_maps is None:
+                    shape = (n, n_properties, *mean.shape[-2:])
+                    log10_maps = np.empty(shape, dtype=np.float32)
+                    if variances:
+                        sigmas = np.empty(shape, dtype=np.float32)
+                log10_maps[start:start + len(batch)] = mean.cpu().numpy()
+                if variances:
+                    spread = torch.stack(means).var(0, unbiased=False)
+                    sigma = torch.sqrt(torch.stack(variances).mean(0) + spread)
+                    sigmas[start:start + len(batch)] = sigma.cpu().numpy()
+        if log10_maps is None:
+            return np.empty((0, n_properties, 0, 0), dtype=np.float32), None
+        if not np.all(np.isfinite(log10_maps)):
+            raise FloatingPointError("the network produced non-finite values; the model is broken")
+        return log10_maps, sigmas
+
+    @property
+    def has_uncertainty(self):
+        """bool: whether predictions come with a per-pixel 1-sigma (uncertainty head)."""
+        return bool(self.config.heteroscedastic)
+
+    def predict(self, cutouts, *, batch_size=8, device=None, symmetries=(0,), progress=False,
+                uncertainty=None, compile=False):
+        """
+        Predict property maps for one cutout or a list of cutouts.
+
+        Parameters
+        ----------
+        cutouts : `~picasso.GalaxyCutout` or sequence of them
+        batch_size : int
+            Images per forward pass.
+        device : str or `torch.device`, optional
+            Default: where the model is.
+        symmetries : sequence of int
+            Test-time augmentation over these symmetries of the square.
+        progress : bool
+            Show a progress bar.
+        uncertainty : bool or None
+            ``True``: give every map a per-pixel 1-sigma in dex
+            (``maps.uncertainty``), which needs a deep ensemble
+            (`picasso.nn.ensemble.Ensemble`) or a model with the heteroscedastic
+            head; ``False``: leave it out; `None` (default): include it when the
+            model provides one.
+        compile : bool
+            Use the compiled network (see `predict_log10`).
+
+        Returns
+        -------
+        maps : `~picasso.PropertyMaps` or list of them
+            One per cutout (a single object for a single cutout): surface
+            densities (and mean age) in registry units with the cutout's WCS,
+            physical pixel scale and mask; ``meta`` records the model, the
+            cutout's own metadata and, when the model records its training
+            inputs, the out-of-distribution diagnostics (``meta['ood']``).
+
+        Raises
+        ------
+        ValueError
+            If a cutout does not fit the model (see `input_flux`), or
+            ``uncertainty=True`` and the model gives no uncertainty.
+        """
+        single = isinstance(cutouts, GalaxyCutout)
+        cutouts = [cutouts] if single else list(cutouts)
+        if uncertainty and not self.has_uncertainty:
+            raise ValueError(
+                "uncertainty=True needs a model that predicts one: a deep ensemble "
+                "(picasso.nn.ensemble.train_ensemble / load_ensemble) or a network with the "
+                "heteroscedastic head (UNetConfig(heteroscedastic=True)); this model has neither"
+            )
+        if not self.trained:
+            log.warning("the model is untrained: its predictions are meaningless")
+        images = []
+        for index, cutout in enumerate(cutouts):
+            try:
+                images.append(self.input_flux(cutout))
+            except ValueError as error:
+                raise ValueError(f"cutout {index}: {error}") from None
+        log10_maps, sigmas = self.predict_log10(images, batch_size=batch_size, device=device,
+                                                symmetries=symmetries, progress=progress,
+                                                compile=compile)
+        if uncertainty is False:
+            sigmas = None
+        model_meta = {"model_trained": self.trained,
+                      "model_version": self.header.get("picasso_version")}
+        ood = diagnose(self, images, psf_fwhm_pixels=[psf_fwhm_pixels(c) for c in cutouts],
+                       sigma_dex=sigmas, properties=self.properties)
+        warn_out_of_distribution(ood, [f"cutout {i}" for i in range(len(cutouts))],
+                                 stacklevel=3)
+        maps = []
+        for index, cutout in enumerate(cutouts):
+            meta = {**(cutout.meta or {}), **model_meta}
+            if ood is not None:
+                meta["ood"] = ood[index]
+            maps.append(PropertyMaps.from_log10(
+                log10_maps[index], self.properties, pixel_scale=cutout.pixel_scale_kpc,
+                wcs=cutout.wcs, uncertainty=None if sigmas is None else sigmas[index],
+                no_data=cutout.combined_mask, r_half=cutout.r_half, meta=meta,
+            ))
+        return maps[0] if single else maps
+
