@@ -13,6 +13,8 @@ import logging
 import re
 import sys
 
+from .utils.version import version
+
 __all__ = ["main", "build_parser"]
 
 #: Modules under `picasso.commands`, in the order ``picasso --help`` lists them.
@@ -27,13 +29,11 @@ def build_parser():
     -------
     parser : `argparse.ArgumentParser`
     """
-    from . import __version__
-
     parser = argparse.ArgumentParser(
         prog="picasso",
         description="Resolved physical property maps of galaxies from ugriz images.",
     )
-    parser.add_argument("--version", action="version", version=f"picasso {__version__}")
+    parser.add_argument("--version", action="version", version=f"picasso {version}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (repeat for debug)"
     )

@@ -11,6 +11,7 @@ mock observations (`picasso.mock.observe`) and by the benchmarks.
 import astropy.units as u
 
 from .properties import BANDS
+from .utils.optional_deps import require
 
 __all__ = [
     "SDSS_PIXEL_SCALE",
@@ -201,6 +202,7 @@ def extinction_coefficients(bands, law="SF11", r_v=3.1):
             raise ValueError(f"no SF11 coefficient for band(s) {unknown}; use law='F99'")
         return {band: SDSS_EXTINCTION_COEFFICIENTS[band] for band in bands}
     if law == "F99":
+        require("dust_extinction", "the F99 Galactic extinction law")
         from dust_extinction.parameter_averages import F99
 
         model = F99(Rv=r_v)

@@ -30,6 +30,7 @@ from picasso import GalaxyCutout
 from picasso.io import sdss
 from picasso.studies.injection import Placement, crop_frame, inject, inject_galaxy
 from picasso.particles import Particles, StarParticles
+from picasso.utils.optional_deps import HAS_DUST_EXTINCTION
 
 RA, DEC = 150.0, 2.0
 #: Pointing of each band's frame: offsets of several pixels between bands, as in real fields.
@@ -315,6 +316,7 @@ def test_injection_into_a_real_frame(real_crops, tmp_path):
         assert centre.separation(coord).to_value(u.arcsec) < 0.02, band
 
 
+@pytest.mark.skipif(not HAS_DUST_EXTINCTION, reason="dust needs the dust_extinction package")
 def test_dust_follows_the_observing_set_up(injected, blank_dir, galaxy_particles, tmp_path):
     from picasso.mock.observe import ObservingConfig
 

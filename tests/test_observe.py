@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from picasso.mock import observe as obs
 from picasso.cutout import GalaxyCutout
 from picasso.instrument import SDSS_PIXEL_SCALE, SDSS_SKY_RMS
+from picasso.utils.optional_deps import HAS_DUST_EXTINCTION
 from picasso.particles import GasCells, Particles, StarParticles
 from picasso.properties import LOG10_EMPTY
 
@@ -234,6 +235,7 @@ def test_bad_inputs():
         obs.prepare(Particles())
 
 
+@pytest.mark.skipif(not HAS_DUST_EXTINCTION, reason="dust needs the dust_extinction package")
 def test_dust_dims_blue_light_more_and_edge_on_discs_most():
     galaxy = small_universe(3, companion_fraction=0.0).particles(1)
     config = small_config(noise="none", background_sources=False)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import astropy.units as u
 import numpy as np
 
+from ..maps import PropertyMaps
 from ..properties import SOLAR_ABSOLUTE_MAGNITUDES, flux_equivalencies
 
 __all__ = [
@@ -285,8 +286,6 @@ def colour_mass_map(cutout, *, relation=DEFAULT_MAP_RELATION):
         positive flux in every band the relation needs (noise, sky) are empty
         (zero and masked).
     """
-    from ..maps import PropertyMaps
-
     relation = _relation(relation)
     _check_cutout(cutout, relation, need_kpc=True)
     images = {band: _nanomaggies(cutout, band) for band in relation.bands}

@@ -24,6 +24,7 @@ import astropy.units as u
 import numpy as np
 
 from ..properties import PROPERTIES
+from .metrics import log_residual, residual_statistics
 
 __all__ = [
     "plot_cutout",
@@ -453,7 +454,6 @@ def plot_true_vs_predicted(true_totals, pred_totals, *, properties=None, fig=Non
     -------
     fig : `~matplotlib.figure.Figure`
     """
-    from .metrics import log_residual, residual_statistics
 
     predictor = label or "predicted"
     names = _names(true_totals, pred_totals, properties)

@@ -58,6 +58,7 @@ import numpy as np
 from ..cutout import GalaxyCutout
 from ..maps import PropertyMaps
 from ..properties import LOG10_EMPTY, PROPERTIES
+from ..utils.optional_deps import require
 
 __all__ = [
     "AUTHORS_CHANNELS",
@@ -294,12 +295,9 @@ def authors_zarr_indices(path, downsampling=None):
 
 
 def _zarr_level(path, downsampling):
-    try:
-        import zarr
-    except ImportError as error:  # pragma: no cover - zarr is in the "all" extra
-        raise ImportError(
-            "reading the authors' zarr layout needs zarr: pip install zarr"
-        ) from error
+    require("zarr", "reading the PICASSO authors' zarr training sets")
+    import zarr
+
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(

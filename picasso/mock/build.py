@@ -30,6 +30,7 @@ import numpy as np
 
 from ..io.dataset import DatasetWriter
 from ..properties import PROPERTIES
+from ..utils.optional_deps import require
 from .observe import ObservingConfig, observe_views
 from .universe import Universe
 
@@ -451,6 +452,9 @@ def build_dataset(
     elif not isinstance(config, ObservingConfig):
         raise TypeError(f"config must be an ObservingConfig or a preset name, got {config!r}")
     config = config.replace(image_size=int(image_size))
+    if config.dust:
+        # here, in the parent process, not as a traceback in every worker
+        require("dust_extinction", "dust attenuation in mock observations (--dust)")
     universe = Universe(seed=seed) if universe is None else universe
     generator = {
         "universe": universe.parameters(),

@@ -43,7 +43,8 @@ import numpy as np
 from astropy.cosmology import FlatLambdaCDM, Planck18
 from astropy.table import QTable
 
-from picasso.properties import BANDS, SOLAR_ABSOLUTE_MAGNITUDES
+from ..particles import Particles, StarParticles
+from ..properties import BANDS, SOLAR_ABSOLUTE_MAGNITUDES
 
 __all__ = [
     "DEFAULT_TABLE_PATH",
@@ -443,7 +444,6 @@ def stellar_fluxes(stars, redshift=0.05, bands=None, cosmology=None, nebular=Tru
     >>> flux.unit, flux.shape
     (Unit("nmgy"), (1, 5))
     """
-    from picasso.particles import Particles, StarParticles
 
     if isinstance(stars, Particles):
         stars = stars.stars

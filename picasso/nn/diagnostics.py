@@ -67,14 +67,19 @@ independent symptom (members disagree off their training distribution) and
 is reported, not thresholded.
 """
 
+import json
 import logging
 import math
 import warnings
 from dataclasses import dataclass, field
 
+import astropy.units as u
 import numpy as np
+from astropy.cosmology import Planck18
 from astropy.stats import mad_std
 from astropy.utils.exceptions import AstropyUserWarning
+
+from ..utils.scales import to_length
 
 __all__ = [
     "PicassoOODWarning",
@@ -510,10 +515,6 @@ def _channels(available, wanted):
 
 def _training_psf_pixels(pairs, indices):
     """PSF FWHM of training pairs in their pixels, from the generator record (NaN if unknown)."""
-    import json
-
-    import astropy.units as u
-
     unknown = np.full(len(indices), np.nan)
     generator = (getattr(pairs, "attrs", None) or {}).get("generator")
     if isinstance(generator, bytes):
@@ -526,10 +527,7 @@ def _training_psf_pixels(pairs, indices):
     except (KeyError, TypeError, ValueError, json.JSONDecodeError):
         log.info("the training PSF is not recorded with the pairs: no resolution feature")
         return unknown
-    if fwhm.unit.is_equivalent(u.arcsec):
-        from astropy.cosmology import Planck18
-
-        fwhm = fwhm * Planck18.kpc_proper_per_arcmin(redshift)
+    fwhm = to_length(fwhm, redshift, Planck18)
     return np.asarray((fwhm / pixel).decompose().value, dtype=np.float64)
 
 
@@ -545,8 +543,6 @@ def psf_fwhm_pixels(cutout):
     -------
     fwhm : float
     """
-    import astropy.units as u
-
     fwhm = cutout.psf_fwhm
     if fwhm is None:
         return np.nan

@@ -41,6 +41,12 @@ from ..analysis.metrics import (
     radial_residual_percentiles,
     residual_statistics,
 )
+from ..analysis.plotting import (
+    plot_distributions,
+    plot_galaxy,
+    plot_radial_residuals,
+    plot_true_vs_predicted,
+)
 from ..io.dataset import PairDataset
 from ..maps import PropertyMaps
 from ..nn.loading import resolve_model
@@ -352,12 +358,6 @@ class Evaluation:
         return written
 
     def _figures(self):
-        from ..analysis.plotting import (
-            plot_distributions,
-            plot_galaxy,
-            plot_radial_residuals,
-            plot_true_vs_predicted,
-        )
 
         true, pred = self.totals("true"), self.totals("pred")
         baseline = self.totals("bell03") if "bell03" in self.baselines else None

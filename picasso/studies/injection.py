@@ -205,7 +205,7 @@ class InjectedGalaxy:
         size : int, optional
             Pixels per side; the truth grid's by default.
         **kwargs
-            Passed on (``target_psf_fwhm``, ``reference_redshift``, ``method``, ...).
+            Passed to `picasso.io.sdss.cutout_from_frames` (``target_psf_fwhm``, ``method``, ...).
 
         Returns
         -------

@@ -17,6 +17,7 @@ OPTIONAL_DEPENDENCIES = {
     "zarr": ("reading the PICASSO authors' zarr training sets", "all"),
     "specutils": ("building the SSP table (tools/build_ssp_table.py)", "all"),
     "speclite": ("building the SSP table (tools/build_ssp_table.py)", "all"),
+    # a dependency of picasso, checked all the same: an environment can lack it
     "dust_extinction": ("dust attenuation in mock observations and the F99 Galactic "
                         "extinction law", "all"),
     "dask": ("catalogue runs and universe builds on a Dask cluster", "all"),

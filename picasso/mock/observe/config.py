@@ -12,6 +12,7 @@ from astropy.cosmology import Planck18
 
 from ...instrument import SDSS_MEDIAN_PSF_FWHM_R, SDSS_PIXEL_SCALE, SDSS_SKY_RMS
 from ...properties import BANDS
+from ...utils.scales import kpc_per_arcsec, to_length
 
 __all__ = ["ObservingConfig"]
 
@@ -288,15 +289,10 @@ class ObservingConfig:
         -------
         kpc : float
         """
-        if value.unit.is_equivalent(u.kpc):
-            return float(value.to_value(u.kpc))
-        scale = self.cosmology.kpc_proper_per_arcmin(self.redshift)
-        return float((value * scale).to_value(u.kpc))
+        return float(to_length(value, self.redshift, self.cosmology).to_value(u.kpc))
 
     def arcmin_per_kpc(self):
         """float: angular size of 1 kpc at the redshift, in arcmin."""
-        return float(
-            1.0 / self.cosmology.kpc_proper_per_arcmin(self.redshift).to_value(u.kpc / u.arcmin)
-        )
+        return float(1.0 / kpc_per_arcsec(self.redshift, self.cosmology).to_value(u.kpc / u.arcmin))
 
 

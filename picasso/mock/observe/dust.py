@@ -10,6 +10,7 @@ import numpy as np
 
 from ...particles import HYDROGEN_MASS_FRACTION
 from ...properties import BANDS
+from ...utils.optional_deps import require
 from .truth import pixel_index
 
 __all__ = ["attenuation"]
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 @functools.lru_cache(maxsize=8)
 def _extinction_ratios(bands, redshift):
     """A_band / A_V at the rest-frame effective wavelength of every band (G23, R_V = 3.1)."""
+    require("dust_extinction", "dust attenuation in mock observations (dust=True)")
     from dust_extinction.parameter_averages import G23
 
     curve = G23(Rv=3.1)
