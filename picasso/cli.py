@@ -18,7 +18,8 @@ from .utils.version import version
 __all__ = ["main", "build_parser"]
 
 #: Modules under `picasso.commands`, in the order ``picasso --help`` lists them.
-COMMAND_MODULES = ("simulate", "train", "predict", "evaluate", "experiment", "demo", "card")
+COMMAND_MODULES = ("simulate", "train", "predict", "evaluate", "experiment", "catalog", "demo",
+                   "card")
 
 
 def build_parser():

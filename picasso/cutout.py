@@ -461,6 +461,17 @@ class GalaxyCutout:
         """`~astropy.units.Unit`: unit of ``flux``."""
         return self._flux.unit
 
+    @property
+    def psf_fwhm_pixels(self):
+        """ndarray or None: PSF FWHM per band in this cutout's pixels (None when unknown)."""
+        if self._psf_fwhm is None:
+            return None
+        angular = self._psf_fwhm.unit.is_equivalent(u.arcsec)
+        scale = self._pixel_scale if angular else self._pixel_scale_kpc
+        if scale is None:
+            return None
+        return (self._psf_fwhm / scale).to_value(u.dimensionless_unscaled)
+
     def __repr__(self):
         scale = []
         if self._pixel_scale is not None:

@@ -82,15 +82,21 @@ def test_map_sums_to_the_total_for_uniform_colour():
     assert maps.meta["baseline"] == "zibetti09_gi_r"
 
 
-def test_map_leaves_noise_pixels_empty():
+def test_map_smooths_to_the_needed_snr_and_leaves_hopeless_pixels_empty():
     cutout = uniform_cutout()
     flux = cutout.flux.copy()
-    flux[1, :4, :4] = -0.01 * u.nanomaggy  # g below zero: no colour
-    noisy = GalaxyCutout(flux, pixel_scale=0.396 * u.arcsec, redshift=REDSHIFT)
+    variance = np.full(flux.shape, 1e-12) * u.nanomaggy**2
+    variance[:, :4, :4] = 1e6 * u.nanomaggy**2  # no S/N at any smoothing
+    flux[1, 10, 10] = -0.01 * u.nanomaggy  # one bad g pixel among good ones
+    noisy = GalaxyCutout(flux, pixel_scale=0.396 * u.arcsec, redshift=REDSHIFT, variance=variance)
     maps = colour_mass_map(noisy)
     assert maps.empty("stellar_mass")[:4, :4].all()
-    assert not maps.empty("stellar_mass")[4:].any()
     assert np.all(maps["stellar_mass"].value[:4, :4] == 0)
+    # the bad pixel is measured at the first smoothing scale that reaches the S/N: its
+    # neighbours' colour, hence their surface density
+    assert not maps.empty("stellar_mass")[10, 10]
+    assert maps.meta["smoothing"][0.0] == 32 * 32 - 16 - 1
+    assert maps.meta["smoothing"][1.0] >= 1
 
 
 def test_redder_means_heavier():

@@ -144,7 +144,8 @@ def test_truth_wcs_follows_the_galaxy(blank_dir, tmp_path):
     offset_east = (mass_centre.ra.deg - RA) * np.cos(np.radians(DEC))
     assert offset_east < 0 and mass_centre.dec.deg > DEC
     # The stellar mass in the truth field is the galaxy's (one population, nothing outside).
-    assert truth.total("stellar_mass").to_value(u.Msun) == pytest.approx(3000 * 1e6, rel=1e-6)
+    # the kernels conserve mass; only their far tails reach past the field's edge
+    assert truth.total("stellar_mass").to_value(u.Msun) == pytest.approx(3000 * 1e6, rel=1e-4)
 
 
 def proj_scale(wcs):
@@ -328,5 +329,6 @@ def test_dust_follows_the_observing_set_up(injected, blank_dir, galaxy_particles
     assert all(0 < dimming[band] < 1 for band in "ugriz")
     # Blue light is attenuated more than near-infrared light; the truth does not see dust.
     assert dimming["u"] < dimming["z"] and dimming["g"] < dimming["z"]
+    # (to the kernels' tails past the edge of grids of different sizes)
     assert dusty.truth.total("stellar_mass").to_value(u.Msun) == pytest.approx(
-        clear.truth.total("stellar_mass").to_value(u.Msun), rel=1e-6)
+        clear.truth.total("stellar_mass").to_value(u.Msun), rel=1e-4)

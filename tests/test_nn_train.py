@@ -1,5 +1,6 @@
 import json
 import socket
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from numpy.testing import assert_allclose
 from safetensors.torch import load_file
 
 from picasso.io.dataset import PairDataset
-from picasso.nn.transforms import InputTransform
+from picasso.nn.loading import load_model
 from picasso.nn.train import (
     NetworkDataset,
     TrainConfig,
@@ -18,7 +19,7 @@ from picasso.nn.train import (
     preset,
     split_by_galaxy,
 )
-from picasso.nn.loading import load_model
+from picasso.nn.transforms import InputTransform
 
 FAST = dict(batch_size=2, learning_rate=1e-2, milestones=(1,), seed=3)
 
@@ -84,7 +85,8 @@ def test_inputs_are_moved_to_the_reference_redshift(pairs):
 
 def test_training_lowers_the_loss(pairs, tmp_path):
     trainer = Trainer(pairs, tmp_path, model_config=tiny_config(),
-                      config=TrainConfig(**{**FAST, "epochs": 2, "milestones": (5,)}),
+                      config=TrainConfig(**{**FAST, "epochs": 2, "milestones": (5,),
+                                            "init_output_bias": False}),
                       progress=False)
     before = trainer.validate()["validation_loss"]
     trainer.fit()
@@ -100,6 +102,33 @@ def test_training_lowers_the_loss(pairs, tmp_path):
     assert model.reference_redshift == pytest.approx(0.05)
     best = min(rows, key=lambda row: row["validation_loss"])
     assert model.info["metrics"]["validation_loss"] == pytest.approx(best["validation_loss"])
+
+
+def test_output_bias_starts_at_the_targets(pairs, tmp_path):
+    config = TrainConfig(**{**FAST, "epochs": 1, "milestones": (5,)})
+    cold = Trainer(pairs, tmp_path / "cold", model_config=tiny_config(),
+                   config=replace(config, init_output_bias=False), progress=False)
+    warm = Trainer(pairs, tmp_path / "warm", model_config=tiny_config(), config=config,
+                   progress=False)
+    # the same random weights; only the output bias differs, set to the mean known truth
+    truth = np.stack([warm.train_data[i][1].numpy() for i in range(len(warm.train_data))])
+    known = truth[:, 0] > -50
+    assert float(warm.network.head.bias[0].detach()) == pytest.approx(truth[:, 0][known].mean(), rel=1e-5)
+    assert torch.equal(cold.network.inc[0].weight, warm.network.inc[0].weight)
+    assert warm.validate()["validation_loss"] < cold.validate()["validation_loss"]
+
+
+def test_block_sum_term_in_the_loss(pairs, tmp_path):
+    config = TrainConfig(**{**FAST, "epochs": 1, "milestones": (5,)})
+    plain = Trainer(pairs, tmp_path / "plain", model_config=tiny_config(), config=config,
+                    progress=False)
+    blocks = Trainer(pairs, tmp_path / "blocks", model_config=tiny_config(),
+                     config=replace(config, block_weights={"stellar_mass": 3.0}),
+                     progress=False)
+    assert blocks.validate()["validation_loss"] > plain.validate()["validation_loss"]
+    with pytest.raises(ValueError, match="block_weights.*hi_mass"):
+        Trainer(pairs, tmp_path / "bad", model_config=tiny_config(),
+                config=replace(config, block_weights={"hi_mass": 1.0}), progress=False)
 
 
 def test_resume_reproduces_the_uninterrupted_run(pairs, tmp_path):

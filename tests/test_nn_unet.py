@@ -36,7 +36,7 @@ def test_bad_sizes_and_channels_are_refused():
     network = UNet(TINY)
     with pytest.raises(ValueError, match="not divisible by 2\\*\\*depth = 4"):
         network(torch.zeros(1, 5, 18, 16))
-    with pytest.raises(ValueError, match="takes 5 bands"):
+    with pytest.raises(ValueError, match="takes 5 input planes"):
         network(torch.zeros(1, 3, 16, 16))
 
 

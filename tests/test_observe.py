@@ -51,6 +51,27 @@ def test_projection_conserves_totals_exactly():
     assert_allclose(maps.total("stellar_age"), galaxy.mass_weighted_age, rtol=1e-12)
 
 
+def test_kernel_truth_conserves_totals_and_fills_the_galaxy():
+    galaxy = small_universe(4, companion_fraction=0.0).particles(2)
+    smoothing = obs.smoothing_lengths(galaxy.stars.position_value, 16)
+    extent = np.abs(galaxy.stars.position_value[:, :2]).max() + 4 * smoothing.max()
+    half = 1.01 * max(extent, np.abs(galaxy.gas.position_value[:, :2]).max()
+                      + 4 * galaxy.gas.smoothing_length_value.max())
+    kernel = obs.project_truth(galaxy, half * u.kpc, 40, star_smoothing=smoothing)
+    for name, total in (("stellar_mass", galaxy.total_stellar_mass),
+                        ("stellar_metal_mass", galaxy.total_stellar_metal_mass),
+                        ("sfr", galaxy.total_sfr), ("gas_mass", galaxy.total_gas_mass),
+                        ("hi_mass", galaxy.total_hi_mass)):
+        assert_allclose(kernel.total(name), total, rtol=2e-5)  # the FFT works in float32
+    assert_allclose(kernel.total("stellar_age"), galaxy.mass_weighted_age, rtol=2e-5)
+    # the mass is spread like the light: no empty pixel inside the half-mass radius
+    nearest = obs.project_truth(galaxy, half * u.kpc, 40)
+    y, x = (np.indices((40, 40)) - 19.5) * 2 * half / 40
+    inside = np.hypot(x, y) < galaxy.stellar_half_mass_radius().to_value(u.kpc)
+    assert not kernel.empty("stellar_mass")[inside].any()
+    assert kernel.empty("stellar_mass").sum() <= nearest.empty("stellar_mass").sum()
+
+
 def test_empty_pixels_stay_empty_and_age_is_mass_weighted():
     maps = obs.project_truth(_toy_particles(), 4.0 * u.kpc, 16)  # 0.5 kpc pixels
     stellar = ~maps.empty("stellar_mass")

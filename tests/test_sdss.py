@@ -568,10 +568,15 @@ def test_predict_command_from_frames(frame_dir, tmp_path, capsys):
     cutout = GalaxyCutout.read(tmp_path / "cutout.fits")
     assert cutout.flux.sum(axis=(1, 2))[2].to_value(u.nanomaggy) == pytest.approx(40, rel=0.01)
     assert_allclose(maps.pixel_scale.to_value(u.kpc), cutout.pixel_scale_kpc.to_value(u.kpc))
-    # The default 1 kpc PSF is sharper than SDSS seeing at z = 0.05: refused, clearly,
-    # naming the command-line flags rather than Python arguments.
+    # The default ('auto') works at z = 0.05 without a PSF option: 1 kpc would need
+    # sharpening there, so the widest band's PSF is the target.
+    assert main(arguments[:-6] + ["-o", str(tmp_path / "default.fits")]) == 0
+    default = PropertyMaps.read(tmp_path / "default.fits")
+    assert "widest band" in default.meta["psf_rule"]
+    # 1 kpc is sharper than SDSS seeing at z = 0.05: refused, clearly, naming the
+    # command-line flags rather than Python arguments.
     capsys.readouterr()
-    assert main(arguments[:-6] + ["-o", str(tmp_path / "other.fits")]) == 1
+    assert main(arguments[:-6] + ["--target-psf", "1 kpc", "-o", str(tmp_path / "other.fits")]) == 1
     message = capsys.readouterr().err
     assert "refusing to sharpen" in message and "Choose --target-psf of at least" in message
     assert "target_psf_fwhm" not in message

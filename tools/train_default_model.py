@@ -11,15 +11,23 @@ It
 
 1. renders ``--galaxies`` galaxies of ``Universe(seed=--universe-seed)``,
    ``--views`` views each, at ``--size`` pixels, observed with the
-   ``--observing`` preset (SDSS depth by default; `picasso.mock.build.build_dataset`,
-   resumable: rerunning continues an interrupted build);
-2. trains a U-Net of ``--depth`` / ``--base-width`` (with the uncertainty
-   head unless ``--no-heteroscedastic``) with `picasso.nn.Trainer`
-   (galaxy-level split, D4 augmentation, best-on-validation weights; rerunning
-   resumes from the checkpoint);
-3. evaluates the best network on the held-out test galaxies of the split
-   (`picasso.analysis.evaluate`: mu and sigma of the totals inside 2 R_half,
-   per galaxy and per pixel, next to the colour mass-to-light baseline);
+   ``--observing`` preset (SDSS depth, dust on, by default), every galaxy at
+   its own redshift in ``--redshift-range`` and with its own seeing in
+   ``--seeing-range`` (`picasso.mock.build.build_dataset`, resumable:
+   rerunning continues an interrupted build);
+2. trains a U-Net of ``--depth`` / ``--base-width`` that is told each image's
+   PSF and redshift (input planes), with the uncertainty head unless
+   ``--no-heteroscedastic``, with `picasso.nn.Trainer`: the Gaussian
+   likelihood per pixel plus the mass-conserving block-sum term
+   (``--block-weights``), galaxy-level split, D4 augmentation, output bias
+   started at the targets' mean, best-on-validation weights; rerunning resumes
+   from the checkpoint;
+3. calibrates the uncertainty head on the validation galaxies
+   (`picasso.studies.calibration.fit_uncertainty_scale`) and evaluates the
+   best network on the held-out test galaxies of the split
+   (`picasso.studies.evaluate`: totals inside 2 R_half in the paper's
+   ellipse and a circle, per galaxy, view and pixel, next to the colour
+   mass-to-light methods and the PSF-limited floor);
 4. writes the model with the command, seeds and dataset parameters
    (header key ``recipe``) and the held-out metrics (key ``evaluation``,
    ``picasso evaluate``'s ``metrics.json``, which the model card renders) to
@@ -54,6 +62,8 @@ RECIPE = {
     "observing": "sdss",
     "universe_seed": 1,
     "seed": 0,
+    "redshift_range": (0.02, 0.15),
+    "seeing_range": (0.9, 2.2),
     "depth": 4,
     "base_width": 16,
     "epochs": 18,
@@ -61,6 +71,10 @@ RECIPE = {
     "learning_rate": 5e-4,
     "milestones": (13, 16),
     "heteroscedastic": True,
+    # the mass-conserving term on the mass channels; SFR and HI keep the per-pixel term alone
+    # (weighting them the same way made face-on galaxies worse: ACCURACY.md)
+    "block_weights": {"stellar_mass": 3.0, "stellar_metal_mass": 3.0, "gas_mass": 1.0,
+                      "gas_metal_mass": 1.0},
 }
 
 #: Toy sizes of ``--smoke``.
@@ -81,6 +95,11 @@ def parse_args(argv=None):
     data.add_argument("--universe-seed", type=int, default=RECIPE["universe_seed"],
                       help="seed of the synthetic universe (the accuracy benchmark uses "
                            "another seed, so its galaxies are disjoint)")
+    data.add_argument("--redshift-range", type=float, nargs=2, default=RECIPE["redshift_range"],
+                      help="every galaxy's redshift is drawn uniformly in this range")
+    data.add_argument("--seeing-range", type=float, nargs=2, default=RECIPE["seeing_range"],
+                      help="every galaxy's PSF FWHM (arcsec, all bands) is drawn log-uniformly "
+                           "in this range: SDSS seeing, matched to the widest band")
     data.add_argument("--processes", type=int, default=2, help="rendering processes")
     net = parser.add_argument_group("network and schedule (picasso.nn)")
     net.add_argument("--depth", type=int, default=RECIPE["depth"])
@@ -95,6 +114,8 @@ def parse_args(argv=None):
                      default=RECIPE["heteroscedastic"],
                      help="add the uncertainty head and train with the Gaussian likelihood "
                           "(per-pixel sigma in dex; its calibration goes into the header)")
+    net.add_argument("--block-weights", type=json.loads, default=RECIPE["block_weights"],
+                     help="weight of the mass-conserving block-sum term per property, as JSON")
     net.add_argument("--threads", type=int, default=2, help="torch threads")
     net.add_argument("--eval-pairs", type=int, default=400,
                      help="held-out test pairs evaluated for the header's metrics (the "
@@ -129,10 +150,12 @@ def configs(args, pairs):
 
     model_config = UNetConfig(depth=args.depth, base_width=args.base_width,
                               in_bands=tuple(pairs.bands), properties=tuple(pairs.properties),
-                              heteroscedastic=args.heteroscedastic)
+                              heteroscedastic=args.heteroscedastic,
+                              conditions=("psf_fwhm", "redshift"))
     train_config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                                learning_rate=args.lr, milestones=tuple(args.milestones),
                                loss="gaussian_nll" if args.heteroscedastic else "paper",
+                               block_weights=dict(args.block_weights),
                                seed=args.seed, device="cpu", checkpoint_every=200)
     return model_config, train_config
 
@@ -213,8 +236,11 @@ def main(argv=None):
         measure(args)
         return 0
 
+    import astropy.units as u
+
     from picasso.io.dataset import PairDataset
     from picasso.mock.build import build_dataset
+    from picasso.mock.observe import ObservingConfig
     from picasso.nn.train import CHECKPOINT_FILENAME, Trainer
     from picasso.studies.card import record_results
     from picasso.studies.evaluation import evaluate
@@ -224,11 +250,14 @@ def main(argv=None):
     args.work_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
+    observing = ObservingConfig.preset(
+        args.observing, redshift_range=tuple(args.redshift_range),
+        psf_fwhm_range=u.Quantity(args.seeing_range, u.arcsec))
     data_path = args.work_dir / (f"train_{args.galaxies}x{args.views}_{args.size}px_"
                                  f"{args.observing}_seed{args.universe_seed}.h5")
     if not data_path.exists():
         build_dataset(data_path, args.galaxies, image_size=args.size, seed=args.universe_seed,
-                      views=args.views, config=args.observing, processes=args.processes,
+                      views=args.views, config=observing, processes=args.processes,
                       progress=args.progress, resume=True)
     simulate_seconds = time.perf_counter() - started
     pairs = PairDataset(data_path)
@@ -244,6 +273,13 @@ def main(argv=None):
     model = trainer.fit()
     train_seconds = time.perf_counter() - train_start
 
+    if model.config.heteroscedastic:
+        from picasso.studies.calibration import fit_uncertainty_scale
+
+        # on the validation galaxies: the test galaxies stay untouched until the evaluation
+        model.info["uncertainty_scale"] = fit_uncertainty_scale(
+            model, pairs, indices=trainer.split.validation)
+        print("uncertainty scale:", model.info["uncertainty_scale"])
     test = pairs.subset(trainer.split.test[:args.eval_pairs])
     evaluation = evaluate(test, model=model, progress=args.progress, examples=2)
     evaluation.write(args.work_dir / "held_out", overwrite=True)
@@ -255,6 +291,8 @@ def main(argv=None):
             "dataset": {"generator": f"picasso.mock (Universe + ObservingConfig.{args.observing})",
                         "universe_seed": args.universe_seed, "n_galaxies": args.galaxies,
                         "views": args.views, "image_size": args.size,
+                        "redshift_range": list(args.redshift_range),
+                        "seeing_range_arcsec": list(args.seeing_range),
                         "n_pairs": len(pairs)},
             "threads": args.threads,
             "simulate_seconds": simulate_seconds,

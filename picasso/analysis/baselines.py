@@ -27,11 +27,21 @@ from dataclasses import dataclass
 
 import astropy.units as u
 import numpy as np
+from astropy.convolution import Gaussian2DKernel, convolve_fft
+from astropy.stats import sigma_clipped_stats
 
 from ..maps import PropertyMaps
 from ..properties import SOLAR_ABSOLUTE_MAGNITUDES, flux_equivalencies
 
+#: S/N per pixel a colour needs in the resolved baseline (Zibetti et al. 2009).
+ADAPTIVE_MIN_SNR = 20.0
+
+#: Gaussian smoothing sigmas (pixels) the resolved baseline tries in turn.
+ADAPTIVE_SCALES = (0.0, 1.0, 2.0, 4.0, 8.0)
+
 __all__ = [
+    "ADAPTIVE_MIN_SNR",
+    "ADAPTIVE_SCALES",
     "ColourMassToLight",
     "COLOUR_RELATIONS",
     "CHABRIER_FROM_DIET_SALPETER",
@@ -268,9 +278,35 @@ def colour_mass_total(cutout, geometry=None, *, k=2.0, relation=DEFAULT_TOTAL_RE
     return (mass_to_light * luminosity).to(u.Msun)
 
 
-def colour_mass_map(cutout, *, relation=DEFAULT_MAP_RELATION):
+def _gaussian_smooth(image, sigma):
+    """A flux-conserving Gaussian smoothing (sigma in pixels; 0: the image itself)."""
+    if sigma <= 0:
+        return np.asarray(image, dtype=float)
+    return convolve_fft(image, Gaussian2DKernel(sigma), boundary="fill", fill_value=0.0,
+                        normalize_kernel=True)
+
+
+def _gaussian_smooth_variance(variance, sigma):
+    """The variance of `_gaussian_smooth` of independent pixels: smoothed by the squared kernel."""
+    if sigma <= 0:
+        return np.asarray(variance, dtype=float)
+    kernel = Gaussian2DKernel(sigma)
+    kernel.normalize()
+    return np.clip(convolve_fft(variance, kernel.array**2, boundary="fill", fill_value=0.0,
+                                normalize_kernel=False), 0.0, None)
+
+
+def colour_mass_map(cutout, *, relation=DEFAULT_MAP_RELATION, min_snr=ADAPTIVE_MIN_SNR,
+                    scales=ADAPTIVE_SCALES):
     """
     Stellar-mass surface-density map from each pixel's colour.
+
+    As Zibetti et al. (2009) did with ADAPTSMOOTH, every pixel's colour and
+    luminosity are measured on the least-smoothed version of the images in
+    which the pixel reaches ``min_snr`` in every band the relation needs
+    (Gaussian smoothing of increasing width, ``scales``); a pixel that never
+    does is empty. Without a variance, each band's noise is the sigma-clipped
+    rms of its pixels (the sky dominates a cutout of 10 half radii).
 
     Parameters
     ----------
@@ -278,21 +314,46 @@ def colour_mass_map(cutout, *, relation=DEFAULT_MAP_RELATION):
         Image with the relation's bands, a redshift and a physical pixel scale.
     relation : str or `ColourMassToLight`
         One of `COLOUR_RELATIONS` (default Zibetti et al. 2009, g - i, L_r).
+    min_snr : float
+        S/N per pixel that the colour needs (Zibetti et al.: 20 in g and i).
+    scales : sequence of float
+        Gaussian sigmas in pixels tried in turn (0: no smoothing).
 
     Returns
     -------
     maps : `~picasso.PropertyMaps`
-        A ``stellar_mass`` map on the cutout's grid and WCS; pixels without
-        positive flux in every band the relation needs (noise, sky) are empty
-        (zero and masked).
+        A ``stellar_mass`` map on the cutout's grid and WCS; pixels that
+        reach the S/N at no scale, or without positive flux in every band the
+        relation needs, are empty (zero and masked). ``meta['smoothing']``
+        counts the pixels measured at each scale.
     """
     relation = _relation(relation)
     _check_cutout(cutout, relation, need_kpc=True)
     images = {band: _nanomaggies(cutout, band) for band in relation.bands}
-    colour = _colour(images[relation.blue], images[relation.red])
-    luminosity = band_luminosity(images[relation.band] * u.nanomaggy, relation.band,
-                                 cutout.redshift, cutout.cosmology)
-    empty = ~np.isfinite(colour) | (luminosity.value <= 0)
+    if cutout.variance is not None:
+        variances = {band: cutout.variance[cutout.bands.index(band)].to_value(u.nanomaggy**2)
+                     for band in relation.bands}
+    else:
+        variances = {band: np.full(images[band].shape,
+                                   sigma_clipped_stats(images[band], sigma=3.0)[2] ** 2)
+                     for band in relation.bands}
+    smoothed = {band: np.full(images[band].shape, np.nan) for band in relation.bands}
+    done = np.zeros(images[relation.band].shape, bool)
+    counts = {}
+    for sigma in scales:
+        level = {band: _gaussian_smooth(images[band], sigma) for band in relation.bands}
+        good = ~done
+        for band in relation.bands:
+            noise = np.sqrt(_gaussian_smooth_variance(variances[band], sigma))
+            good &= level[band] >= min_snr * noise
+        for band in relation.bands:
+            smoothed[band][good] = level[band][good]
+        counts[float(sigma)] = int(good.sum())
+        done |= good
+    colour = _colour(smoothed[relation.blue], smoothed[relation.red])
+    luminosity = band_luminosity(np.nan_to_num(smoothed[relation.band]) * u.nanomaggy,
+                                 relation.band, cutout.redshift, cutout.cosmology)
+    empty = ~done | ~np.isfinite(colour) | (luminosity.value <= 0)
     log_ml = np.where(empty, 0.0, relation.log_mass_to_light(np.where(empty, 0.0, colour)))
     mass = np.where(empty, 0.0, 10**log_ml * luminosity.value) * u.Msun
     density = mass / cutout.pixel_scale_kpc**2
@@ -301,5 +362,6 @@ def colour_mass_map(cutout, *, relation=DEFAULT_MAP_RELATION):
         wcs=cutout.wcs,
         pixel_scale=cutout.pixel_scale_kpc,
         mask={"stellar_mass": empty},
-        meta={"baseline": relation.name, "reference": relation.reference},
+        meta={"baseline": relation.name, "reference": relation.reference,
+              "smoothing": counts},
     )

@@ -10,7 +10,7 @@ import logging
 
 import astropy.units as u
 
-__all__ = ["add_arguments", "run", "parse_quantity", "parse_band_fwhm"]
+__all__ = ["add_arguments", "run", "parse_quantity", "parse_band_fwhm", "parse_target_psf"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,32 @@ def parse_band_fwhm(text):
     return result
 
 
+def parse_target_psf(text):
+    """
+    Parse ``--target-psf``: a quantity, ``auto``, ``widest`` or ``none``.
+
+    Parameters
+    ----------
+    text : str or None
+        `None` gives the library's default
+        (`picasso.io.sdss.DEFAULT_TARGET_PSF_FWHM`).
+
+    Returns
+    -------
+    target : `~astropy.units.Quantity`, str or None
+    """
+    from ..io.sdss import DEFAULT_TARGET_PSF_FWHM
+
+    if text is None:
+        return DEFAULT_TARGET_PSF_FWHM
+    target = text.strip().lower()
+    if target == "none":
+        return None
+    if target in ("auto", "widest"):
+        return target
+    return parse_quantity(text, "--target-psf")
+
+
 def add_arguments(parser):
     """Add the ``--sdss-frames`` options to the ``picasso predict`` parser."""
     group = parser.add_argument_group(
@@ -83,9 +109,10 @@ def add_arguments(parser):
                                        "(default: 10 half-light radii)")
     group.add_argument("--r-half", dest="r_half",
                        help="half-light radius, e.g. '4 arcsec' (default: measured on r)")
-    group.add_argument("--target-psf", dest="target_psf", default="1 kpc",
-                       help="common PSF FWHM ('1 kpc', '1.8 arcsec', 'widest' or 'none'; "
-                            "default 1 kpc as in the training mocks)")
+    group.add_argument("--target-psf", dest="target_psf", default=None,
+                       help="common PSF FWHM ('1 kpc', '1.8 arcsec', 'auto', 'widest' or "
+                            "'none'; default: picasso.io.sdss.DEFAULT_TARGET_PSF_FWHM, 'auto': "
+                            "1 kpc where no band is wider, else the widest band's)")
     group.add_argument("--band-psf-fwhm", dest="band_psf_fwhm",
                        help="PSF FWHM of the frames in arcsec per band, e.g. "
                             "'u=1.6,g=1.5,r=1.4,i=1.3,z=1.3' (default: typical SDSS values)")
@@ -119,13 +146,7 @@ def cutout_from_args(args, size):
                (("--ra", args.ra), ("--dec", args.dec), ("--z", args.redshift)) if value is None]
     if missing:
         raise ValueError(f"--sdss-frames needs {', '.join(missing)}")
-    target = args.target_psf.strip().lower()
-    if target == "none":
-        target_psf = None
-    elif target == "widest":
-        target_psf = "widest"
-    else:
-        target_psf = parse_quantity(args.target_psf, "--target-psf")
+    target_psf = parse_target_psf(args.target_psf)
     return cutout_from_frames(
         args.sdss_frames,
         args.ra * u.deg,

@@ -39,6 +39,7 @@ from ..cutout import GalaxyCutout
 from ..maps import PropertyMaps
 from ..properties import BANDS, PROPERTIES
 from ..radius import HalfRadius
+from ..utils.scales import to_length
 from ..utils.version import version
 
 __all__ = ["DatasetWriter", "PairDataset", "FORMAT", "FORMAT_VERSION", "REQUIRED_COLUMNS"]
@@ -469,6 +470,24 @@ class PairDataset:
         return self._table["pixel_scale_kpc"][self.indices] * u.kpc
 
     @property
+    def psf_fwhm_pixels(self):
+        """
+        `numpy.ndarray` or None: PSF FWHM of every pair's image in its pixels.
+
+        From the ``psf_fwhm_pixels`` column, or, for datasets written before it
+        existed, from the observing set-up in the generator record (one PSF
+        for every pair); `None` when neither says.
+        """
+        if "psf_fwhm_pixels" in self._table.dtype.names:
+            return np.asarray(self._table["psf_fwhm_pixels"][self.indices], dtype=np.float64)
+        try:
+            observing = json.loads(_attr_text(self.attrs["generator"]))["observing"]
+            fwhm = to_length(u.Quantity(observing["psf_fwhm"]), float(observing["redshift"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return (fwhm / self.pixel_scale_kpc).decompose().value
+
+    @property
     def galaxy_ids(self):
         """ndarray: galaxy id of every pair (views of a galaxy share it)."""
         return self._table["galaxy_id"][self.indices]
@@ -507,6 +526,7 @@ class PairDataset:
         cutout : `~picasso.GalaxyCutout`
         """
         row = self._row(item)
+        psf = self.psf_fwhm_pixels
         r_half = None
         if "r_half_3d_kpc" in row.dtype.names and np.isfinite(row["r_half_3d_kpc"]):
             r_half = HalfRadius(row["r_half_3d_kpc"] * u.kpc, "mass_3d")
@@ -515,6 +535,7 @@ class PairDataset:
             self.bands,
             pixel_scale=row["pixel_scale_kpc"] * u.kpc,
             redshift=row["redshift"],
+            psf_fwhm=None if psf is None else psf[item] * row["pixel_scale_kpc"] * u.kpc,
             r_half=r_half,
             meta={"galaxy_id": int(row["galaxy_id"]), "view": int(row["view"])},
         )

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Child of a galaxy's seed sequence that seeds its views (0: properties, 1: particles).
 VIEW_STREAM = 2
+#: Child that draws its redshift and PSF when the observing set-up gives ranges.
+OBSERVING_STREAM = 3
 
 #: Seconds between a worker's checks that the process that started it is alive.
 PARENT_CHECK_INTERVAL = 0.5
@@ -73,6 +75,33 @@ def _galaxy_seed(universe, index):
     return int(state >> np.uint64(1))
 
 
+def galaxy_observing(config, seed):
+    """
+    One galaxy's observing set-up: its redshift and PSF drawn where the set-up gives ranges.
+
+    Parameters
+    ----------
+    config : `~picasso.mock.observe.ObservingConfig`
+        With ``redshift_range`` and/or ``psf_fwhm_range`` for a set of
+        galaxies at many distances and resolutions.
+    seed : `numpy.random.SeedSequence` or int
+        The galaxy's observing stream.
+
+    Returns
+    -------
+    config : `~picasso.mock.observe.ObservingConfig`
+        With this galaxy's ``redshift`` and ``psf_fwhm`` and no ranges.
+    """
+    rng = np.random.default_rng(seed)
+    changes = {}
+    if config.redshift_range is not None:
+        changes["redshift"] = float(rng.uniform(*config.redshift_range))
+    if config.psf_fwhm_range is not None:
+        low, high = np.log(config.psf_fwhm_range.value)
+        changes["psf_fwhm"] = float(np.exp(rng.uniform(low, high))) * config.psf_fwhm_range.unit
+    return config.replace(redshift_range=None, psf_fwhm_range=None, **changes)
+
+
 def galaxy_pairs(universe, index, config, views=4):
     """
     All views of one galaxy as arrays ready for a `~picasso.io.dataset.DatasetWriter`.
@@ -92,12 +121,13 @@ def galaxy_pairs(universe, index, config, views=4):
         (properties, N, N) with -100 in empty pixels, and the table row.
     """
     particles = universe.particles(index)
-    sequence = universe.seed_sequence(index).spawn(VIEW_STREAM + 1)[VIEW_STREAM]
+    streams = universe.seed_sequence(index).spawn(OBSERVING_STREAM + 1)
+    config = galaxy_observing(config, streams[OBSERVING_STREAM])
     summary = particles.meta["properties"]
     seed = _galaxy_seed(universe, index)
     pairs = []
     for view, (cutout, truth) in enumerate(
-        observe_views(particles, config, seed=sequence, views=views)
+        observe_views(particles, config, seed=streams[VIEW_STREAM], views=views)
     ):
         row = {
             "galaxy_id": int(index),
@@ -109,6 +139,7 @@ def galaxy_pairs(universe, index, config, views=4):
             "r_half_3d_kpc": truth.meta["r_half_3d"].to(u.kpc),
             "fov_kpc": truth.meta["fov"].to(u.kpc),
             "inclination_deg": truth.meta["inclination"] * u.deg,
+            "psf_fwhm_pixels": float(np.max(cutout.psf_fwhm_pixels)),
         }
         for name in PROPERTIES.names:
             row[f"total_{name}"] = truth.total(name)

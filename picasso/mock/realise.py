@@ -17,12 +17,14 @@ from scipy.special import gammaincinv
 
 from ..particles import HYDROGEN_MASS_FRACTION, GasCells, StarParticles
 from .relations import (
+    HI_SATURATION_SURFACE_DENSITY,
     KENNICUTT1998,
     SOLAR_METALLICITY_ASPLUND,
     SOLAR_METALLICITY_BC03,
     SOLAR_OXYGEN_ABUNDANCE,
-    blitz_rosolowsky_molecular_ratio,
+    hi_surface_density_profile,
     mass_loss_fraction,
+    wang2016_hi_radius,
 )
 
 __all__ = ["realise_galaxy", "random_rotation", "tidal_stretch", "MIN_PARTICLES"]
@@ -373,15 +375,37 @@ def _realise_gas(
     """Cold gas disc (HI + H2, star forming) and hot halo gas of one galaxy."""
     cell_mass = particle_mass * universe.gas_particle_mass_ratio
     h_star = props.disc_scale_length
-    h_gas = h_star * props.gas_scale_length_ratio
-    cold_mass = (10**props.log_hi_mass + 10**props.log_h2_mass) / HYDROGEN_MASS_FRACTION
+    # H2 on the stellar disc (Leroy et al. 2008; Regan et al. 2001), HI in a flat-topped
+    # disc saturated at ~9 Msun / pc^2 that reaches the HI size-mass relation (Bigiel et
+    # al. 2008; Wang et al. 2016): both in hydrogen mass.
+    h_h2 = h_star * props.gas_scale_length_ratio
+    hi_mass, h2_mass = 10**props.log_hi_mass, 10**props.log_h2_mass
+    hi_sigma0, h_hi = hi_surface_density_profile(props.log_hi_mass)
+    saturation = HI_SATURATION_SURFACE_DENSITY
+
+    def hydrogen_surface_densities(r):
+        """Sigma_HI and Sigma_H2 at radius r (kpc), Msun / pc^2."""
+        sigma_hi = np.minimum(saturation, hi_sigma0 * np.exp(-r / h_hi))
+        sigma_h2 = h2_mass / (2 * np.pi * h_h2**2) * np.exp(-r / h_h2) / 1e6
+        return sigma_hi, sigma_h2
+
+    cold_mass = (hi_mass + h2_mass) / HYDROGEN_MASS_FRACTION
     hot_mass = 10**props.log_hot_gas_mass
     n_cold = int(np.clip(round(cold_mass / cell_mass), 50, universe.max_gas_cells))
     n_hot = int(np.clip(round(hot_mass / cell_mass), 50, universe.max_gas_cells // 4))
 
-    # Cold disc: exponential, thin, flaring; a fraction in arms and in clumps (dense).
-    radius = _exponential_radius(rng, n_cold, h_gas)
-    flare = np.exp(radius / (2.5 * h_gas))
+    # Cold disc: each cell from the H2 or the HI disc, thin, flaring; some in arms and clumps.
+    # HI discs end soon after the 1 Msun / pc^2 radius: the profile is cut at twice it.
+    grid = np.linspace(0.0, 2.0 * float(wang2016_hi_radius(props.log_hi_mass)), 2048)
+    hi_cdf = np.cumsum(np.minimum(saturation, hi_sigma0 * np.exp(-grid / h_hi)) * grid)
+    hi_cdf /= hi_cdf[-1]
+    molecular_cell = rng.uniform(size=n_cold) < h2_mass / (hi_mass + h2_mass)
+    radius = np.where(
+        molecular_cell,
+        _exponential_radius(rng, n_cold, h_h2),
+        np.interp(rng.uniform(size=n_cold), hi_cdf, grid),
+    )
+    flare = np.exp(radius / (4.0 * h_star))
     height = _sech2_height(rng, n_cold, 0.12 * rng.uniform(0.7, 1.4) * flare)
     dense_probability = np.exp(-radius / (1.5 * h_star)) * 0.8
     dense = rng.uniform(size=n_cold) < dense_probability
@@ -399,16 +423,10 @@ def _realise_gas(
             ]
             enhancement[in_clump] = 4.0
     r_cold = np.hypot(cold_pos[:, 0], cold_pos[:, 1])
-    mean_sigma_gas = (
-        cold_mass / (2 * np.pi * h_gas**2) * np.exp(-r_cold / h_gas) / 1e6
-    )  # Msun / pc^2
-    sigma_gas = mean_sigma_gas * enhancement
-    disc_star_mass = 10**props.log_stellar_mass * (1.0 - props.bulge_fraction)
-    sigma_star = disc_star_mass / (2 * np.pi * h_star**2) * np.exp(-r_cold / h_star) / 1e6
-    ratio = blitz_rosolowsky_molecular_ratio(
-        sigma_gas, sigma_star, max(props.disc_scale_height, 0.05) * 1e3
-    )
-    molecular = ratio / (1.0 + ratio)
+    sigma_hi, sigma_h2 = hydrogen_surface_densities(r_cold)
+    # Every cell carries the local molecular share, so the disc holds the drawn H2 mass.
+    molecular = sigma_h2 / np.maximum(sigma_hi + sigma_h2, 1e-30)
+    sigma_gas = (sigma_hi + sigma_h2) / HYDROGEN_MASS_FRACTION * enhancement  # Msun / pc^2
     # Kennicutt-Schmidt: SFR per unit gas mass ~ Sigma_gas^0.4 above the threshold.
     ks = KENNICUTT1998
     # Only dense (arm and clump) gas forms stars, like the density threshold of simulations.

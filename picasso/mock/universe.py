@@ -99,6 +99,7 @@ from .realise import random_rotation, realise_galaxy, tidal_stretch
 from .relations import (
     baldry2012_mass_function,
     gallazzi2005_metallicity,
+    passive_metallicity_offset,
     quenched_fraction,
     shen2003_size,
     speagle2014_main_sequence,
@@ -332,7 +333,7 @@ class Universe:
         max_star_particles=40000,
         gas_particle_mass_ratio=0.5,
         max_gas_cells=12000,
-        stellar_metallicity_offset=-0.15,
+        stellar_metallicity_offset=0.0,
     ):
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
@@ -511,6 +512,10 @@ class Universe:
         n_clumps = int(rng.poisson(4.0 + 8.0 * min(ssfr_excess, 3.0))) if star_forming_disc else 0
 
         z_median, z_sigma = gallazzi2005_metallicity(log_mass)
+        # Gallazzi et al. (2005) describe all galaxies together; passive galaxies are
+        # richer than star-forming ones of the same mass, so the relation is split by
+        # that difference around its mean (no extra draw).
+        z_median = z_median + passive_metallicity_offset(log_mass, quenched)
         log_stellar_metallicity = float(
             z_median + self.stellar_metallicity_offset + rng.normal(0.0, float(z_sigma))
         )
@@ -539,11 +544,18 @@ class Universe:
         depletion_time = float(10 ** rng.normal(0.0, 0.25))
         log_h2_mass = float(log_sfr + np.log10(depletion_time * 1e9))
         log_hot_gas_mass = float(log_mass + rng.normal(-1.6, 0.35))
-        gas_scale_length_ratio = float(rng.uniform(1.4, 2.0))
+        gas_scale_length_ratio = float(rng.uniform(0.8, 1.2))
         if rng.uniform() < 0.4:
             burst_fraction = float(10 ** rng.uniform(-2.5, -0.6))
             burst_lookback = float(10 ** rng.uniform(np.log10(0.15), np.log10(5.0)))
             burst_duration = float(rng.uniform(0.05, 0.3))
+            if quenched:
+                # Star formation, bursts included, stops when a galaxy quenches: the
+                # burst of a quenched galaxy happened before its quench (the same draw,
+                # counted back from the quench), never after it.
+                burst_lookback = float(
+                    min(quench_lookback + burst_lookback, t0 - sfh_start - 0.5)
+                )
         else:
             burst_fraction = burst_lookback = burst_duration = 0.0
 

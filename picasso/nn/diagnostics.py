@@ -67,19 +67,14 @@ independent symptom (members disagree off their training distribution) and
 is reported, not thresholded.
 """
 
-import json
 import logging
 import math
 import warnings
 from dataclasses import dataclass, field
 
-import astropy.units as u
 import numpy as np
-from astropy.cosmology import Planck18
 from astropy.stats import mad_std
 from astropy.utils.exceptions import AstropyUserWarning
-
-from ..utils.scales import to_length
 
 __all__ = [
     "PicassoOODWarning",
@@ -514,26 +509,19 @@ def _channels(available, wanted):
 
 
 def _training_psf_pixels(pairs, indices):
-    """PSF FWHM of training pairs in their pixels, from the generator record (NaN if unknown)."""
-    unknown = np.full(len(indices), np.nan)
-    generator = (getattr(pairs, "attrs", None) or {}).get("generator")
-    if isinstance(generator, bytes):
-        generator = generator.decode()
-    try:
-        observing = json.loads(generator)["observing"] if isinstance(generator, str) else {}
-        fwhm = u.Quantity(observing["psf_fwhm"])
-        redshift = float(observing["redshift"])
-        pixel = u.Quantity(pairs.table["pixel_scale_kpc"], u.kpc)[indices]
-    except (KeyError, TypeError, ValueError, json.JSONDecodeError):
+    """PSF FWHM of training pairs in their pixels (NaN where the pairs do not say)."""
+    psf = getattr(pairs, "psf_fwhm_pixels", None)
+    if psf is None:
         log.info("the training PSF is not recorded with the pairs: no resolution feature")
-        return unknown
-    fwhm = to_length(fwhm, redshift, Planck18)
-    return np.asarray((fwhm / pixel).decompose().value, dtype=np.float64)
+        return np.full(len(indices), np.nan)
+    return np.asarray(psf, dtype=np.float64)[indices]
 
 
 def psf_fwhm_pixels(cutout):
     """
-    The PSF FWHM of a cutout in its pixels (NaN when the cutout does not say).
+    The PSF FWHM of a cutout in its pixels: its widest band's (NaN when the cutout does not say).
+
+    The same number a model told the PSF takes (`~picasso.nn.transforms.InputTransform`).
 
     Parameters
     ----------
@@ -543,17 +531,8 @@ def psf_fwhm_pixels(cutout):
     -------
     fwhm : float
     """
-    fwhm = cutout.psf_fwhm
-    if fwhm is None:
-        return np.nan
-    fwhm = u.Quantity(fwhm)
-    fwhm = fwhm if fwhm.isscalar else np.median(fwhm)
-    scale = cutout.pixel_scale_kpc if fwhm.unit.is_equivalent(u.kpc) else cutout.pixel_scale
-    if scale is None:
-        return np.nan
-    ratio = fwhm / scale
-    value = ratio.to_value(u.pix) if ratio.unit.is_equivalent(u.pix) else ratio.decompose().value
-    return float(value)
+    fwhm = cutout.psf_fwhm_pixels
+    return np.nan if fwhm is None else float(np.max(fwhm))
 
 
 def _statistics_of(model_or_statistics):

@@ -98,6 +98,11 @@ class Model:
                 f"the input transform's bands {''.join(transform.bands)} differ from the "
                 f"network's {''.join(network.config.in_bands)}"
             )
+        if transform.conditions != network.config.conditions:
+            raise ValueError(
+                f"the input transform's conditions {transform.conditions} differ from the "
+                f"network's {network.config.conditions}"
+            )
         self.transform = transform
         self.image_size = int(image_size)
         if self.image_size % network.config.divisor:
@@ -298,8 +303,9 @@ class Model:
         Returns
         -------
         flux_per_kpc2 : `numpy.ndarray`
-            float32 ``(n_bands, N, N)``: `InputTransform.from_cutout`, the
-            input before the logarithm.
+            float32 ``(n_bands + n_conditions, N, N)``:
+            `~picasso.nn.transforms.InputTransform.from_cutout`, the input
+            before the logarithm.
 
         Raises
         ------
@@ -338,7 +344,8 @@ class Model:
         Parameters
         ----------
         images : array-like or sequence of arrays
-            ``(n, n_bands, N, N)`` moved flux per kpc2 (`input_flux`).
+            ``(n, n_planes, N, N)`` moved flux per kpc2 and condition planes
+            (`input_flux`).
         batch_size : int
         device : str or `torch.device`, optional
             Default: where the model is.
@@ -409,6 +416,11 @@ class Model:
             return np.empty((0, n_properties, 0, 0), dtype=np.float32), None
         if not np.all(np.isfinite(log10_maps)):
             raise FloatingPointError("the network produced non-finite values; the model is broken")
+        scale = self.info.get("uncertainty_scale")
+        if sigmas is not None and scale:
+            # calibrated on held-out pairs (picasso.studies.calibration.fit_uncertainty_scale)
+            factors = np.array([scale.get(name, 1.0) for name in self.properties], np.float32)
+            sigmas *= factors[None, :, None, None]
         return log10_maps, sigmas
 
     @property

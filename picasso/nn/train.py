@@ -25,7 +25,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +36,12 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from ..properties import PROPERTIES
 from ..utils.atomic import atomic_path
 from .diagnostics import STATISTICS_KEY, training_statistics
-from .loss import EMPTY_WEIGHT, LOSSES
+from .loss import EMPTY_WEIGHT, LOSSES, block_sum_loss
 from .model import Model
 from .model_file import MODEL_FILENAME
 from .transforms import (
     DEFAULT_FLUX_FLOOR,
+    EMPTY_THRESHOLD,
     InputTransform,
     d4_transform,
     pair_redshifts,
@@ -135,6 +136,16 @@ class TrainConfig:
         validate and save as after a full epoch): a fixed wall-clock budget,
         as ``picasso demo`` trains, instead of a fixed number of epochs. Runs
         with a budget are not reproducible step for step.
+    floor_at_zero : bool
+        Normalise the input so that empty sky is 0
+        (`~picasso.nn.transforms.InputTransform`); runs recorded before this
+        setting existed resume without it.
+    block_weights : dict
+        Weight of the mass-conserving block-sum term of the loss per property
+        (`picasso.nn.loss.block_sum_loss`); properties not named get none.
+    init_output_bias : bool
+        Start the output layer's bias at the mean log10 of the training
+        truth, so the network predicts plausible values from its first step.
     """
 
     epochs: int = 13
@@ -159,6 +170,9 @@ class TrainConfig:
     checkpoint_every: int = 0
     compile: bool = False
     time_budget: float | None = None
+    floor_at_zero: bool = True
+    block_weights: dict = field(default_factory=dict)
+    init_output_bias: bool = True
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "test_every"):
@@ -200,14 +214,17 @@ class TrainConfig:
         """
         Build from `to_dict` output; unknown keys raise `ValueError`.
 
-        Settings written before ``reference_redshift`` existed had no distance
-        normalisation, so a missing key reads as `None`.
+        Settings written before ``reference_redshift``, ``floor_at_zero``,
+        ``block_weights`` and ``init_output_bias`` existed had none of them,
+        so a missing key reads as what those runs did.
         """
-        known = {field.name for field in fields(cls)}
+        known = {item.name for item in fields(cls)}
         unknown = set(config) - known
         if unknown:
             raise ValueError(f"unknown training setting(s) {sorted(unknown)}")
-        return cls(**{"reference_redshift": None, **config})
+        before = {"reference_redshift": None, "floor_at_zero": False, "block_weights": {},
+                  "init_output_bias": False}
+        return cls(**{**before, **config})
 
 
 #: Named (architecture, training settings) pairs: ``'paper'`` is the paper's
@@ -241,8 +258,8 @@ def preset(name, **overrides):
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; presets are {', '.join(PRESETS)}")
     model_config, train_config = PRESETS[name]
-    model_fields = {field.name for field in fields(UNetConfig)}
-    train_fields = {field.name for field in fields(TrainConfig)}
+    model_fields = {item.name for item in fields(UNetConfig)}
+    train_fields = {item.name for item in fields(TrainConfig)}
     unknown = set(overrides) - model_fields - train_fields
     if unknown:
         raise ValueError(f"unknown setting(s) {sorted(unknown)}")
@@ -398,6 +415,8 @@ class NetworkDataset(Dataset):
         select_band_channels(np.zeros((len(self.source_bands), 1, 1)), self.source_bands,
                              transform.bands)
         self._scale = transform.pair_scales(pairs, self.indices).astype(np.float32)
+        self._conditions = (transform.pair_conditions(pairs, self.indices)
+                            if transform.conditions else None)
         self.augment = bool(augment)
         self.seed = int(seed)
         self.epoch = 0
@@ -414,7 +433,10 @@ class NetworkDataset(Dataset):
         pair = self.pairs[index]
         image = select_band_channels(np.asarray(pair["image"], dtype=np.float32),
                                      self.source_bands, self.transform.bands)
-        image = self.transform.normalise(image * self._scale[item])
+        image = image * self._scale[item]
+        if self._conditions is not None:
+            image = self.transform.with_conditions(image, self._conditions[item])
+        image = self.transform.normalise(image)
         truth = np.asarray(pair["truth"], dtype=np.float32)[self._property_index]
         if self.augment:
             k = random_symmetry(self.seed, self.epoch, index)
@@ -575,7 +597,8 @@ class Trainer:
         self.transform = InputTransform(
             bands=model_config.in_bands, flux_unit=pairs.flux_unit,
             flux_floor=self.config.flux_floor, reference_redshift=self._reference_redshift(),
-            keep_bands=self.config.keep_bands,
+            keep_bands=self.config.keep_bands, conditions=model_config.conditions,
+            floor_at_zero=self.config.floor_at_zero,
         )
         common = dict(transform=self.transform, properties=model_config.properties,
                       seed=self.config.seed)
@@ -584,8 +607,18 @@ class Trainer:
         self.validation_data = NetworkDataset(pairs, self.split.validation, augment=False,
                                               **common)
 
+        unknown = set(self.config.block_weights) - set(model_config.properties)
+        if unknown:
+            raise ValueError(f"block_weights names properties the network does not predict: "
+                             f"{sorted(unknown)}")
+        self._block_weights = ([float(self.config.block_weights.get(name, 0.0))
+                                for name in model_config.properties]
+                               if any(self.config.block_weights.values()) else None)
         torch.manual_seed(self.config.seed)
-        self.network = UNet(model_config).to(self.device)
+        self.network = UNet(model_config)
+        if self.config.init_output_bias:
+            self._initialise_output_bias()
+        self.network = self.network.to(self.device)
         if self.channels_last:
             self.network = self.network.to(memory_format=torch.channels_last)
         self.model = self.network
@@ -775,8 +808,24 @@ class Trainer:
     def _loss(self, prediction, log_sigma, truth, reduction="mean"):
         kwargs = {"empty_weight": self.config.empty_weight, "reduction": reduction}
         if self.config.loss == "gaussian_nll":
-            return self.loss_function(prediction, log_sigma, truth, **kwargs)
-        return self.loss_function(prediction, truth, **kwargs)
+            loss = self.loss_function(prediction, log_sigma, truth, **kwargs)
+        else:
+            loss = self.loss_function(prediction, truth, **kwargs)
+        if self._block_weights is not None:
+            loss = loss + block_sum_loss(prediction, truth, self._block_weights)
+        return loss
+
+    def _initialise_output_bias(self, n_sample=256):
+        """Start the output bias at the mean log10 truth of the training pairs, per property."""
+        truth = np.stack([self.train_data[int(i)][1].numpy() for i in
+                          np.linspace(0, len(self.train_data) - 1,
+                                      min(n_sample, len(self.train_data))).astype(int)])
+        known = truth > EMPTY_THRESHOLD
+        with torch.no_grad():
+            for channel in range(truth.shape[1]):
+                values = truth[:, channel][known[:, channel]]
+                if values.size:
+                    self.network.head.bias[channel] = float(values.mean())
 
     def train_epoch(self):
         """Train from the current position to the end of the current epoch."""

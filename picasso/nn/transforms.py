@@ -29,6 +29,7 @@ from astropy.cosmology import Cosmology, Planck18
 
 from ..properties import BANDS, LOG10_EMPTY
 from ..utils.fits import cosmology_from_string, cosmology_to_string
+from .unet import CONDITIONS
 
 __all__ = [
     "DEFAULT_FLUX_FLOOR",
@@ -56,6 +57,9 @@ EMPTY_THRESHOLD = LOG10_EMPTY / 2
 
 #: Number of symmetries of the square.
 N_SYMMETRIES = 8
+
+#: How each condition plane is computed from its raw value.
+_CONDITION_FORMULA = {"psf_fwhm": "ln(PSF FWHM / pixel)", "redshift": "10 z"}
 
 
 def _is_torch(array):
@@ -117,12 +121,17 @@ class InputTransform:
     2. multiplied by `distance_factor` from the galaxy's redshift to
        `reference_redshift` in `cosmology` (when a reference is set), so one
        network serves galaxies at any distance;
-    3. ``ln(max(flux, flux_floor))`` (`normalize_flux`), as the authors did;
+    3. ``ln(max(flux, flux_floor))`` (`normalize_flux`), as the authors did,
+       less ``ln(flux_floor)`` with ``floor_at_zero`` so that empty sky is 0,
+       the value a convolution's zero padding adds at the image border;
     4. the channels of bands not in `keep_bands` zeroed (the authors' band
-       studies), when set.
+       studies), when set;
+    5. one constant plane per observing condition (`conditions`): the PSF
+       FWHM as ``ln(FWHM / pixel)``, the redshift as ``10 z``.
 
     Steps 1-2 give `flux_per_kpc2` (a physical quantity: the out-of-distribution
-    statistics are computed on it); steps 3-4 are `normalise`.
+    statistics are computed on it); `from_cutout` stacks the raw condition
+    values after the bands; `normalise` does steps 3-5.
 
     Parameters
     ----------
@@ -140,6 +149,12 @@ class InputTransform:
         it).
     keep_bands : tuple of str or None
         Bands the model saw; the others are zeroed after normalisation.
+    conditions : tuple of str
+        Observing conditions after the bands (`~picasso.nn.unet.CONDITIONS`):
+        ``"psf_fwhm"``, ``"redshift"``.
+    floor_at_zero : bool
+        Subtract ``ln(flux_floor)`` so that empty sky is 0 (models written
+        before this existed did not).
     """
 
     bands: tuple
@@ -148,6 +163,8 @@ class InputTransform:
     reference_redshift: float | None = None
     cosmology: Cosmology = field(default_factory=lambda: Planck18)
     keep_bands: tuple | None = None
+    conditions: tuple = ()
+    floor_at_zero: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "bands", BANDS.validate(self.bands))
@@ -166,6 +183,11 @@ class InputTransform:
             keep = BANDS.validate(self.keep_bands)
             _band_indices(self.bands, keep, "keep_bands")
             object.__setattr__(self, "keep_bands", keep)
+        conditions = tuple(self.conditions)
+        unknown = [name for name in conditions if name not in CONDITIONS]
+        if unknown:
+            raise ValueError(f"unknown condition(s) {unknown}; known: {', '.join(CONDITIONS)}")
+        object.__setattr__(self, "conditions", conditions)
 
     @property
     def description(self):
@@ -175,7 +197,10 @@ class InputTransform:
                  f"* {1 + self.reference_redshift:g} / (1 + z)")
         zeroed = ("" if self.keep_bands is None else
                   f"; bands other than {''.join(self.keep_bands)} zeroed")
-        return f"ln(max(flux / pixel_area_kpc2{moved}, flux_floor)){zeroed}"
+        floor = " / flux_floor" if self.floor_at_zero else ""
+        planes = "".join(f"; plane {name}: {_CONDITION_FORMULA[name]}"
+                         for name in self.conditions)
+        return f"ln(max(flux / pixel_area_kpc2{moved}, flux_floor){floor}){zeroed}{planes}"
 
     def scale(self, pixel_scale_kpc, redshift=None):
         """
@@ -280,7 +305,101 @@ class InputTransform:
                 f"cannot convert the cutout's flux ({cutout.unit}) to the model's "
                 f"{self.flux_unit}: {error}"
             ) from None
-        return self.flux_per_kpc2(flux, cutout.pixel_scale_kpc, cutout.redshift)
+        flux = self.flux_per_kpc2(flux, cutout.pixel_scale_kpc, cutout.redshift)
+        if not self.conditions:
+            return flux
+        psf = cutout.psf_fwhm_pixels
+        if "psf_fwhm" in self.conditions and psf is None:
+            raise ValueError(
+                "the model is told the image's PSF, and the cutout does not say it; give the "
+                "cutout its PSF (GalaxyCutout(..., psf_fwhm=...)) and a pixel scale"
+            )
+        if "redshift" in self.conditions and cutout.redshift is None:
+            raise ValueError("the model is told the galaxy's redshift; give the cutout one")
+        values = self.condition_values(None if psf is None else np.max(psf), cutout.redshift)
+        return self.with_conditions(flux, values)
+
+    def condition_values(self, psf_fwhm_pixels=None, redshift=None):
+        """
+        The raw value of every condition plane (before `normalise`).
+
+        Parameters
+        ----------
+        psf_fwhm_pixels : float or array-like, optional
+            PSF FWHM in pixels (one per image).
+        redshift : float or array-like, optional
+
+        Returns
+        -------
+        values : `numpy.ndarray`
+            ``(n_conditions,)`` or ``(n_images, n_conditions)``.
+        """
+        given = {"psf_fwhm": psf_fwhm_pixels, "redshift": redshift}
+        columns = []
+        for name in self.conditions:
+            value = np.asarray(given[name], dtype=np.float64)
+            if not np.all(np.isfinite(value) & (value > 0)):
+                raise ValueError(f"condition {name} must be positive and finite, got {value}")
+            columns.append(value)
+        return np.stack(columns, axis=-1) if columns else np.empty(0)
+
+    @staticmethod
+    def with_conditions(flux, values):
+        """
+        Stack constant condition planes after the band planes of one image.
+
+        Parameters
+        ----------
+        flux : `numpy.ndarray`
+            ``(n_bands, ny, nx)``.
+        values : array-like
+            ``(n_conditions,)`` raw values (`condition_values`).
+
+        Returns
+        -------
+        stacked : `numpy.ndarray`
+            float32 ``(n_bands + n_conditions, ny, nx)``.
+        """
+        values = np.asarray(values, dtype=np.float32)
+        planes = np.broadcast_to(values[:, None, None], (values.size, *flux.shape[-2:]))
+        return np.concatenate([np.asarray(flux, dtype=np.float32), planes])
+
+    def pair_conditions(self, pairs, indices=None):
+        """
+        The raw condition values of the pairs of a training dataset.
+
+        Parameters
+        ----------
+        pairs : `~picasso.io.dataset.PairDataset` or similar
+            With ``psf_fwhm_pixels`` and ``redshift`` columns in its ``table``
+            for the conditions the transform takes.
+        indices : array-like of int, optional
+
+        Returns
+        -------
+        values : `numpy.ndarray`
+            ``(n, n_conditions)``.
+
+        Raises
+        ------
+        ValueError
+            If a column the conditions need is missing.
+        """
+        table = pairs.table
+        indices = (np.arange(len(pairs)) if indices is None
+                   else np.asarray(indices, dtype=np.int64))
+        columns = {"psf_fwhm": "psf_fwhm_pixels", "redshift": "redshift"}
+        given = {}
+        for name in self.conditions:
+            if columns[name] not in table.colnames:
+                raise ValueError(
+                    f"the model takes the {name} of every image, and the pairs have no "
+                    f"{columns[name]!r} column; build them with picasso.mock.build_dataset or "
+                    "add the column"
+                )
+            given[name] = np.asarray(table[columns[name]], dtype=np.float64)[indices]
+        return self.condition_values(given.get("psf_fwhm"), given.get("redshift")).reshape(
+            len(indices), len(self.conditions))
 
     def pair_scales(self, pairs, indices=None):
         """
@@ -328,21 +447,38 @@ class InputTransform:
 
     def normalise(self, flux_per_kpc2):
         """
-        The network input from `flux_per_kpc2`: the logarithm and the band zeroing.
+        The network input: the logarithm, the band zeroing and the condition planes.
 
         Parameters
         ----------
         flux_per_kpc2 : `numpy.ndarray` or `torch.Tensor`
-            ``(..., n_bands, ny, nx)``.
+            ``(..., n_bands + n_conditions, ny, nx)``: `flux_per_kpc2`, with
+            the raw condition planes stacked after it (`from_cutout`).
 
         Returns
         -------
         network_input : same type, float32
         """
-        normalised = normalize_flux(flux_per_kpc2, self.flux_floor)
+        n_bands = len(self.bands)
+        bands = flux_per_kpc2[..., :n_bands, :, :]
+        normalised = normalize_flux(bands, self.flux_floor)
+        if self.floor_at_zero:
+            normalised = normalised - np.float32(np.log(self.flux_floor))
         if self.keep_bands is not None:
             normalised = zero_bands(normalised, self.bands, self.keep_bands)
-        return normalised
+        if not self.conditions:
+            return normalised
+        planes = []
+        for index, name in enumerate(self.conditions):
+            raw = flux_per_kpc2[..., n_bands + index:n_bands + index + 1, :, :]
+            if _is_torch(raw):
+                planes.append(torch.log(raw.float()) if name == "psf_fwhm" else 10 * raw.float())
+            else:
+                raw = np.asarray(raw, dtype=np.float32)
+                planes.append(np.log(raw) if name == "psf_fwhm" else 10 * raw)
+        if _is_torch(normalised):
+            return torch.cat([normalised, *planes], dim=-3)
+        return np.concatenate([normalised, *planes], axis=-3).astype(np.float32)
 
     @property
     def seen_bands(self):
@@ -368,6 +504,8 @@ class InputTransform:
             "reference_redshift": self.reference_redshift,
             "cosmology": cosmology_to_string(self.cosmology),
             "keep_bands": None if self.keep_bands is None else list(self.keep_bands),
+            "conditions": list(self.conditions),
+            "floor_at_zero": self.floor_at_zero,
             "formula": self.description,
         }
 
@@ -388,6 +526,9 @@ class InputTransform:
         record.pop("formula", None)
         if "cosmology" in record:
             record["cosmology"] = cosmology_from_string(record["cosmology"])
+        for key in ("bands", "keep_bands", "conditions"):
+            if record.get(key) is not None:
+                record[key] = tuple(record[key])
         return cls(**record)
 
 

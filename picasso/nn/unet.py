@@ -16,7 +16,10 @@ from torch import nn
 
 from ..properties import BANDS, PROPERTIES
 
-__all__ = ["UNetConfig", "UNet", "ConvBlock", "Down", "Up"]
+__all__ = ["UNetConfig", "UNet", "ConvBlock", "Down", "Up", "CONDITIONS"]
+
+#: Observing conditions a network can take as input planes (`UNetConfig.conditions`).
+CONDITIONS = ("psf_fwhm", "redshift")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ class UNetConfig:
     heteroscedastic : bool
         Add a second head that predicts the natural log of a per-pixel
         1-sigma uncertainty (in dex) for every property.
+    conditions : tuple of str
+        Observing conditions given to the network as constant input planes
+        after the bands, in this order (`CONDITIONS`): ``"psf_fwhm"`` (the
+        image's PSF FWHM in pixels) and ``"redshift"``. A network that knows
+        its image's resolution serves galaxies observed at any of the
+        resolutions it was trained on.
     """
 
     depth: int = 4
@@ -52,6 +61,7 @@ class UNetConfig:
     in_bands: tuple = BANDS.names
     properties: tuple = PROPERTIES.names
     heteroscedastic: bool = False
+    conditions: tuple = ()
 
     def __post_init__(self):
         for name in ("depth", "base_width", "growth"):
@@ -64,6 +74,17 @@ class UNetConfig:
             raise TypeError(
                 f"UNetConfig.heteroscedastic must be True or False, got {self.heteroscedastic!r}"
             )
+        conditions = tuple(self.conditions)
+        unknown = [name for name in conditions if name not in CONDITIONS]
+        if unknown or len(set(conditions)) != len(conditions):
+            raise ValueError(f"UNetConfig.conditions must be distinct names from {CONDITIONS}, "
+                             f"got {conditions!r}")
+        object.__setattr__(self, "conditions", conditions)
+
+    @property
+    def in_channels(self):
+        """int: input planes: one per band, then one per condition."""
+        return len(self.in_bands) + len(self.conditions)
 
     @property
     def widths(self):
@@ -80,6 +101,7 @@ class UNetConfig:
         config = asdict(self)
         config["in_bands"] = list(self.in_bands)
         config["properties"] = list(self.properties)
+        config["conditions"] = list(self.conditions)
         return config
 
     @classmethod
@@ -102,7 +124,7 @@ class UNetConfig:
                 f"{sorted(known)}"
             )
         config = dict(config)
-        for key in ("in_bands", "properties"):
+        for key in ("in_bands", "properties", "conditions"):
             if key in config:
                 config[key] = tuple(config[key])
         return cls(**config)
@@ -172,7 +194,7 @@ class UNet(nn.Module):
             raise TypeError(f"config must be a UNetConfig, got {type(config).__name__}")
         self.config = config
         widths = config.widths
-        self.inc = ConvBlock(len(config.in_bands), widths[0])
+        self.inc = ConvBlock(config.in_channels, widths[0])
         self.down = nn.ModuleList(Down(widths[k], widths[k + 1]) for k in range(config.depth))
         self.up = nn.ModuleList(Up(widths[k + 1], widths[k]) for k in reversed(range(config.depth)))
         n_properties = len(config.properties)
@@ -193,22 +215,22 @@ class UNet(nn.Module):
         Parameters
         ----------
         shape : tuple of int
-            ``(batch, bands, ny, nx)``.
+            ``(batch, channels, ny, nx)``.
 
         Raises
         ------
         ValueError
-            If the number of bands is wrong or a side is not a multiple of
+            If the number of channels is wrong or a side is not a multiple of
             ``2 ** depth``.
         """
         if len(shape) != 4:
             raise ValueError(
                 f"the network takes a 4-d batch (batch, bands, ny, nx), got shape {tuple(shape)}"
             )
-        n_bands = len(self.config.in_bands)
-        if shape[1] != n_bands:
+        if shape[1] != self.config.in_channels:
+            planes = ", ".join(self.config.in_bands + self.config.conditions)
             raise ValueError(
-                f"the network takes {n_bands} bands ({', '.join(self.config.in_bands)}), "
+                f"the network takes {self.config.in_channels} input planes ({planes}), "
                 f"got {shape[1]} channels"
             )
         divisor = self.config.divisor

@@ -14,10 +14,13 @@ over this module.
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+from astropy.convolution import Gaussian2DKernel, convolve_fft
+from astropy.stats import gaussian_fwhm_to_sigma
 from astropy.table import QTable
 
 from ..analysis.apertures import (
@@ -38,6 +41,7 @@ from ..analysis.metrics import (
     PAPER_COLOUR_ML_SIGMA,
     PAPER_HEADLINE,
     PopulationReport,
+    log_residual,
     radial_residual_percentiles,
     residual_statistics,
 )
@@ -58,6 +62,8 @@ __all__ = [
     "evaluate",
     "load_predictions",
     "R_HALF_MODES",
+    "VIEW_CLASSES",
+    "APERTURES",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,6 +72,16 @@ log = logging.getLogger(__name__)
 #: map, the authors' assumption (25 px at 256 px), or the dataset's
 #: ``r_half_kpc`` column (the simulation's projected stellar half-mass radius).
 R_HALF_MODES = ("measured", "authors", "table")
+
+#: How a view was chosen, from its index in a ``picasso.mock`` dataset (the first
+#: view of every galaxy is face-on, the second edge-on, the others random).
+VIEW_CLASSES = ("face-on", "edge-on", "random")
+
+#: The apertures every total is measured in: the paper's ellipse fitted on the true
+#: stellar-mass map, and a circle of the same semi-major axis, which does not depend on
+#: structure below the PSF (a thin edge-on disc's ellipse is narrower than the PSF).
+APERTURES = {"ellipse": "ellipse of semi-major axis k R_half (the paper's)",
+             "circle": "circle of radius k R_half (PSF-robust)"}
 
 #: Names of the baselines in tables and reports.
 _BASELINES = {
@@ -157,6 +173,13 @@ class Evaluation:
         Property name to its residual percentiles per annulus (Fig. 6).
     radial_baseline : `~astropy.table.QTable` or None
         The same for the per-pixel colour-M/L stellar mass.
+    comparison : dict
+        Stellar mass per galaxy of the model beside the colour-M/L methods and
+        the PSF-limited oracle, per aperture (`APERTURES`) and view class
+        (`VIEW_CLASSES`); see `_comparison`.
+    pixels_at_resolution : `~astropy.table.QTable` or None
+        Per-pixel residuals against the truth at the image's resolution
+        (`at_image_resolution`), where the dataset says its PSF.
     examples : list of tuple
         ``(cutout, truth, prediction, geometry)`` of the first galaxies, for
         Fig. 1.
@@ -165,8 +188,10 @@ class Evaluation:
     """
 
     def __init__(self, galaxies, report, baselines, pixels, radial, examples, settings, *,
-                 radial_baseline=None):
+                 radial_baseline=None, comparison=None, pixels_at_resolution=None):
         self.galaxies = galaxies
+        self.comparison = comparison or {}
+        self.pixels_at_resolution = pixels_at_resolution
         self.radial_baseline = radial_baseline
         self.report = report
         self.baselines = baselines
@@ -227,6 +252,9 @@ class Evaluation:
             "radial": {name: table_records(table) for name, table in self.radial.items()},
             "radial_baseline_stellar_mass": (None if self.radial_baseline is None
                                              else table_records(self.radial_baseline)),
+            "comparison": _plain(self.comparison),
+            "per_pixel_at_image_resolution": (None if self.pixels_at_resolution is None
+                                              else table_records(self.pixels_at_resolution)),
             "paper": {"headline": PAPER_HEADLINE, "colour_ml_sigma": list(PAPER_COLOUR_ML_SIGMA)},
         }
 
@@ -295,6 +323,7 @@ class Evaluation:
             low, high = PAPER_COLOUR_ML_SIGMA
             lines.append("")
             lines.append(f"The paper quotes {low}-{high} dex for colour M/L stellar masses.")
+        lines += self._comparison_markdown(number)
         lines += ["", "## Per pixel (non-empty truth pixels)", "",
                   "| property | n pixels | mu | sigma | median | sigma_NMAD |",
                   "|---|---|---|---|---|---|"]
@@ -304,6 +333,18 @@ class Evaluation:
                 f"{number(row['sigma'])} | "
                 f"{number(row['median'])} | {number(row['sigma_nmad'])} |"
             )
+        if self.pixels_at_resolution is not None:
+            lines += ["", "## Per pixel, against the truth at the image's resolution", "",
+                      "The true maps convolved with the image's PSF: what a perfect, "
+                      "PSF-limited measurement could recover pixel by pixel.", "",
+                      "| property | n pixels | mu | sigma | median | sigma_NMAD |",
+                      "|---|---|---|---|---|---|"]
+            for row in self.pixels_at_resolution:
+                lines.append(
+                    f"| {row['property']} | {row['n']} | {number(row['mu'])} | "
+                    f"{number(row['sigma'])} | {number(row['median'])} | "
+                    f"{number(row['sigma_nmad'])} |"
+                )
         methods = self.to_dict()["geometry_methods"]
         lines += ["", "Geometry: " + ", ".join(f"{count} {name}" for name, count in
                                              methods.items()), ""]
@@ -312,6 +353,26 @@ class Evaluation:
             lines += [f"![{name}]({name})" for name in self.settings["figures"]]
             lines.append("")
         return "\n".join(lines)
+
+    def _comparison_markdown(self, number):
+        if not self.comparison:
+            return []
+        labels = {"picasso": "picasso", "bell03": _BASELINES["bell03"],
+                  "zibetti09": _BASELINES["zibetti09"],
+                  "oracle": "PSF-limited floor (truth at the image's resolution)"}
+        lines = ["", "## Stellar mass: the model, the classical methods and the floor", "",
+                 "mu / sigma (dex) per galaxy, by aperture and by how the view was chosen.", ""]
+        for aperture, groups in self.comparison.items():
+            methods = [m for m in labels if m in groups["all"]]
+            lines += [f"### {APERTURES[aperture]}", "",
+                      "| views | n | " + " | ".join(labels[m] for m in methods) + " |",
+                      "|---|---|" + "---|" * len(methods)]
+            for group, stats in groups.items():
+                cells = [f"{number(stats[m]['mu'])} / {number(stats[m]['sigma'])}"
+                         for m in methods]
+                lines.append(f"| {group} | {stats['picasso']['n']} | " + " | ".join(cells) + " |")
+            lines.append("")
+        return lines
 
     def write(self, directory, *, overwrite=False, figures=True):
         """
@@ -392,6 +453,53 @@ def _geometry_for(truth, prediction, row, r_half):
     return fit_geometry(source["stellar_mass"], pixel_scale=truth.pixel_scale, r_half=given)
 
 
+def _view_class(view):
+    return VIEW_CLASSES[min(int(view), 2)]
+
+
+def at_image_resolution(truth, psf_fwhm_pixels):
+    """
+    True maps as a perfect PSF-limited measurement would see them.
+
+    Surface densities are convolved linearly with the image's Gaussian PSF
+    (mass is conserved); the mean stellar age is the convolved mass-weighted
+    age over the convolved mass. This is the truth a network given this image
+    can at best recover pixel by pixel, and summed in an aperture it is the
+    PSF-limited floor of any method.
+
+    Parameters
+    ----------
+    truth : `~picasso.PropertyMaps`
+    psf_fwhm_pixels : float
+
+    Returns
+    -------
+    maps : `~picasso.PropertyMaps`
+    """
+    kernel = Gaussian2DKernel(psf_fwhm_pixels * gaussian_fwhm_to_sigma)
+
+    def smooth(values):
+        return np.clip(convolve_fft(values, kernel, boundary="fill", fill_value=0.0,
+                                    normalize_kernel=True), 0.0, None)
+
+    maps, masks = {}, {}
+    for name in truth.properties:
+        prop = PROPERTIES[name]
+        if prop.is_extensive:
+            values = smooth(np.where(truth.empty(name), 0.0, truth[name].value))
+        else:
+            weight = np.where(truth.empty(prop.weighted_by), 0.0,
+                              truth[prop.weighted_by].value)
+            mass = smooth(weight)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = np.where(mass > 0, smooth(weight * truth[name].value) / mass, 0.0)
+        # below a millionth of the peak: as empty as the truth's own far outskirts
+        empty = values <= 1e-6 * values.max() if values.max() > 0 else np.ones(values.shape, bool)
+        maps[name] = np.where(empty, 0.0, values) * prop.unit
+        masks[name] = empty
+    return PropertyMaps(maps, pixel_scale=truth.pixel_scale, mask=masks, r_half=truth.r_half)
+
+
 def _pixel_sample(truth_log10, pred_log10, limit, rng):
     """Residuals of up to ``limit`` random non-empty truth pixels (all if fewer)."""
     valid = (truth_log10 > LOG10_EMPTY / 2) & (pred_log10 > LOG10_EMPTY / 2)
@@ -401,18 +509,20 @@ def _pixel_sample(truth_log10, pred_log10, limit, rng):
     return d
 
 
-def _baselines(cutout, truth, geometry, k, row):
-    """Colour-M/L stellar masses inside the aperture, over the truth's pixels."""
+def _baselines(cutout, truth, geometries, k, row):
+    """Colour-M/L stellar masses inside every aperture, over the truth's pixels."""
     needed = set(COLOUR_RELATIONS[DEFAULT_TOTAL_RELATION].bands)
     needed |= set(COLOUR_RELATIONS[DEFAULT_MAP_RELATION].bands)
     if not needed <= set(cutout.bands) or cutout.redshift is None:
-        return None, None
+        return None
     mask = truth.empty("stellar_mass") if "stellar_mass" in truth.properties else None
-    row["bell03_stellar_mass"] = colour_mass_total(cutout, geometry, k=k, mask=mask)
     baseline_map = colour_mass_map(cutout)
-    row["zibetti09_stellar_mass"] = aperture_total(baseline_map, "stellar_mass", geometry, k=k,
-                                                   mask=truth)
-    return baseline_map, mask
+    for aperture, geometry in geometries.items():
+        suffix = "" if aperture == "ellipse" else f"_{aperture}"
+        row[f"bell03{suffix}_stellar_mass"] = colour_mass_total(cutout, geometry, k=k, mask=mask)
+        row[f"zibetti09{suffix}_stellar_mass"] = aperture_total(
+            baseline_map, "stellar_mass", geometry, k=k, mask=truth)
+    return baseline_map
 
 
 def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_half="measured",
@@ -505,10 +615,12 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
     plane = {name: pred_properties.index(name) for name in properties}
     truth_plane = {name: dataset.properties.index(name) for name in properties}
 
+    psf_pixels = dataset.psf_fwhm_pixels
     rng = np.random.default_rng(seed)
     rows, true_profiles, pred_profiles, base_profiles, kept = [], [], [], [], []
     pixel_d = {name: [] for name in properties}
-    baseline_pixel_d = []
+    seen_pixel_d = {name: [] for name in properties}
+    baseline_pixel_d, baseline_seen_pixel_d = [], []
     bar = tqdm(total=len(positions), disable=not progress, desc="evaluate", unit="galaxy")
     try:
         for start in range(0, len(positions), chunk_size):
@@ -537,24 +649,41 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
                 row["position_angle"] = geometry.position_angle
                 row["r_half_pix"] = record["r_half_pix"]
                 row["r_half_kpc"] = geometry.r_half_kpc
-                true_totals = aperture_totals(truth, geometry, k=k, properties=properties)
-                pred_totals = aperture_totals(prediction, geometry, k=k, properties=properties,
-                                              mask=truth)
-                for name in properties:
-                    row[f"true_{name}"] = true_totals[name][0]
-                    row[f"pred_{name}"] = pred_totals[name][0]
+                row["view_class"] = _view_class(info["view"])
+                geometries = {"ellipse": geometry, "circle": replace(geometry, ellipticity=0.0)}
+                for aperture, shape in geometries.items():
+                    suffix = "" if aperture == "ellipse" else f"_{aperture}"
+                    true_totals = aperture_totals(truth, shape, k=k, properties=properties)
+                    pred_totals = aperture_totals(prediction, shape, k=k,
+                                                  properties=properties, mask=truth)
+                    for name in properties:
+                        row[f"true{suffix}_{name}"] = true_totals[name][0]
+                        row[f"pred{suffix}_{name}"] = pred_totals[name][0]
+                psf = None if psf_pixels is None else float(psf_pixels[position])
+                seen = None if psf is None else at_image_resolution(truth, psf)
+                row["psf_fwhm_pixels"] = np.nan if psf is None else psf
+                if seen is not None and "stellar_mass" in properties:
+                    for aperture, shape in geometries.items():
+                        suffix = "" if aperture == "ellipse" else f"_{aperture}"
+                        row[f"oracle{suffix}_stellar_mass"] = aperture_total(
+                            seen, "stellar_mass", shape, k=k, mask=truth)
                 true_profiles.append(radial_profile(truth, geometry, properties=properties))
                 pred_profiles.append(radial_profile(prediction, geometry, properties=properties,
                                                     mask=truth))
+                seen_log10 = None if seen is None else seen.to_log10(properties)
                 for name in properties:
                     pixel_d[name].append(_pixel_sample(truth_log10[truth_plane[name]],
                                                        pred_log10[properties.index(name)],
                                                        pixels_per_galaxy, rng))
+                    if seen_log10 is not None:
+                        seen_pixel_d[name].append(_pixel_sample(
+                            seen_log10[properties.index(name)],
+                            pred_log10[properties.index(name)], pixels_per_galaxy, rng))
                 cutout = None
                 if baselines or len(kept) < examples:
                     cutout = dataset.cutout(position)
                 if baselines:
-                    baseline_map, _ = _baselines(cutout, truth, geometry, k, row)
+                    baseline_map = _baselines(cutout, truth, geometries, k, row)
                     if baseline_map is not None and "stellar_mass" in properties:
                         base_profiles.append(radial_profile(baseline_map, geometry,
                                                             mask={"stellar_mass":
@@ -563,6 +692,10 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
                         baseline_pixel_d.append(_pixel_sample(
                             truth_log10[truth_plane["stellar_mass"]], base_log10,
                             pixels_per_galaxy, rng))
+                        if seen_log10 is not None:
+                            baseline_seen_pixel_d.append(_pixel_sample(
+                                seen_log10[properties.index("stellar_mass")], base_log10,
+                                pixels_per_galaxy, rng))
                 if len(kept) < examples:
                     kept.append((cutout, truth, prediction, geometry))
                 rows.append(row)
@@ -576,6 +709,7 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
     for key in [name for name in galaxies.colnames if name.startswith(("true_", "pred_"))
                 or name.endswith("_stellar_mass")]:
         galaxies[key] = u.Quantity(list(galaxies[key]))
+    comparison = _comparison(galaxies, properties)
     true_table = QTable({name: galaxies[f"true_{name}"] for name in properties})
     pred_table = QTable({name: galaxies[f"pred_{name}"] for name in properties})
     report = PopulationReport(true_table, pred_table, properties)
@@ -595,10 +729,14 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
         d = np.concatenate(baseline_pixel_d)
         pixel_rows.append({"property": "stellar_mass (zibetti09)",
                            **residual_statistics(d * u.dex)})
-    pixels = QTable({"property": [row["property"] for row in pixel_rows]})
-    for key in ("n", "mu", "sigma", "median", "sigma_nmad", "outlier_fraction", "p16", "p84"):
-        values = [row[key] for row in pixel_rows]
-        pixels[key] = u.Quantity(values) if isinstance(values[0], u.Quantity) else values
+    pixels = _statistics_table(pixel_rows)
+    seen_rows = [{"property": name, **residual_statistics(np.concatenate(seen_pixel_d[name])
+                                                          * u.dex)}
+                 for name in properties if seen_pixel_d[name]]
+    if baseline_seen_pixel_d:
+        seen_rows.append({"property": "stellar_mass (zibetti09)",
+                          **residual_statistics(np.concatenate(baseline_seen_pixel_d) * u.dex)})
+    pixels_at_resolution = _statistics_table(seen_rows) if seen_rows else None
     radial = {}
     if true_profiles:
         for name in properties:
@@ -621,4 +759,66 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
         "symmetries": list(symmetries),
     }
     return Evaluation(galaxies, report, baseline_reports, pixels, radial, kept, settings,
-                      radial_baseline=radial_baseline)
+                      radial_baseline=radial_baseline, comparison=comparison,
+                      pixels_at_resolution=pixels_at_resolution)
+
+
+def _plain(value):
+    """Nested dicts of Quantities as plain floats (dex), NaN as None, for JSON."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, u.Quantity):
+        value = value.value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _statistics_table(rows):
+    table = QTable({"property": [row["property"] for row in rows]})
+    for key in ("n", "mu", "sigma", "median", "sigma_nmad", "outlier_fraction", "p16", "p84"):
+        values = [row[key] for row in rows]
+        table[key] = u.Quantity(values) if isinstance(values[0], u.Quantity) else values
+    return table
+
+
+def _comparison(galaxies, properties):
+    """
+    Stellar mass per galaxy: the model, the classical methods and the floor, by aperture and view.
+
+    Returns
+    -------
+    comparison : dict
+        ``{aperture: {view class or "all": {method: residual statistics}}}``
+        with methods ``picasso``, ``bell03``, ``zibetti09`` and ``oracle`` (the
+        truth at the image's resolution, `at_image_resolution`), where
+        measured; and ``{aperture: {"all": {"property:<name>": ...}}}`` for the
+        model's other properties.
+    """
+    if not len(galaxies) or "stellar_mass" not in properties:
+        return {}
+    classes = np.asarray(galaxies["view_class"])
+    comparison = {}
+    for aperture in APERTURES:
+        suffix = "" if aperture == "ellipse" else f"_{aperture}"
+        true = galaxies[f"true{suffix}_stellar_mass"]
+        methods = {"picasso": f"pred{suffix}_stellar_mass"}
+        for name in ("bell03", "zibetti09", "oracle"):
+            if f"{name}{suffix}_stellar_mass" in galaxies.colnames:
+                methods[name] = f"{name}{suffix}_stellar_mass"
+        groups = {"all": np.ones(len(galaxies), bool)}
+        groups.update({name: classes == name for name in VIEW_CLASSES if (classes == name).any()})
+        comparison[aperture] = {
+            group: {method: residual_statistics(log_residual(true[chosen],
+                                                             galaxies[column][chosen]))
+                    for method, column in methods.items()}
+            for group, chosen in groups.items()
+        }
+        for name in properties:
+            if name != "stellar_mass":
+                comparison[aperture]["all"][f"property:{name}"] = residual_statistics(
+                    log_residual(galaxies[f"true{suffix}_{name}"],
+                                 galaxies[f"pred{suffix}_{name}"]))
+    return comparison

@@ -447,7 +447,8 @@ class _Galaxy:
             "dec": coord.dec.deg,
             "injected": True,
         }
-        projected = project_truth(viewed, half, n, meta=meta)
+        smoothing = prepared.smoothing if config.truth_deposit == "kernel" else None
+        projected = project_truth(viewed, half, n, meta=meta, star_smoothing=smoothing)
         self.truth = PropertyMaps({name: projected[name] for name in projected.properties},
                                   wcs=wcs, pixel_scale=projected.pixel_scale,
                                   mask=projected.mask,

@@ -27,6 +27,10 @@ with ``gain`` and ``darkVariance`` tabulated per camera column and band;
 the variance in nanomaggies squared is ``dn_err**2 * cimg**2``.
 """
 
+from .example import *  # noqa: F401,F403
+from .example import __all__ as _example_all
+from .fetch import *  # noqa: F401,F403
+from .fetch import __all__ as _fetch_all
 from .frames import *  # noqa: F401,F403
 from .frames import __all__ as _frames_all
 from .ingest import *  # noqa: F401,F403
@@ -34,4 +38,4 @@ from .ingest import __all__ as _ingest_all
 from .resample import *  # noqa: F401,F403
 from .resample import __all__ as _resample_all
 
-__all__ = _frames_all + _resample_all + _ingest_all
+__all__ = _frames_all + _fetch_all + _resample_all + _ingest_all + _example_all

@@ -48,8 +48,10 @@ __all__ = [
     "read_frame",
     "read_image",
     "open_frame_file",
+    "read_file_bytes",
     "frame_from_hdul",
     "parse_frame_name",
+    "crop_origin",
     "as_frameset",
 ]
 
@@ -275,6 +277,13 @@ class Frame:
         return bool(-0.5 <= x < nx - 0.5 and -0.5 <= y < ny - 0.5)
 
 
+def _bilinear_weights(position, n):
+    """Lower grid index and fraction of positions on a grid of ``n`` nodes, clamped to it."""
+    position = np.clip(np.asarray(position, dtype=np.float64), 0, n - 1)
+    lower = np.minimum(np.floor(position).astype(np.intp), max(n - 2, 0))
+    return lower, position - lower
+
+
 class SDSSFrame(Frame):
     """
     One SDSS imaging frame (DR8+ ``frame-*.fits``) with its noise model.
@@ -337,6 +346,8 @@ class SDSSFrame(Frame):
         self.dark_variance = sdss_dark_variance(self.camcol, self.band, self.run)
         self.astrans = astrans
         self.variance_source = "sdss-data-model"
+        #: (row, column) of this image's first pixel in the full frame (a cut frame)
+        self.crop_origin = (0, 0)
 
     def sky(self, rows=slice(None), cols=slice(None)):
         """
@@ -355,14 +366,15 @@ class SDSSFrame(Frame):
         -------
         sky : `~numpy.ndarray`
         """
-        from scipy.interpolate import RectBivariateSpline
-
-        grid_y = np.arange(self.sky_grid.shape[0], dtype=float)
-        grid_x = np.arange(self.sky_grid.shape[1], dtype=float)
-        spline = RectBivariateSpline(grid_y, grid_x, self.sky_grid, kx=1, ky=1, s=0)
-        y = np.clip(self.sky_y[rows], 0, grid_y[-1])
-        x = np.clip(self.sky_x[cols], 0, grid_x[-1])
-        return spline(y, x)
+        grid = self.sky_grid
+        y0, fy = _bilinear_weights(self.sky_y[rows], grid.shape[0])
+        x0, fx = _bilinear_weights(self.sky_x[cols], grid.shape[1])
+        y1 = np.minimum(y0 + 1, grid.shape[0] - 1)
+        x1 = np.minimum(x0 + 1, grid.shape[1] - 1)
+        fx = fx[np.newaxis]
+        low = grid[y0][:, x0] * (1 - fx) + grid[y0][:, x1] * fx
+        high = grid[y1][:, x0] * (1 - fx) + grid[y1][:, x1] * fx
+        return low * (1 - fy[:, np.newaxis]) + high * fy[:, np.newaxis]
 
     def counts(self, rows=slice(None), cols=slice(None)):
         """
@@ -395,12 +407,42 @@ class SDSSFrame(Frame):
 # --------------------------------------------------------------------------
 
 
-def _read_bytes(path):
-    """The (decompressed) bytes of a file, with clear errors."""
+def read_file_bytes(path):
+    """
+    The bytes of a file, decompressed (bzip2 or gzip, recognised by their first bytes).
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    data : bytes
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If it cannot be decompressed (truncated or corrupt).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    opener = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix, open)
+    # the compression is read from the file's first bytes, not its name: files in
+    # astropy's download cache have none
+    with open(path, "rb") as stream:
+        magic = stream.read(3)
+    opener = open
+    if magic == b"BZh":
+        opener = bz2.open
+    elif magic[:2] == b"\x1f\x8b":
+        opener = gzip.open
+    elif path.suffix in (".bz2", ".gz"):
+        raise ValueError(
+            f"{path}: not a {path.suffix[1:]} file (it starts with {magic!r}); the file is "
+            "corrupt or an error page was saved in its place, download it again"
+        )
     try:
         with opener(path, "rb") as stream:
             return stream.read()
@@ -415,7 +457,7 @@ def open_frame_file(path, raw=None):
     """Open a (possibly compressed) FITS file fully into memory, with clear errors."""
     path = Path(path)
     if raw is None:
-        raw = _read_bytes(path)
+        raw = read_file_bytes(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstropyWarning)
         try:
@@ -526,12 +568,25 @@ def frame_from_hdul(hdul, path, psf_fwhm=None, band=None):
     calibration = hdul[1].data
     if calibration is None:
         raise ValueError(f"{source}: HDU1 (calibration vector) is empty")
+    calibration = np.asarray(calibration, dtype=np.float64).ravel()
+    ny, nx = hdul[0].data.shape
+    origin = (0, 0)
+    if sky_x.shape != (nx,) or sky_y.shape != (ny,) or calibration.shape != (nx,):
+        # a part cut from a full frame whose sky table (and perhaps calibration vector)
+        # still describes the full frame: take the rows and columns of the part
+        full_nx = sky_x.size
+        origin = crop_origin(header, (sky_y.size, full_nx), (ny, nx), source)
+        (row0, col0) = origin
+        sky_x = sky_x[col0:col0 + nx]
+        sky_y = sky_y[row0:row0 + ny]
+        if calibration.size == full_nx:
+            calibration = calibration[col0:col0 + nx]
     astrans = Table(hdul[3].data) if isinstance(hdul[3], fits.BinTableHDU) else None
     frame = SDSSFrame(
         np.asarray(hdul[0].data, dtype=np.float32) << u.nanomaggy,
         wcs,
         header_band,
-        calibration=np.asarray(calibration, dtype=np.float64).ravel(),
+        calibration=calibration,
         sky_grid=sky_grid,
         sky_x=sky_x,
         sky_y=sky_y,
@@ -545,7 +600,84 @@ def frame_from_hdul(hdul, path, psf_fwhm=None, band=None):
     )
     if psf_fwhm is None and _header_psf_fwhm(header) is not None:
         frame.psf_fwhm_source = "header"
+    frame.crop_origin = origin
     return frame
+
+
+def crop_origin(header, full_shape, shape, source="the frame"):
+    """
+    Where a part cut from an SDSS frame starts in the full frame.
+
+    SDSS frames are often cut (to save space, or with `astropy.nddata.Cutout2D`)
+    while their sky table (HDU2: ``XINTERP`` and ``YINTERP``) keeps the full
+    frame's length; the part's pixels then need their rows and columns in the
+    full frame to find their sky and calibration.
+
+    The origin is read, in this order, from
+
+    1. ``LTV1`` and ``LTV2`` (the IRAF convention that CFITSIO image sections
+       such as ``frame.fits[101:200,1:100]`` write: ``LTV1 = -first column``);
+    2. the WCS reference pixel: the DR8+ pipeline puts a frame's reference
+       pixel at its centre (``CRPIX = 1025, 745`` for 2048 x 1489 pixels), and a
+       cut keeps ``CRVAL`` and shifts ``CRPIX`` by its origin (as
+       `~astropy.nddata.Cutout2D` does), so ``origin = centre - CRPIX``; the
+       centre is taken as ``n // 2 + 1`` or ``(n + 1) / 2``, whichever gives a
+       whole number of pixels.
+
+    Parameters
+    ----------
+    header : `~astropy.io.fits.Header`
+        Header of the part (HDU0).
+    full_shape : tuple of int
+        ``(ny, nx)`` of the full frame (the lengths of ``YINTERP`` and ``XINTERP``).
+    shape : tuple of int
+        ``(ny, nx)`` of the part.
+    source : str
+        Named in error messages.
+
+    Returns
+    -------
+    origin : tuple of int
+        ``(first row, first column)`` of the part in the full frame (0-based).
+
+    Raises
+    ------
+    ValueError
+        If the origin cannot be found or puts the part outside the full frame.
+    """
+    origin = []
+    for axis, (full, size) in enumerate(zip(full_shape, shape)):
+        number = 2 - axis  # FITS axis 1 is the column, axis 2 the row
+        if full == size:
+            origin.append(0)
+            continue
+        if full < size:
+            raise ValueError(
+                f"{source}: sky table (HDU2) does not match the image: "
+                f"{'YINTERP' if axis == 0 else 'XINTERP'} has {full} entries for "
+                f"{size} image {'rows' if axis == 0 else 'columns'}"
+            )
+        if f"LTV{number}" in header:
+            start, how = -float(header[f"LTV{number}"]), f"LTV{number}"
+        elif f"CRPIX{number}" in header:
+            crpix = float(header[f"CRPIX{number}"])
+            starts = [centre - crpix for centre in (full // 2 + 1, (full + 1) / 2)]
+            start = next((value for value in starts if abs(value - round(value)) < 1e-3),
+                         starts[0])
+            how = f"CRPIX{number} (the full frame's reference pixel is its centre)"
+        else:
+            start, how = np.nan, "nothing"
+        if not (abs(start - round(start)) < 1e-3 and 0 <= round(start) <= full - size):
+            raise ValueError(
+                f"{source}: the image ({shape[1]} x {shape[0]}) is part of a larger frame "
+                f"({full_shape[1]} x {full_shape[0]}: the length of the sky table's XINTERP "
+                f"and YINTERP) but where it lies cannot be found ({how} gives "
+                f"{start:g}); write its first column and row as LTV1 = -column and "
+                "LTV2 = -row in the header (0-based), or cut the sky table too "
+                "(picasso.studies.crop_frame)"
+            )
+        origin.append(int(round(start)))
+    return tuple(origin)
 
 
 def _image_unit(header, unit, source):
@@ -630,7 +762,7 @@ def read_image(path, band, *, unit=None, hdu=None, variance=None, psf_fwhm=None)
     return frame
 
 
-def read_frame(path, *, band=None, psf_fwhm=None, cache=None, _raw=None):
+def read_frame(path, *, band=None, psf_fwhm=None, cache=None, source=None, raw=None):
     """
     Read one frame file: an SDSS ``frame-*`` file, or any calibrated image.
 
@@ -654,6 +786,14 @@ def read_frame(path, *, band=None, psf_fwhm=None, cache=None, _raw=None):
         PSF FWHM (angle); by default `typical_psf_fwhm`.
     cache : `FrameCache` or False, optional
         Where read frames are kept; ``False`` reads afresh.
+    source : str, optional
+        Where the file came from, when its path does not say (a file in
+        astropy's download cache has no name of its own): its URL or original
+        name, used to recognise an SDSS frame name, in messages and as the
+        frame's `~Frame.path`.
+    raw : bytes, optional
+        The file's decompressed bytes when they were read already
+        (`read_file_bytes`), so that they are not read again.
 
     Returns
     -------
@@ -676,9 +816,10 @@ def read_frame(path, *, band=None, psf_fwhm=None, cache=None, _raw=None):
             if band is not None and frame.band != band:
                 raise ValueError(f"{path}: band {frame.band!r}, not the requested {band!r}")
             return frame if psf_fwhm is None else frame.with_psf_fwhm(psf_fwhm)
-    hdul = open_frame_file(path, _raw)
-    if _looks_like_sdss_frame(hdul, path):
-        frame = frame_from_hdul(hdul, path, band=band)
+    hdul = open_frame_file(path, raw)
+    name = path if source is None else source
+    if _looks_like_sdss_frame(hdul, name):
+        frame = frame_from_hdul(hdul, name, band=band)
     else:
         if band is None:
             raise ValueError(
@@ -825,9 +966,9 @@ class FrameSet:
             todo = [index for index, path in enumerate(files)
                     if store is False or store.key(path) not in store]
             with ThreadPoolExecutor(max_workers=int(workers)) as pool:
-                for index, raw in zip(todo, pool.map(_read_bytes, [files[i] for i in todo])):
+                for index, raw in zip(todo, pool.map(read_file_bytes, [files[i] for i in todo])):
                     raws[index] = raw
-        loaded = [read_frame(path, band=bands.get(str(path)), cache=cache, _raw=raw)
+        loaded = [read_frame(path, band=bands.get(str(path)), cache=cache, raw=raw)
                   for path, raw in zip(files, raws)]
         frames = []
         for frame in loaded:

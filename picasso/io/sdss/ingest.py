@@ -6,8 +6,10 @@ From frames and a position to a model-ready `~picasso.GalaxyCutout`.
 and `~picasso.GalaxyCutout.from_sdss_frames`).
 """
 
+import contextlib
 import logging
 import os
+import time
 
 import astropy.units as u
 import numpy as np
@@ -27,9 +29,28 @@ from ...utils.scales import to_angle as to_angle_at
 from .frames import as_frameset
 from .resample import RESAMPLING_METHODS, match_psf, reproject_band, resampling_blur, target_wcs
 
-__all__ = ["measure_half_light_radius", "mask_neighbours", "cutout_from_frames"]
+__all__ = [
+    "DEFAULT_TARGET_PSF_FWHM",
+    "AUTO_TARGET_PSF_FWHM",
+    "measure_half_light_radius",
+    "mask_neighbours",
+    "cutout_from_frames",
+]
 
 logger = logging.getLogger(__name__)
+
+#: The common PSF that cutouts are matched to when the caller names none: the ONE place
+#: this default lives (`cutout_from_frames`, ``picasso predict --sdss-frames``, ``picasso
+#: catalog`` and `picasso.studies.catalog` all take it from here). ``"auto"`` matches every
+#: band to `AUTO_TARGET_PSF_FWHM` (1 kpc, the PSF of the paper's training mocks) where that
+#: needs no sharpening, else to the widest band's PSF: SDSS seeing is about 1 kpc at
+#: z ~ 0.03 and 4-5 kpc at z = 0.15, and deconvolution is never done. The bundled model is
+#: not told the PSF (it was trained on 1.4 arcsec mocks at z = 0.05, 1.4 kpc), so beyond
+#: z ~ 0.05 its inputs are blurrier than its training images (see the docs, "SDSS frames").
+DEFAULT_TARGET_PSF_FWHM = "auto"
+
+#: The narrowest PSF ``target_psf_fwhm="auto"`` matches to.
+AUTO_TARGET_PSF_FWHM = 1.0 * u.kpc
 
 def measure_half_light_radius(frame, center, *, threshold=2.0, start_size=151, max_size=801):
     """
@@ -144,6 +165,19 @@ def mask_neighbours(image, variance, *, threshold=3.0, n_pixels=5, center=None):
     return mask
 
 
+@contextlib.contextmanager
+def _timed(timings, key):
+    """Add the process CPU seconds of the block to ``timings[key]`` (when timings is a dict)."""
+    if timings is None:
+        yield
+        return
+    start = time.process_time()
+    try:
+        yield
+    finally:
+        timings[key] = timings.get(key, 0.0) + time.process_time() - start
+
+
 def _coordinate(ra, dec):
     if isinstance(ra, SkyCoord):
         if dec is not None:
@@ -153,10 +187,10 @@ def _coordinate(ra, dec):
 
 
 def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_half=None,
-                       n_half_light=10.0, target_psf_fwhm=1.0 * u.kpc, bands=None,
+                       n_half_light=10.0, target_psf_fwhm=DEFAULT_TARGET_PSF_FWHM, bands=None,
                        psf_fwhm=None, cosmology=None, ebv=None, extinction_law="SF11",
                        method="adaptive", kernel="gaussian", mask_sources=False,
-                       mask_threshold=3.0):
+                       mask_threshold=3.0, timings=None):
     """
     Cut a model-ready `~picasso.GalaxyCutout` from calibrated frames.
 
@@ -190,12 +224,14 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
     n_half_light : float
         Field width in half-light radii (the training mocks span 10
         stellar half-mass radii; light and mass radii differ, not corrected).
-    target_psf_fwhm : `~astropy.units.Quantity`, 'widest' or None
+    target_psf_fwhm : `~astropy.units.Quantity`, 'auto', 'widest' or None
         Common Gaussian PSF FWHM of all bands, a proper length (the mocks
         use 1 kpc) or an angle; ``'widest'`` matches every band to the
-        widest band's PSF; `None` skips PSF matching. SDSS seeing (about
-        1.4 arcsec) is 1 kpc at z ~ 0.035: beyond that a 1 kpc target would
-        need sharpening, which is refused.
+        widest band's PSF; ``'auto'`` (`DEFAULT_TARGET_PSF_FWHM`) to the
+        wider of `AUTO_TARGET_PSF_FWHM` (1 kpc) and the widest band's; `None`
+        skips PSF matching. SDSS seeing (about 1.4 arcsec) is 1 kpc at
+        z ~ 0.035: beyond that a 1 kpc target would need sharpening, which
+        is refused.
     bands : iterable of str, optional
         Bands to cut, in order; picasso's ``u g r i z`` by default.
     psf_fwhm : `~astropy.units.Quantity` or dict, optional
@@ -216,6 +252,9 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         Mask other sources detected on the r band (or the first band).
     mask_threshold : float
         Detection threshold (sigma per pixel) for ``mask_sources``.
+    timings : dict, optional
+        When given, the process CPU seconds of each step are added to it
+        (keys ``r_half``, ``reproject``, ``psf_match``, ``mask``), for benchmarks.
 
     Returns
     -------
@@ -279,7 +318,8 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
                     f"the galaxy centre {center.to_string('decimal')} is on none of the "
                     f"{detect_band} frames"
                 )
-            r_half_angle = measure_half_light_radius(frame, center)
+            with _timed(timings, "r_half"):
+                r_half_angle = measure_half_light_radius(frame, center)
             meta["r_half_source"] = f"measured on {detect_band}"
         else:
             r_half_angle = to_angle(r_half, "r_half")
@@ -295,12 +335,13 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
     meta.update({"field_arcsec": field_angle.to_value(u.arcsec), "resampling": method,
                  "variance_convolution": "aperture"})
 
-    widest = isinstance(target_psf_fwhm, str)
-    if widest and target_psf_fwhm != "widest":
+    rule = target_psf_fwhm if isinstance(target_psf_fwhm, str) else None
+    if rule is not None and rule not in ("auto", "widest"):
         raise ValueError(
-            f"target_psf_fwhm must be a Quantity, 'widest' or None, got {target_psf_fwhm!r}"
+            f"target_psf_fwhm must be a Quantity, 'auto', 'widest' or None, got "
+            f"{target_psf_fwhm!r}"
         )
-    if target_psf_fwhm is not None and not widest:
+    if target_psf_fwhm is not None and rule is None:
         target_fwhm_angle = to_angle(target_psf_fwhm, "target_psf_fwhm")
     coefficients = {}
     if ebv is not None:
@@ -310,11 +351,12 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         meta.update({"ebv": float(ebv), "extinction_law": extinction_law})
 
     fluxes, variances, masks, used_files, effective_fwhms = [], [], [], [], []
+    x_c, y_c = (float(v) for v in wcs_out.world_to_pixel(center))
     for band in bands:
-        flux, variance, coverage, used = reproject_band(
-            frameset.frames(band), wcs_out, shape, method=method, kernel=kernel
-        )
-        x_c, y_c = (float(v) for v in wcs_out.world_to_pixel(center))
+        with _timed(timings, "reproject"):
+            flux, variance, coverage, used = reproject_band(
+                frameset.frames(band), wcs_out, shape, method=method, kernel=kernel
+            )
         if coverage[int(round(y_c)), int(round(x_c))] <= 0:
             raise ValueError(f"the galaxy centre is not covered by the {band} frames")
         uncovered = coverage < 0.999
@@ -345,14 +387,21 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         masks.append(uncovered)
         used_files.extend(os.path.basename(frame.path) for frame in used if frame.path)
     effective_fwhms = u.Quantity(effective_fwhms)
-    if widest:
+    if rule == "widest":
         target_fwhm_angle = effective_fwhms.max()
+    elif rule == "auto":
+        floor = to_angle(AUTO_TARGET_PSF_FWHM, "AUTO_TARGET_PSF_FWHM").to(u.arcsec)
+        target_fwhm_angle = max(floor, effective_fwhms.max().to(u.arcsec))
+        meta["psf_rule"] = ("auto: " + (f"{AUTO_TARGET_PSF_FWHM:g}" if target_fwhm_angle == floor
+                                        else f"widest band (sharper than {AUTO_TARGET_PSF_FWHM:g} "
+                                        "would need deconvolution)"))
     if target_psf_fwhm is not None:
-        for index, band in enumerate(bands):
-            fluxes[index], variances[index] = match_psf(
-                fluxes[index], variances[index], effective_fwhms[index], target_fwhm_angle,
-                pixel_scale, band=band, kpc_per_arcsec=scale,
-            )
+        with _timed(timings, "psf_match"):
+            for index, band in enumerate(bands):
+                fluxes[index], variances[index] = match_psf(
+                    fluxes[index], variances[index], effective_fwhms[index], target_fwhm_angle,
+                    pixel_scale, band=band, kpc_per_arcsec=scale,
+                )
         psf_out = (target_fwhm_angle * scale).to(u.kpc)
         meta["psf_matched_kpc"] = psf_out.to_value(u.kpc)
     else:
@@ -362,7 +411,9 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
     mask = np.stack(masks)
     if mask_sources:
         detect = bands.index("r") if "r" in bands else 0
-        neighbours = mask_neighbours(flux[detect], variance[detect], threshold=mask_threshold)
+        with _timed(timings, "mask"):
+            neighbours = mask_neighbours(flux[detect], variance[detect],
+                                         threshold=mask_threshold)
         mask |= neighbours[np.newaxis]
         meta["n_masked_neighbour_pixels"] = int(neighbours.sum())
     meta["frames"] = sorted(set(used_files))

@@ -13,6 +13,7 @@ from astropy.cosmology import Planck18
 from ...instrument import SDSS_MEDIAN_PSF_FWHM_R, SDSS_PIXEL_SCALE, SDSS_SKY_RMS
 from ...properties import BANDS
 from ...utils.scales import kpc_per_arcsec, to_length
+from ..relations import SOLAR_METALLICITY_ASPLUND, TREMONTI2004_DIRECT_OFFSET
 
 __all__ = ["ObservingConfig"]
 
@@ -73,20 +74,53 @@ class ObservingConfig:
     nebular : bool
         Nebular emission for populations younger than 10 Myr.
     dust : bool
-        Dust attenuation (default off, as in the paper): every star particle
-        is seen through a screen of the neutral gas in front of it along the
-        line of sight, with a Milky Way extinction curve (`dust_extinction`
-        G23, R_V = 3.1).
+        Dust attenuation (off in the paper's set-up, on in `sdss`): every star
+        particle is seen through a screen of the neutral gas in front of it
+        along the line of sight, with a Milky Way extinction curve
+        (`dust_extinction` G23, R_V = 3.1), and stars younger than 10 Myr also
+        through their birth clouds.
     dust_per_hydrogen : float
-        A_V in magnitudes per Msun/pc^2 of neutral hydrogen at solar gas
-        metallicity (0.066: Bohlin et al. 1978, N_H / E(B-V) = 5.8e21 cm^-2,
-        R_V = 3.1), scaled linearly with the gas metallicity.
+        A_V in magnitudes per Msun/pc^2 of neutral hydrogen at the reference
+        gas metallicity ``dust_reference_metallicity`` (0.066: Bohlin et al.
+        1978, N_H / E(B-V) = 5.8e21 cm^-2, R_V = 3.1, the Milky Way's
+        dust-to-gas ratio), scaled linearly with the gas metallicity.
+    dust_reference_metallicity : float
+        Gas metal mass fraction at which ``dust_per_hydrogen`` holds: the
+        solar neighbourhood's (Asplund et al. 2009: 0.0142) on the scale of
+        the gas metallicities. picasso's universe draws them on the
+        strong-line scale of Tremonti et al. (2004), about 0.3 dex above
+        direct abundances (`~picasso.mock.relations.TREMONTI2004_DIRECT_OFFSET`),
+        hence the default 0.0142 x 10^0.3 = 0.028, which also gives a galaxy
+        of the Milky Way's mass (5e10 Msun) about the Milky Way's dust-to-gas
+        ratio. Use 0.0142 for gas cells with physical metal fractions (e.g.
+        hydrodynamical simulations).
+    molecular_cloud_surface_density : float
+        Hydrogen surface density (Msun/pc^2) of the clouds that hold the
+        molecular gas, which dims the stars behind it as a clumpy medium
+        (see `~picasso.mock.observe.attenuation`): 74, i.e. about 100 Msun/pc^2
+        with helium, between the 170 of Solomon et al. (1987) and the 42 of
+        Heyer et al. (2009) (approximate). Small values tend to a smooth screen.
     birth_cloud_av : float
-        Extra A_V of stars younger than 10 Myr, still in their birth clouds
-        (about 1 mag, Charlot & Fall 2000).
+        Extra A_V of stars younger than 10 Myr, still in their birth clouds:
+        0.76 mag, the birth-cloud optical depth of Charlot & Fall (2000),
+        (1 - mu) tau_V = 0.7 with tau_V = 1 and mu = 0.3.
     bands : tuple of str
         Bands to render.
     cosmology : `~astropy.cosmology.Cosmology`
+    truth_deposit : {"kernel", "particle"}
+        How the truth maps are made (`~picasso.mock.observe.project_truth`):
+        every particle spread over the kernel that spreads its light
+        (``"kernel"``, the default: light and mass agree pixel by pixel) or
+        put whole into one pixel (``"particle"``, as simulation projections
+        usually are).
+    redshift_range : tuple of float or None
+        Draw every galaxy's redshift uniformly in this range (a training set
+        that spans SDSS's redshifts) instead of using ``redshift``; drawn per
+        galaxy by `picasso.mock.build_dataset` from the galaxy's own stream.
+    psf_fwhm_range : `~astropy.units.Quantity` (2,) or None
+        Draw every galaxy's PSF FWHM log-uniformly in this range (angles or
+        lengths) instead of using ``psf_fwhm``: a network told the PSF
+        learns every resolution in it.
     """
 
     redshift: float = 0.05
@@ -109,9 +143,14 @@ class ObservingConfig:
     nebular: bool = True
     dust: bool = False
     dust_per_hydrogen: float = 0.066
-    birth_cloud_av: float = 1.0
+    dust_reference_metallicity: float = SOLAR_METALLICITY_ASPLUND * 10**TREMONTI2004_DIRECT_OFFSET
+    molecular_cloud_surface_density: float = 74.0
+    birth_cloud_av: float = 0.76
     bands: tuple = BANDS.names
     cosmology: object = field(default_factory=lambda: Planck18)
+    truth_deposit: str = "kernel"
+    redshift_range: tuple | None = None
+    psf_fwhm_range: u.Quantity | None = None
 
     def __post_init__(self):
         if self.noise not in ("snr", "sky", "none"):
@@ -137,8 +176,27 @@ class ObservingConfig:
             raise ValueError("smoothing_neighbours and smoothing_subsample must be >= 1")
         if self.smoothing_subsample > self.smoothing_neighbours:
             raise ValueError("smoothing_subsample cannot exceed smoothing_neighbours")
+        if self.truth_deposit not in ("kernel", "particle"):
+            raise ValueError(f"truth_deposit must be 'kernel' or 'particle', got "
+                             f"{self.truth_deposit!r}")
+        if self.redshift_range is not None:
+            low, high = (float(value) for value in self.redshift_range)
+            if not 0 < low < high < 1:
+                raise ValueError(f"redshift_range must be (low, high) with 0 < low < high < 1, "
+                                 f"got {self.redshift_range!r}")
+            object.__setattr__(self, "redshift_range", (low, high))
+        if self.psf_fwhm_range is not None:
+            value = self.psf_fwhm_range
+            if (not isinstance(value, u.Quantity) or value.shape != (2,)
+                    or not (value.unit.is_equivalent(u.kpc) or value.unit.is_equivalent(u.arcsec))
+                    or not 0 < value[0].value < value[1].value):
+                raise ValueError(f"psf_fwhm_range must be (low, high) angles or lengths with "
+                                 f"0 < low < high, got {value!r}")
         if self.dust_per_hydrogen < 0 or self.birth_cloud_av < 0:
             raise ValueError("dust_per_hydrogen and birth_cloud_av must be non-negative")
+        for name in ("dust_reference_metallicity", "molecular_cloud_surface_density"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
     @classmethod
     def paper(cls, **changes):
@@ -159,13 +217,17 @@ class ObservingConfig:
     @classmethod
     def sdss(cls, **changes):
         """
-        Real SDSS depth: 0.396 arcsec pixels, the measured sky rms per band, 1.43 arcsec seeing.
+        Real SDSS depth: 0.396 arcsec pixels, the measured sky rms per band, 1.43 arcsec seeing,
+        dust.
 
         The rms values (`SDSS_SKY_RMS`) were measured on a real SDSS field; the
         seeing is the median r-band FWHM of SDSS imaging
         (`~picasso.instrument.SDSS_MEDIAN_PSF_FWHM_R`). Given
         ``sky_frames``, real sky patches replace the Gaussian noise and the
-        synthetic contaminants.
+        synthetic contaminants. Dust is on (``dust=True``): real galaxies are
+        reddened, and a model trained on dust-free mocks has never seen one;
+        the star-forming galaxies of picasso's universe are then seen through
+        a median effective A_V of about 0.5-0.8 mag (``benchmarks/bench_realism.py``).
 
         Parameters
         ----------
@@ -177,7 +239,7 @@ class ObservingConfig:
         config : `ObservingConfig`
         """
         values = dict(native_pixel_scale=SDSS_PIXEL_SCALE, psf_fwhm=SDSS_MEDIAN_PSF_FWHM_R,
-                      noise="sky")
+                      noise="sky", dust=True)
         if changes.get("sky_frames") is not None:
             # Real sky patches carry the real noise and contaminants already.
             values.update(noise="none", background_sources=False)
@@ -226,7 +288,7 @@ class ObservingConfig:
         for item in fields(self):
             key, value = item.name, getattr(self, item.name)
             if isinstance(value, u.Quantity):
-                value = str(value)
+                value = str(value) if value.isscalar else [str(item) for item in value]
             elif key == "cosmology":
                 value = getattr(value, "name", str(value))
             elif isinstance(value, tuple):
@@ -264,6 +326,10 @@ class ObservingConfig:
         for key, value in values.items():
             if key in ("native_pixel_scale", "psf_fwhm", "sky_pixel_scale"):
                 value = u.Quantity(value)
+            elif key == "psf_fwhm_range" and value is not None:
+                value = u.Quantity([u.Quantity(item) for item in value])
+            elif key == "redshift_range" and value is not None:
+                value = tuple(value)
             elif key in ("bands", "sky_rms", "sky_columns"):
                 value = tuple(value)
             elif key == "cosmology":

@@ -34,14 +34,67 @@ def _extinction_ratios(bands, redshift):
     return np.asarray(curve(wavelength.to(u.micron)), dtype=float)
 
 
+def _front_columns(gas_position, weights, star_position, half_size, n_cells):
+    """
+    Columns of the gas in front of every star, one per set of weights (per unit area, pc^-2).
+
+    In each cell of an ``n_cells`` x ``n_cells`` grid over the field the gas
+    along the line of sight is described by its weighted mean depth and
+    spread; a star sees the part of the layer in front of it (observer at +z).
+    """
+    from scipy.special import erfc
+
+    g_index, g_in = pixel_index(gas_position, half_size, n_cells)
+    s_index, s_in = pixel_index(star_position, half_size, n_cells)
+    z_gas = gas_position[g_in, 2]
+    z_star = star_position[s_in, 2]
+    cell_area_pc2 = (2.0 * half_size / n_cells * 1e3) ** 2
+    columns = []
+    for weight in weights:
+        w = weight[g_in]
+        total = np.bincount(g_index, w, minlength=n_cells**2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.bincount(g_index, w * z_gas, minlength=n_cells**2) / total
+            spread = np.sqrt(
+                np.maximum(
+                    np.bincount(g_index, w * z_gas**2, minlength=n_cells**2) / total - mean**2,
+                    0.0,
+                )
+            )
+        spread = np.maximum(np.nan_to_num(spread), 0.05)
+        mean = np.nan_to_num(mean)
+        front = 0.5 * erfc((z_star - mean[s_index]) / (np.sqrt(2.0) * spread[s_index]))
+        column = np.zeros(star_position.shape[0])
+        column[s_in] = total[s_index] * front / cell_area_pc2
+        columns.append(column)
+    return columns
+
+
 def attenuation(viewed, half_size, config, n_cells=64):
     """
-    Dust transmission of every star particle in a view: a screen of the gas in front of it.
+    Dust transmission of every star particle in a view, from the gas in front of it.
 
-    The neutral hydrogen of the gas cells (scaled by their metallicity) is
-    binned on an ``n_cells`` x ``n_cells`` grid over the field; in each cell
-    the gas layer along the line of sight is described by its mass-weighted
-    mean and spread, and a star sees the part of the layer in front of it.
+    The dust follows the neutral hydrogen of the gas cells, with a dust-to-gas
+    ratio proportional to their metallicity (``config.dust_per_hydrogen`` mag
+    of A_V per Msun/pc^2 at ``config.dust_reference_metallicity``):
+
+    * atomic hydrogen is a smooth screen: a star is dimmed by
+      ``10^(-0.4 A_V k_band)`` for the column in front of it (G23 extinction
+      curve, k = A_band / A_V);
+    * molecular hydrogen sits in clouds of surface density
+      ``config.molecular_cloud_surface_density``, which cover only part of
+      the disc: with ``n`` clouds in front of a star on average (its H2
+      column over the clouds'), a Poisson number of them dims it by
+      ``exp(-n (1 - 10^(-0.4 A_cloud k_band)))``, the "mega-grain" limit of
+      a clumpy medium (Natta & Panagia 1984; Witt & Gordon 2000): opaque
+      clouds hide light without reddening what escapes between them;
+    * stars younger than 10 Myr are also inside their birth clouds
+      (``config.birth_cloud_av``, Charlot & Fall 2000).
+
+    Gas without a molecular fraction (e.g. simulation cells) is all atomic.
+    The front columns come from an ``n_cells`` x ``n_cells`` grid over the
+    field: in each cell the gas along the line of sight is described by its
+    mass-weighted mean and spread, and a star sees the part in front of it.
 
     Parameters
     ----------
@@ -59,40 +112,36 @@ def attenuation(viewed, half_size, config, n_cells=64):
     a_v : ndarray (n_stars,)
         V-band attenuation of every star (mag).
     """
-    from scipy.special import erfc
-
     stars, gas = viewed.stars, viewed.gas
     n_stars = len(stars)
     ratios = _extinction_ratios(tuple(config.bands), float(config.redshift))
+    optical_depth = np.zeros((n_stars, len(ratios)))
     a_v = np.zeros(n_stars)
     if len(gas):
-
-        weight = (
-            gas.mass_value
-            * HYDROGEN_MASS_FRACTION
-            * gas.neutral_fraction
-            * gas.metallicity
-            / 0.0142
+        hydrogen = gas.mass_value * HYDROGEN_MASS_FRACTION * gas.neutral_fraction
+        molecular = hydrogen * gas.molecular_fraction
+        dust = gas.metallicity / config.dust_reference_metallicity
+        atomic_dust, cloud_gas, cloud_dust = _front_columns(
+            gas.position_value,
+            [(hydrogen - molecular) * dust, molecular, molecular * dust],
+            stars.position_value,
+            half_size,
+            n_cells,
         )
-        g_index, g_in = pixel_index(gas.position_value, half_size, n_cells)
-        w = weight[g_in]
-        z = gas.position_value[g_in, 2]
-        total = np.bincount(g_index, w, minlength=n_cells**2)
+        screen = config.dust_per_hydrogen * atomic_dust  # A_V of the atomic screen
+        n_clouds = cloud_gas / config.molecular_cloud_surface_density
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(g_index, w * z, minlength=n_cells**2) / total
-            spread = np.sqrt(
-                np.maximum(
-                    np.bincount(g_index, w * z * z, minlength=n_cells**2) / total - mean**2, 0.0
-                )
-            )
-        spread = np.maximum(np.nan_to_num(spread), 0.05)
-        mean = np.nan_to_num(mean)
-        cell_area_pc2 = (2.0 * half_size / n_cells * 1e3) ** 2
-        s_index, s_in = pixel_index(stars.position_value, half_size, n_cells)
-        z_star = stars.position_value[s_in, 2]
-        front = 0.5 * erfc((z_star - mean[s_index]) / (np.sqrt(2.0) * spread[s_index]))
-        a_v[s_in] = config.dust_per_hydrogen * total[s_index] * front / cell_area_pc2
-    a_v = a_v + np.where(stars.age_value < 0.01, config.birth_cloud_av, 0.0)
-    return 10.0 ** (-0.4 * a_v[:, None] * ratios[None, :]), a_v
-
-
+            cloud_metallicity = np.where(cloud_gas > 0, cloud_dust / cloud_gas, 0.0)
+        cloud_av = config.dust_per_hydrogen * config.molecular_cloud_surface_density * (
+            cloud_metallicity
+        )
+        ln10 = np.log(10.0)
+        optical_depth += 0.4 * ln10 * screen[:, None] * ratios[None, :]
+        optical_depth += n_clouds[:, None] * (
+            1.0 - 10.0 ** (-0.4 * cloud_av[:, None] * ratios[None, :])
+        )
+        a_v += screen + n_clouds * (1.0 - 10.0 ** (-0.4 * cloud_av)) / (0.4 * ln10)
+    birth = np.where(stars.age_value < 0.01, config.birth_cloud_av, 0.0)
+    optical_depth += 0.4 * np.log(10.0) * birth[:, None] * ratios[None, :]
+    a_v = a_v + birth
+    return np.exp(-optical_depth), a_v

@@ -119,6 +119,11 @@ def disc_geometry(rotation, normal):
     return inclination, position_angle
 
 
+def _truth_smoothing(prepared, config):
+    """The star particles' kernel sizes for the truth maps, or None for one pixel each."""
+    return prepared.smoothing if config.truth_deposit == "kernel" else None
+
+
 def observe(
     galaxy, config=None, *, seed=0, direction=(0.0, 0.0, 1.0), up=None, view=0, view_name=None
 ):
@@ -190,7 +195,7 @@ def observe(
         "position_angle": position_angle,
     }
     truth = project_truth(viewed, half, n, r_half=HalfRadius(r_half * u.kpc, "mass_projected"),
-                          meta=meta)
+                          meta=meta, star_smoothing=_truth_smoothing(prepared, config))
     cutout_meta = {key: value for key, value in meta.items() if not isinstance(value, u.Quantity)}
     cutout_meta.update(
         noise=config.noise,

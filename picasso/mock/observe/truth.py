@@ -1,5 +1,5 @@
 """
-Truth maps: particles deposited into pixels with every total conserved exactly.
+Truth maps: particles deposited into pixels, every total conserved.
 """
 
 import logging
@@ -9,8 +9,16 @@ import numpy as np
 
 from ...maps import PropertyMaps
 from ...properties import PROPERTIES
+from .grid import SPLINE_SIGMA_PER_SUPPORT
+from .render import render_particles
 
-__all__ = ["project_truth", "pixel_index"]
+__all__ = ["project_truth", "pixel_index", "TRUTH_COARSE_SIGMA", "NEAREST_BELOW"]
+
+#: Smallest kernel width (coarse pixels) of a kernel-deposited truth map: no ringing.
+TRUTH_COARSE_SIGMA = 2.5
+
+#: Kernels narrower than this (Gaussian sigma in pixels) deposit into one pixel.
+NEAREST_BELOW = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +37,20 @@ def pixel_index(xy, half_size, n):
     return iy[inside] * n + ix[inside], inside
 
 
-def project_truth(particles, half_size, image_size, properties=None, r_half=None, meta=None):
+def project_truth(particles, half_size, image_size, properties=None, r_half=None, meta=None,
+                  star_smoothing=None):
     """
     Project particles onto an ``N x N`` grid: the seven truth maps.
 
-    Each particle goes whole into the pixel holding its centre (x, y after
-    projection along z), so sums over the grid equal the particle totals
-    inside the field exactly and pixels without particles stay empty.
+    By default each particle goes whole into the pixel holding its centre
+    (x, y after projection along z): sums over the grid equal the particle
+    totals inside the field exactly and pixels without particles stay empty.
+    Given ``star_smoothing``, every particle is spread over the same Gaussian
+    kernel that spreads its light (stars: the 16-neighbour kernel of the
+    image, `picasso.mock.observe.smoothing_lengths`; gas cells: their
+    ``smoothing_length``), so light and mass agree pixel by pixel; the kernels
+    conserve mass, and a pixel is empty only where less than a thousandth of
+    a particle falls.
 
     Parameters
     ----------
@@ -51,6 +66,9 @@ def project_truth(particles, half_size, image_size, properties=None, r_half=None
         The galaxy's half radius, carried by the maps.
     meta : dict, optional
         Metadata for the maps.
+    star_smoothing : `numpy.ndarray`, optional
+        Support radius (kpc) of every star particle's kernel; `None` deposits
+        every particle into one pixel.
 
     Returns
     -------
@@ -65,44 +83,76 @@ def project_truth(particles, half_size, image_size, properties=None, r_half=None
         raise ValueError("half_size and image_size must be positive")
     pixel = 2.0 * half / n
     area = pixel**2
-    npix = n * n
     stars, gas = particles.stars, particles.gas
-    s_index, s_in = pixel_index(stars.position_value, half, n)
-    g_index, g_in = pixel_index(gas.position_value, half, n)
-
-    def deposit(index, weights):
-        return np.bincount(index, weights=weights, minlength=npix).reshape(n, n)
-
-    s_mass = stars.mass_value[s_in]
-    g_mass = gas.mass_value[g_in]
-    star_count = np.bincount(s_index, minlength=npix).reshape(n, n)
-    gas_count = np.bincount(g_index, minlength=npix).reshape(n, n)
+    star_weights = np.stack([stars.mass_value, stars.mass_value * stars.metallicity,
+                             stars.mass_value * stars.age_value], axis=1)
+    gas_weights = np.stack([gas.mass_value, gas.mass_value * gas.metallicity, gas.sfr_value,
+                            gas.hi_mass_value], axis=1)
+    if star_smoothing is None:
+        star_maps = _deposit_nearest(stars.position_value, star_weights, half, n)
+        gas_maps = _deposit_nearest(gas.position_value, gas_weights, half, n)
+    else:
+        star_sigma = SPLINE_SIGMA_PER_SUPPORT * np.asarray(star_smoothing, dtype=np.float64)
+        gas_sigma = SPLINE_SIGMA_PER_SUPPORT * gas.smoothing_length_value
+        star_maps = _deposit_kernels(stars.position_value, star_weights, star_sigma, half, n)
+        gas_maps = _deposit_kernels(gas.position_value, gas_weights, gas_sigma, half, n)
+    stellar_mass, stellar_metals, mass_times_age = star_maps
+    gas_mass, gas_metals, sfr, hi_mass = gas_maps
+    # Less than a thousandth of the lightest particle (or of the weakest star-forming cell)
+    # is no particle at all: the kernels' far tails and the FFT's round-off.
+    star_floor = 1e-3 * _smallest_positive(stars.mass_value)
+    gas_floor = 1e-3 * _smallest_positive(gas.mass_value)
+    sfr_floor = 1e-3 * _smallest_positive(gas.sfr_value)
+    hi_floor = 1e-3 * _smallest_positive(gas.hi_mass_value)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        age = np.where(stellar_mass > 0, mass_times_age / stellar_mass, 0.0)
+    planes = {
+        "stellar_mass": (stellar_mass, stellar_mass <= star_floor),
+        "stellar_metal_mass": (stellar_metals, stellar_mass <= star_floor),
+        "stellar_age": (age, stellar_mass <= star_floor),
+        "sfr": (sfr, sfr <= sfr_floor),
+        "gas_mass": (gas_mass, gas_mass <= gas_floor),
+        "gas_metal_mass": (gas_metals, gas_mass <= gas_floor),
+        "hi_mass": (hi_mass, hi_mass <= hi_floor),
+    }
     maps, masks = {}, {}
-    stellar_mass = deposit(s_index, s_mass)
     for name in names:
-        if name == "stellar_mass":
-            value, empty = stellar_mass / area, star_count == 0
-        elif name == "stellar_metal_mass":
-            value = deposit(s_index, s_mass * stars.metallicity[s_in]) / area
-            empty = star_count == 0
-        elif name == "stellar_age":
-            weighted = deposit(s_index, s_mass * stars.age_value[s_in])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                value = np.where(stellar_mass > 0, weighted / stellar_mass, 0.0)
-            empty = stellar_mass <= 0
-        elif name == "sfr":
-            value = deposit(g_index, gas.sfr_value[g_in]) / area
-            empty = value <= 0
-        elif name == "gas_mass":
-            value, empty = deposit(g_index, g_mass) / area, gas_count == 0
-        elif name == "gas_metal_mass":
-            value = deposit(g_index, g_mass * gas.metallicity[g_in]) / area
-            empty = gas_count == 0
-        elif name == "hi_mass":
-            value = deposit(g_index, gas.hi_mass_value[g_in]) / area
-            empty = value <= 0
-        maps[name] = value * PROPERTIES[name].unit
+        value, empty = planes[name]
+        if PROPERTIES[name].is_extensive:
+            value = value / area
+        maps[name] = np.where(empty, 0.0, value) * PROPERTIES[name].unit
         masks[name] = empty
     return PropertyMaps(maps, pixel_scale=pixel * u.kpc, mask=masks, r_half=r_half, meta=meta)
 
 
+def _smallest_positive(values):
+    positive = values[values > 0]
+    return float(positive.min()) if positive.size else np.inf
+
+
+def _deposit_nearest(position, weights, half, n):
+    """Every particle whole into the pixel holding its centre: (n_weights, n, n)."""
+    index, inside = pixel_index(position, half, n)
+    return np.stack([np.bincount(index, weights=column[inside], minlength=n * n).reshape(n, n)
+                     for column in weights.T])
+
+
+def _deposit_kernels(position, weights, sigma, half, n):
+    """Every particle spread over its Gaussian kernel, mass conserving: (n_weights, n, n).
+
+    Kernels narrower than a pixel (sigma below `NEAREST_BELOW` pixels) hold nearly all their
+    mass in one pixel, and a sampled Gaussian that narrow rings (negative pixels) in Fourier
+    space: those particles go whole into their pixel.
+    """
+    planes = np.zeros((weights.shape[1], n, n))
+    if len(position) == 0:
+        return planes
+    pixel = 2.0 * half / n
+    compact = sigma < NEAREST_BELOW * pixel
+    if compact.any():
+        planes += _deposit_nearest(position[compact], weights[compact], half, n)
+    if (~compact).any():
+        wide = render_particles(position[~compact, :2], weights[~compact].astype(np.float64),
+                                sigma[~compact], half, n, 0.0, coarse_sigma=TRUTH_COARSE_SIGMA)
+        planes += np.clip(wide, 0.0, None)
+    return planes
