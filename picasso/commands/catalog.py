@@ -43,6 +43,9 @@ def add_parser(subparsers):
                              "started by dask-jobqueue on an HPC queue (default: a local cluster)")
     parser.add_argument("--workers", type=int, dest="n_workers",
                         help="workers of the local cluster (default: one per core)")
+    parser.add_argument("--threads", dest="processes", action="store_false",
+                        help="run the local workers as threads of this process (quicker to "
+                             "start, for small catalogues) instead of processes")
     parser.add_argument("--chunk-size", type=int, default=16, dest="chunk_size",
                         help="galaxies per task (default %(default)s)")
     parser.add_argument("--size", type=int, help="cutout pixels (default: the model's)")
@@ -72,7 +75,8 @@ def run(args):
 
     result = run_catalog(
         args.catalog, args.output, model=args.model, frames=args.frames, index=args.index,
-        scheduler=args.scheduler, n_workers=args.n_workers, chunk_size=args.chunk_size,
+        scheduler=args.scheduler, n_workers=args.n_workers, processes=args.processes,
+        chunk_size=args.chunk_size,
         retry_failed=args.retry_failed, overwrite=args.overwrite, progress=args.progress,
         figure=args.figure, size=args.size, target_psf_fwhm=parse_target_psf(args.target_psf),
         method=args.method, mask_sources=args.mask_sources, symmetries=args.symmetries,

@@ -8,7 +8,10 @@ with `picasso.analysis.evaluate` and write everything to a folder:
 - ``galaxies.h5``: the simulated (image, truth) pairs;
 - ``cutouts/g<id>_v<view>.fits``: the ugriz cutouts;
 - ``maps/g<id>_v<view>_predicted.fits`` and ``..._true.fits``: property maps;
-- ``metrics.json``, ``report.md``, ``galaxies.ecsv`` and PNG figures.
+- ``metrics.json``, ``report.md``, ``galaxies.ecsv`` and PNG figures;
+- ``real_sdss_cutout.fits``, ``real_sdss_maps.fits`` and their figures: one real
+  SDSS galaxy, cut from the small crop of a real field shipped with picasso
+  (`picasso.io.sdss.example_frames`), offline.
 
 When no model is bundled (or ``--train-seconds`` is given with
 ``--no-bundled``), the demo says so and trains a tiny network for about a
@@ -21,7 +24,7 @@ import logging
 import time
 from pathlib import Path
 
-__all__ = ["add_parser", "run", "train_quick_model"]
+__all__ = ["add_parser", "run", "train_quick_model", "predict_real_galaxy"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,55 @@ def train_quick_model(pairs, output_dir, *, seconds=45.0, seed=0, progress=True)
     return model
 
 
+def predict_real_galaxy(model, output, *, overwrite=False):
+    """
+    Cut the real SDSS galaxy shipped with picasso, predict its maps and draw them.
+
+    Parameters
+    ----------
+    model : `~picasso.nn.Model`
+    output : `~pathlib.Path`
+        Folder for ``real_sdss_cutout.fits``, ``real_sdss_maps.fits`` and their PNG figures.
+    overwrite : bool
+
+    Returns
+    -------
+    maps : `~picasso.PropertyMaps`
+    """
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..analysis import plot_cutout, plot_maps
+    from ..io.sdss import EXAMPLE_GALAXY, cutout_from_frames, example_frames
+    from ..nn.diagnostics import PicassoOODWarning
+
+    cutout = cutout_from_frames(example_frames(), size=model.image_size, **EXAMPLE_GALAXY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PicassoOODWarning)  # reported below instead
+        maps = model.predict(cutout)
+    cutout.write(output / "real_sdss_cutout.fits", overwrite=overwrite)
+    maps.write(output / "real_sdss_maps.fits", overwrite=overwrite)
+    title = (f"SDSS RA {EXAMPLE_GALAXY['ra'].value:.4f}, Dec {EXAMPLE_GALAXY['dec'].value:.4f} "
+             f"(run 2583, camcol 2, field 136), z = {EXAMPLE_GALAXY['redshift']:g} assumed")
+    for name, figure in (("real_sdss_cutout.png", plot_cutout(cutout, title=title)),
+                         ("real_sdss_maps.png", plot_maps(maps, title=title))):
+        figure.savefig(output / name, dpi=90)
+        plt.close(figure)
+    ood = maps.meta.get("ood")
+    verdict = "" if not ood else (
+        f"; its input is {'OUTSIDE' if ood['out_of_distribution'] else 'within'} the model's "
+        f"training inputs (distance {ood['distance']:.1f}, threshold {ood['threshold']:.1f})")
+    print(f"a real SDSS galaxy (the crop shipped with picasso, z = "
+          f"{EXAMPLE_GALAXY['redshift']:g} assumed): stellar mass "
+          f"{maps.total('stellar_mass').to_value('solMass'):.3g} Msun in the cutout{verdict}; "
+          "wrote real_sdss_maps.fits and real_sdss_*.png")
+    return maps
+
+
 def _bundled_model():
     from ..nn.loading import default_model
 
@@ -192,6 +244,7 @@ def run(args):
                           progress=args.progress)
     evaluation.settings["model"] = source
     evaluation.write(output, overwrite=True)
+    predict_real_galaxy(model, output, overwrite=args.overwrite)
     summary = {name: {key: evaluation.report[name][key].value
                       for key in ("mu", "sigma")} for name in evaluation.properties}
     log.info("per-galaxy mu / sigma: %s", json.dumps(summary))

@@ -6,9 +6,12 @@ Example::
     picasso simulate -n 2000 --size 256 --seed 0 -o train.h5 --preset paper --processes 2
 
 Ctrl-C (SIGINT) or SIGTERM stops the build with exit status 130 or 143 and
-keeps ``train.h5.partial``; the same command with ``--resume`` finishes it.
+keeps ``train.h5.partial`` (and the finished shards in ``train.h5.shards/``);
+the same command with ``--resume`` finishes it. ``--scheduler ADDRESS`` renders
+on a Dask cluster instead of local worker processes.
 """
 
+import argparse
 import logging
 import signal
 import sys
@@ -70,8 +73,10 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--dust",
-        action="store_true",
-        help="attenuate starlight by the gas in front of it (off in the paper)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="attenuate starlight by the gas in front of it and young stars by their birth "
+        "clouds (default: the preset's, on for sdss, off for paper as in the paper)",
     )
     parser.add_argument(
         "--compression",
@@ -83,7 +88,24 @@ def add_parser(subparsers):
     parser.add_argument("--resume", action="store_true", help="continue an interrupted build")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument(
-        "--processes", type=int, default=2, help="worker processes (default %(default)s)"
+        "--processes", type=int, default=2,
+        help="worker processes, or the workers of --scheduler local (default %(default)s)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="render on a Dask cluster: its scheduler's address (tcp://host:8786), or 'local' "
+        "for a LocalCluster of --processes workers; the workers write shard files next to "
+        "the output, so they must see its directory (needs dask and distributed)",
+    )
+    parser.add_argument(
+        "--shard-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="galaxies per shard, the unit of work of a parallel build (default: about 8 "
+        "shards per worker, at most 64 galaxies)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
@@ -106,10 +128,21 @@ def run(args):
     from ..mock.build import BuildInterrupted, build_dataset
     from ..mock.observe import ObservingConfig
     from ..mock.universe import Universe
+    from ..utils.optional_deps import require
+
+    if args.scheduler is not None:
+        try:
+            for name in ("dask", "distributed"):
+                require(name, "picasso simulate --scheduler")
+        except ImportError as error:
+            print(f"picasso simulate: {error}", file=sys.stderr)
+            return 1
 
     universe = Universe(seed=args.seed, mass_function=args.mass_function)
     extra = {"sky_frames": args.sky_frames} if args.sky_frames else {}
-    config = ObservingConfig.preset(args.preset, dust=args.dust, **extra)
+    if args.dust is not None:
+        extra["dust"] = args.dust
+    config = ObservingConfig.preset(args.preset, **extra)
     try:
         path = build_dataset(
             args.output,
@@ -124,6 +157,8 @@ def run(args):
             overwrite=args.overwrite,
             universe=universe,
             compression=None if args.compression == "none" else args.compression,
+            shard_size=args.shard_size,
+            scheduler=args.scheduler,
         )
     except KeyboardInterrupt as interrupted:
         # BuildInterrupted (SIGINT or SIGTERM during the build) says how far it

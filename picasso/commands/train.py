@@ -1,5 +1,6 @@
 """``picasso train``: train a U-Net on a pair dataset."""
 
+import argparse
 import logging
 from pathlib import Path
 
@@ -40,15 +41,24 @@ def add_parser(subparsers):
     group.add_argument("--keep-bands", nargs="+", dest="keep_bands",
                        help="zero the other input bands (the authors' band studies)")
     group.add_argument("--seed", type=int)
-    group.add_argument("--workers", type=int, dest="num_workers", help="data-loader workers")
+    group.add_argument("--workers", type=int, dest="num_workers",
+                       help="data-loader workers (default: up to 8 on a GPU, none on a CPU)")
     group.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    group.add_argument("--precision", choices=("auto", "fp32", "bf16"))
-    group.add_argument("--channels-last", dest="channels_last", action="store_const",
-                       const=True)
+    group.add_argument("--precision", choices=("auto", "fp32", "bf16"),
+                       help="bf16 autocast with float32 weights and loss (default auto: bf16 "
+                            "on GPUs and on CPUs with native bf16 instructions)")
+    group.add_argument("--channels-last", dest="channels_last",
+                       action=argparse.BooleanOptionalAction, default=None,
+                       help="channels-last memory (default: on GPUs and in bf16; in float32 on "
+                            "CPUs for networks narrower than the paper's)")
     group.add_argument("--checkpoint-every", type=int, dest="checkpoint_every",
                        help="also checkpoint every N steps")
     group.add_argument("--compile", action="store_const", const=True,
                        help="torch.compile the network")
+    group.add_argument("--init-output-bias", dest="init_output_bias",
+                       action=argparse.BooleanOptionalAction, default=None,
+                       help="start the output bias at the training targets' mean log10 "
+                            "(default: on)")
     arch = parser.add_argument_group("architecture (overrides the preset)")
     arch.add_argument("--bands", nargs="+", dest="in_bands",
                       help="input bands of a true fewer-band model (default: the dataset's)")
@@ -65,7 +75,7 @@ def add_parser(subparsers):
 
 _TRAIN_KEYS = ("epochs", "batch_size", "learning_rate", "weight_decay", "milestones", "gamma",
                "loss", "augment", "keep_bands", "seed", "num_workers", "device", "precision",
-               "channels_last", "checkpoint_every", "compile")
+               "channels_last", "checkpoint_every", "compile", "init_output_bias")
 _MODEL_KEYS = ("in_bands", "properties", "depth", "base_width", "heteroscedastic")
 #: Settings a resumed run may change without changing its result.
 _RESUMABLE_KEYS = ("epochs", "num_workers", "device", "checkpoint_every")

@@ -321,6 +321,71 @@ class DatasetWriter:
             units[name] = unit.to_string() if unit is not None else ""
         return values, units
 
+    def append_file(self, path, *, skip=0):
+        """
+        Append every pair of another pair dataset, in its order.
+
+        The shard files of a parallel build are joined this way. Chunks are
+        copied as stored (no decompression and compression again) when both
+        files store them alike, so joining costs little more than the bytes
+        it moves. The pairs become part of this dataset together: a file
+        killed half-way through keeps none of them (its ``n_complete`` is
+        updated last).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A finished pair dataset (or a partial one: only its complete pairs
+            are taken) with this writer's bands, properties, flux unit, image
+            size and table columns.
+        skip : int
+            Leave out the first ``skip`` pairs of ``path``.
+
+        Returns
+        -------
+        n : int
+            Pairs appended.
+
+        Raises
+        ------
+        ValueError
+            If the file holds other bands, properties, units, sizes or columns.
+        """
+        with h5py.File(path, "r") as source:
+            for key, mine in (("bands", list(self.bands)),
+                              ("properties", list(self.properties)),
+                              ("flux_unit", self.flux_unit.to_string()),
+                              ("image_size", self.image_size)):
+                theirs = source.attrs.get(key)
+                if theirs is None or not np.array_equal(np.atleast_1d(theirs).astype(str),
+                                                        np.atleast_1d(mine).astype(str)):
+                    raise ValueError(f"cannot append {path}: its {key} is {theirs!r}, this "
+                                     f"dataset's {mine!r}")
+            n_source = int(source.attrs.get("n_complete", len(source["images"])))
+            skip = int(skip)
+            count = max(n_source - skip, 0)
+            if count == 0:
+                return 0
+            rows = source["galaxies"][skip:skip + count]
+            if "galaxies" not in self._file:
+                table = self._file.create_dataset(
+                    "galaxies", shape=(0,), maxshape=(None,), dtype=rows.dtype, chunks=(256,))
+                table.attrs["units"] = source["galaxies"].attrs.get("units", "{}")
+            table = self._file["galaxies"]
+            if table.dtype != rows.dtype:
+                raise ValueError(f"cannot append {path}: its table columns "
+                                 f"{list(rows.dtype.names)} differ from this dataset's "
+                                 f"{list(table.dtype.names)}")
+            n = self._n
+            for name in ("images", "truth"):
+                _copy_pairs(source[name], self._file[name], skip, n, count)
+            table.resize(n + count, axis=0)
+            table[n:n + count] = rows
+            self._n = n + count
+            self._file.attrs["n_complete"] = self._n
+            self._file.flush()
+        return count
+
     def close(self):
         """Mark the dataset complete and move it to its final path."""
         if not self._file:
@@ -332,6 +397,31 @@ class DatasetWriter:
         self._file.close()
         os.replace(self.partial_path, self.path)
         log.info("wrote %d pairs to %s", self._n, self.path)
+
+
+def _same_storage(source, target):
+    """Whether the chunks of two datasets can be copied as stored bytes."""
+    return (source.chunks == target.chunks and source.dtype == target.dtype
+            and source.shape[1:] == target.shape[1:]
+            and source.compression == target.compression
+            and source.compression_opts == target.compression_opts
+            and source.shuffle == target.shuffle and source.fletcher32 == target.fletcher32
+            and source.chunks is not None and source.chunks[0] == 1)
+
+
+def _copy_pairs(source, target, start, at, count):
+    """Copy pairs ``start:start + count`` of ``source`` to ``at:`` of ``target`` (resized)."""
+    target.resize(at + count, axis=0)
+    zeros = (0,) * (source.ndim - 1)
+    if _same_storage(source, target):
+        for offset in range(count):
+            mask, chunk = source.id.read_direct_chunk((start + offset, *zeros))
+            target.id.write_direct_chunk((at + offset, *zeros), chunk, mask)
+        return
+    step = 64
+    for offset in range(0, count, step):
+        block = min(step, count - offset)
+        target[at + offset:at + offset + block] = source[start + offset:start + offset + block]
 
 
 class PairDataset:
@@ -454,6 +544,57 @@ class PairDataset:
         image = handle["images"][row][self._band_index]
         truth = handle["truth"][row][self._property_index]
         return {"image": image, "truth": truth, "index": row}
+
+    def read_batch(self, items):
+        """
+        Several pairs at once, read in as few HDF5 calls as their rows allow.
+
+        Rows are read in file order, each run of consecutive rows with one
+        call, straight into the arrays returned; the result is in the order
+        asked for. This is what a training input pipeline calls once per
+        batch.
+
+        Parameters
+        ----------
+        items : sequence of int
+            Positions in this dataset (repeats allowed).
+
+        Returns
+        -------
+        batch : dict
+            ``"image"`` float32 ``(n, n_bands, N, N)``, ``"truth"`` float32
+            ``(n, n_properties, N, N)`` (as `__getitem__` gives them, stacked)
+            and ``"index"`` (the rows in the file).
+        """
+        items = np.asarray(items, dtype=np.int64).reshape(-1)
+        if items.size and (items.min() < -len(self) or items.max() >= len(self)):
+            raise IndexError(f"pairs {items.tolist()} out of range for {len(self)} pairs")
+        rows = self.indices[items]
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
+        starts = np.concatenate([[0], breaks]).astype(int)
+        stops = np.concatenate([breaks, [rows.size]]).astype(int)
+        handle = self._file()
+        out = {"index": rows}
+        for key, name, select, n_file in (
+            ("image", "images", self._band_index, len(self.file_bands)),
+            ("truth", "truth", self._property_index, len(self.file_properties)),
+        ):
+            dataset = handle[name]
+            buffer = np.empty((rows.size, *dataset.shape[1:]), dtype=dataset.dtype)
+            for start, stop in zip(starts, stops):
+                if stop > start:
+                    dataset.read_direct(buffer, np.s_[ordered[start]:ordered[stop - 1] + 1],
+                                        np.s_[start:stop])
+            if not np.array_equal(order, np.arange(rows.size)):
+                inverse = np.empty_like(order)
+                inverse[order] = np.arange(rows.size)
+                buffer = buffer[inverse]
+            if list(select) != list(range(n_file)):
+                buffer = np.ascontiguousarray(buffer[:, select])
+            out[key] = buffer
+        return out
 
     @property
     def table(self):

@@ -4,9 +4,15 @@ Build HDF5 pair datasets from the synthetic universe, in parallel and resumably.
 Galaxy ``i`` of a build with seed ``s`` is always the same galaxy seen from the
 same four cameras with the same noise: its particles come from
 ``Universe(seed=s).particles(i)`` and its views from the third child of its
-`numpy.random.SeedSequence`. Galaxies are rendered by a pool of worker
-processes and written in index order, so a build that was killed and resumed
-(``resume=True``) writes the same pairs as one that ran straight through.
+`numpy.random.SeedSequence`. A parallel build splits the galaxies into shards
+(contiguous ranges of indices); each task renders one shard into its own file
+(``<path>.shards/``), in a pool of worker processes or on a Dask cluster, and
+the parent joins finished shards in index order into ``<path>.partial``,
+copying their compressed chunks as they are. So a build writes the same pairs
+with any number of processes or shards, and one that was killed and resumed
+(``resume=True``) writes the same pairs as one that ran straight through:
+joined shards are in the partial file, finished ones are kept and reused,
+unfinished ones continue where they stopped.
 
 Worker processes never outlive the build: they exit within a second of their
 parent's death, even when the parent was killed with ``SIGKILL``. SIGINT
@@ -17,13 +23,17 @@ raise `BuildInterrupted`.
 import ctypes
 import json
 import logging
+import math
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -34,7 +44,8 @@ from ..utils.optional_deps import require
 from .observe import ObservingConfig, observe_views
 from .universe import Universe
 
-__all__ = ["build_dataset", "galaxy_pairs", "BuildInterrupted", "VIEW_STREAM"]
+__all__ = ["build_dataset", "galaxy_pairs", "render_shard", "default_shard_size",
+           "BuildInterrupted", "VIEW_STREAM"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +59,16 @@ PARENT_CHECK_INTERVAL = 0.5
 
 #: ``PR_SET_PDEATHSIG`` of ``<linux/prctl.h>``.
 _PR_SET_PDEATHSIG = 1
+
+#: Most galaxies in one shard (one task of a parallel build).
+MAX_SHARD_GALAXIES = 64
+
+#: Functions that set the thread count of the BLAS libraries numpy and scipy load.
+_BLAS_THREAD_SETTERS = (
+    "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_", "openblas_set_num_threads", "MKL_Set_Num_Threads",
+    "bli_thread_set_num_threads",
+)
 
 #: Scalar galaxy properties copied into the dataset table (prefixed ``galaxy_``).
 _PROPERTY_COLUMNS = (
@@ -266,11 +287,6 @@ class _SignalGuard:
             self._interrupt()
 
 
-def _worker(arguments):
-    universe, index, config, views = arguments
-    return index, galaxy_pairs(universe, index, config, views)
-
-
 def _parent_alive(parent_pid, parent):
     """Whether the process that started this one still runs (POSIX: we were not re-parented)."""
     if os.getppid() != parent_pid:
@@ -315,6 +331,41 @@ def _exit_with_parent(interval=PARENT_CHECK_INTERVAL):
     ).start()
 
 
+def _limit_native_threads(n=1):
+    """
+    Let the BLAS libraries loaded in this process use ``n`` threads.
+
+    A forked worker inherits a BLAS that the parent sized to every core, so
+    ``N`` workers rendering images (whose resampling is a matrix product)
+    would run ``N x cores`` BLAS threads; on 16 cores that oversubscription,
+    not the rendering, limited the build. Environment variables such as
+    ``OPENBLAS_NUM_THREADS`` come too late once numpy is imported: the
+    libraries are told directly (through threadpoolctl when it is installed).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        pass
+    else:
+        threadpool_limits(n)
+        return
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if ".so" in line
+                     and any(name in line.lower() for name in ("blas", "mkl", "blis"))}
+    except OSError:  # not Linux: the workers keep the libraries' default
+        return
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _BLAS_THREAD_SETTERS:
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter(ctypes.c_int(n))
+
+
 def _init_worker():
     # A forked worker inherits the parent's signal handlers. The parent handles
     # Ctrl-C (sent to the whole process group by a terminal) and stops its
@@ -323,12 +374,11 @@ def _init_worker():
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _exit_with_parent()
     os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import torch
-
+    _limit_native_threads(1)
+    # the build does not need torch: importing it costs each worker a second or two of CPU
+    torch = sys.modules.get("torch")
+    if torch is not None:
         torch.set_num_threads(1)
-    except ImportError:  # torch is a dependency, but the build does not need it
-        pass
 
 
 def _stop_workers(executor, timeout=5.0):
@@ -365,28 +415,20 @@ def _stop_workers(executor, timeout=5.0):
     executor.shutdown(wait=True)
 
 
-def _render(writer, guard, universe, config, n_galaxies, views, processes, progress):
-    """Render the galaxies that ``writer`` lacks and append them in index order."""
+def _render(writer, guard, universe, config, n_galaxies, views, progress):
+    """Render the galaxies that ``writer`` lacks in this process and append them in index order."""
     from tqdm.auto import tqdm
 
     done = len(writer)
     first = done // views
     skip = done % views
-    arguments = [(universe, index, config, views) for index in range(first, n_galaxies)]
-    executor = None
     bar = tqdm(
         total=n_galaxies, initial=first, disable=not progress, unit="galaxy", desc="simulate"
     )
-    finished = False
     try:
         guard.release()
-        if processes == 1:
-            results = (_worker(argument) for argument in arguments)
-        else:
-            executor = ProcessPoolExecutor(processes, initializer=_init_worker)
-            futures = [executor.submit(_worker, argument) for argument in arguments]
-            results = (future.result() for future in futures)
-        for index, pairs in results:
+        for index in range(first, n_galaxies):
+            pairs = galaxy_pairs(universe, index, config, views)
             guard.hold()  # a galaxy's pairs are written whole (each is flushed to disk)
             for view, (image, truth_log10, row) in enumerate(pairs):
                 if index == first and view < skip:
@@ -394,6 +436,174 @@ def _render(writer, guard, universe, config, n_galaxies, views, processes, progr
                 writer.append_arrays(image, truth_log10, row)
             guard.release()
             bar.update(1)
+    finally:
+        guard.hold()
+        bar.close()
+
+
+def default_shard_size(n_galaxies, workers):
+    """
+    Galaxies per shard: about eight shards per worker, at most `MAX_SHARD_GALAXIES`.
+
+    Parameters
+    ----------
+    n_galaxies : int
+    workers : int
+
+    Returns
+    -------
+    size : int
+    """
+    return max(1, min(MAX_SHARD_GALAXIES, math.ceil(int(n_galaxies) / (8 * max(int(workers), 1)))))
+
+
+def _shard_path(directory, first, stop):
+    return Path(directory) / f"galaxies-{first:07d}-{stop:07d}.h5"
+
+
+def render_shard(task):
+    """
+    Render one shard of a build (galaxies ``first`` to ``stop - 1``) into its own file.
+
+    The task of a worker process or a Dask worker. A finished shard file is
+    left as it is; an unfinished one (``.partial``, from a stopped build)
+    continues after its last complete pair.
+
+    Parameters
+    ----------
+    task : dict
+        ``universe``, ``config``, ``views``, ``first``, ``stop``, ``path`` (the
+        shard file), ``compression`` and ``attrs`` (of the build's file).
+
+    Returns
+    -------
+    first, stop : int
+    path : str
+        The finished shard file.
+    """
+    path = Path(task["path"])
+    first, stop, views = int(task["first"]), int(task["stop"]), int(task["views"])
+    config = task["config"]
+    attrs = {**task["attrs"], "shard": [first, stop]}
+    if path.exists():
+        if _has_attrs(path, attrs):
+            return first, stop, str(path)
+        log.info("replacing %s, the shard of another build", path)
+        path.unlink()
+    settings = dict(image_size=config.image_size, bands=config.bands, attrs=attrs,
+                    compression=task["compression"])
+    try:
+        writer = DatasetWriter(path, resume=True, **settings)
+    except (OSError, ValueError) as error:  # a partial shard killed mid-write, or another build's
+        log.info("starting shard %s again: %s", path.name, error)
+        Path(f"{path}.partial").unlink(missing_ok=True)
+        writer = DatasetWriter(path, **settings)
+    with writer:
+        done = len(writer)
+        start, skip = first + done // views, done % views
+        for index in range(start, stop):
+            for view, (image, truth_log10, row) in enumerate(
+                    galaxy_pairs(task["universe"], index, config, views)):
+                if index == start and view < skip:
+                    continue
+                writer.append_arrays(image, truth_log10, row)
+    return first, stop, str(path)
+
+
+def _has_attrs(path, attrs):
+    """Whether the HDF5 file at ``path`` has these attributes (a shard of this build)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return all(np.array_equal(np.atleast_1d(handle.attrs.get(key, "")).astype(str),
+                                      np.atleast_1d(value).astype(str))
+                       for key, value in attrs.items())
+    except OSError:
+        return False
+
+
+def _render_shard_on_dask(task):
+    """`render_shard` on a Dask worker: one BLAS thread, as a worker process has."""
+    _limit_native_threads(1)
+    return render_shard(task)
+
+
+def _shard_plan(directory, shard_size, n_galaxies, workers):
+    """The shard size of a build: as given, else as recorded for this build, else the default."""
+    plan = Path(directory) / "plan.json"
+    if shard_size is None and plan.exists():
+        try:
+            shard_size = int(json.loads(plan.read_text())["shard_size"])
+        except (OSError, ValueError, KeyError, TypeError):
+            shard_size = None
+    if shard_size is None:
+        shard_size = default_shard_size(n_galaxies, workers)
+    if int(shard_size) < 1:
+        raise ValueError(f"shard_size must be a positive number of galaxies, got {shard_size}")
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    plan.write_text(json.dumps({"shard_size": int(shard_size)}))
+    return int(shard_size)
+
+
+def _shard_ranges(first, n_galaxies, size):
+    """Contiguous ranges from ``first``, with boundaries at multiples of ``size``."""
+    ranges = []
+    start = first
+    while start < n_galaxies:
+        stop = min((start // size + 1) * size, n_galaxies)
+        ranges.append((start, stop))
+        start = stop
+    return ranges
+
+
+def _dask_client(scheduler, processes):
+    """(client, cluster to close or None): a client of ``scheduler``, or of a new LocalCluster."""
+    purpose = "universe builds on Dask (picasso simulate --scheduler)"
+    require("dask", purpose)
+    require("distributed", purpose)
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        return scheduler, None
+    if scheduler == "local":
+        cluster = LocalCluster(n_workers=processes, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", silence_logs=logging.ERROR)
+        return Client(cluster), cluster
+    return Client(scheduler), None
+
+
+def _render_shards(writer, guard, tasks, first_skip, n_galaxies, progress, processes,
+                   scheduler):
+    """Render ``tasks`` (shards) in parallel and join them to ``writer`` in index order."""
+    from tqdm.auto import tqdm
+
+    initial = tasks[0]["first"] if tasks else n_galaxies
+    bar = tqdm(total=n_galaxies, initial=initial, disable=not progress, unit="galaxy",
+               desc="simulate")
+    executor = client = cluster = None
+    futures = []
+    finished = False
+    try:
+        guard.release()
+        if scheduler is not None:
+            client, cluster = _dask_client(scheduler, processes)
+            token = uuid.uuid4().hex[:8]
+            futures = [client.submit(_render_shard_on_dask, task, pure=False,
+                                     key=f"picasso-shard-{task['first']}-{task['stop']}-{token}")
+                       for task in tasks]
+        elif processes > 1:
+            executor = ProcessPoolExecutor(min(processes, max(len(tasks), 1)),
+                                           initializer=_init_worker)
+            futures = [executor.submit(render_shard, task) for task in tasks]
+        results = ((future.result() for future in futures) if futures
+                   else (render_shard(task) for task in tasks))
+        for position, (first, stop, path) in enumerate(results):
+            guard.hold()  # a shard is joined whole
+            writer.append_file(path, skip=first_skip if position == 0 else 0)
+            Path(path).unlink()
+            guard.release()
+            bar.update(stop - first)
         finished = True
     finally:
         guard.hold()
@@ -403,6 +613,22 @@ def _render(writer, guard, universe, config, n_galaxies, views, processes, progr
                 executor.shutdown(wait=True)
             else:
                 _stop_workers(executor)
+        if client is not None:
+            if not finished:
+                client.cancel(futures)
+            if cluster is not None:
+                client.close()
+                cluster.close()
+            elif not _is_dask_client(scheduler):
+                client.close()
+
+
+def _is_dask_client(scheduler):
+    try:
+        from distributed import Client
+    except ImportError:
+        return False
+    return isinstance(scheduler, Client)
 
 
 def build_dataset(
@@ -418,6 +644,8 @@ def build_dataset(
     overwrite=False,
     universe=None,
     compression="lzf",
+    shard_size=None,
+    scheduler=None,
 ):
     """
     Render ``n_galaxies`` synthetic galaxies (``views`` pairs each) into an HDF5 pair dataset.
@@ -438,7 +666,8 @@ def build_dataset(
         Observing set-up or preset name (``"paper"``, ``"sdss"``); its
         ``image_size`` is replaced by ``image_size``.
     processes : int
-        Worker processes (1: render in this process).
+        Worker processes (1: render in this process); with ``scheduler="local"``
+        the workers of the local Dask cluster.
     progress : bool
         Show a tqdm progress bar.
     resume : bool
@@ -450,7 +679,21 @@ def build_dataset(
     compression : str or None
         HDF5 filter of the image and truth chunks: ``"lzf"`` (default; about
         1.1 MB per 256 x 256 pair, ~35 ms of CPU per pair), ``"gzip"`` or
-        `None` (about 3 MB per pair, ~6 ms).
+        `None` (about 3 MB per pair, ~6 ms). Parallel builds compress in the
+        workers.
+    shard_size : int, optional
+        Galaxies per shard, the unit of work of a parallel build
+        (`default_shard_size`: about eight shards per worker, at most 64
+        galaxies). A resumed build keeps the size it started with unless one
+        is given. Given with ``processes=1`` (or when resuming a parallel
+        build with one process), the shards are rendered in this process.
+    scheduler : str or `distributed.Client`, optional
+        Render the shards on a Dask cluster: the address of its scheduler
+        (``"tcp://host:8786"``), a client, or ``"local"`` for a
+        `~distributed.LocalCluster` of ``processes`` workers on this machine.
+        The workers write the shard files next to ``path``, so they must see
+        its directory (a shared file system on a cluster). Needs ``dask`` and
+        ``distributed``.
 
     Returns
     -------
@@ -470,12 +713,26 @@ def build_dataset(
     -----
     Called from the main thread, the build handles SIGINT and SIGTERM itself
     (unless the application installed its own handlers for them): a signal
-    never interrupts the writing of a galaxy's pairs. Worker processes exit
-    within a second when the build's process dies, even by SIGKILL.
+    never interrupts the writing of a galaxy's pairs or the joining of a
+    shard. Worker processes exit within a second when the build's process
+    dies, even by SIGKILL.
+
+    A parallel build keeps its shard files in ``<path>.shards/`` until they
+    are joined: a shard is deleted once it is in ``<path>.partial``, and the
+    directory when the dataset is complete. The parent process only joins
+    finished shards (a copy of their compressed chunks), so the build scales
+    with the number of workers until the joining, about 1-3 ms per 256 x 256
+    pair, becomes the limit.
     """
     if int(n_galaxies) < 1 or int(views) < 1 or int(processes) < 1:
         raise ValueError("n_galaxies, views and processes must be positive integers")
     n_galaxies, views, processes = int(n_galaxies), int(views), int(processes)
+    if shard_size is not None and int(shard_size) < 1:
+        raise ValueError(f"shard_size must be a positive number of galaxies, got {shard_size}")
+    if scheduler is not None:
+        purpose = "universe builds on Dask (picasso simulate --scheduler)"
+        require("dask", purpose)
+        require("distributed", purpose)
     if config is None:
         config = ObservingConfig()
     elif isinstance(config, str):
@@ -498,6 +755,10 @@ def build_dataset(
         "generator": json.dumps(generator, sort_keys=True),
         "views": views,
     }
+    shard_dir = Path(f"{path}.shards")
+    # a resumed parallel build goes on in shards, whatever its number of processes now
+    sharded = (processes > 1 or scheduler is not None or shard_size is not None
+               or (resume and shard_dir.exists()))
     writer = None
     try:
         with _SignalGuard() as guard:
@@ -510,11 +771,26 @@ def build_dataset(
                 resume=resume,
                 compression=compression,
             )
+            if not resume and shard_dir.exists():
+                shutil.rmtree(shard_dir)  # another build's shards
             with writer:
-                _render(writer, guard, universe, config, n_galaxies, views, processes, progress)
+                if sharded:
+                    done = len(writer)
+                    size = _shard_plan(shard_dir, shard_size, n_galaxies, processes)
+                    tasks = [
+                        {"universe": universe, "config": config, "views": views, "first": first,
+                         "stop": stop, "path": str(_shard_path(shard_dir, first, stop)),
+                         "compression": compression, "attrs": attrs}
+                        for first, stop in _shard_ranges(done // views, n_galaxies, size)
+                    ]
+                    _render_shards(writer, guard, tasks, done % views, n_galaxies, progress,
+                                   processes, scheduler)
+                else:
+                    _render(writer, guard, universe, config, n_galaxies, views, progress)
     except BuildInterrupted as interrupted:
         raise BuildInterrupted(
             interrupted.signum, writer.partial_path, len(writer), n_galaxies * views
         ) from None
+    shutil.rmtree(shard_dir, ignore_errors=True)
     log.info("built %d galaxies x %d views in %s", n_galaxies, views, writer.path)
     return writer.path

@@ -4,9 +4,10 @@ galaxy's global properties (`~picasso.mock.universe.GalaxyProperties`).
 
 Stars are split among disc, bar, bulge and halo with their own profiles,
 arms and clumps, ages from the galaxy's star-formation history and
-metallicities with gradients; gas is a cold disc (HI and H2 by the pressure
-law of Blitz & Rosolowsky 2006, star forming by Kennicutt 1998) and a hot
-halo. Companions and mergers are tidally stretched.
+metallicities with gradients; gas is a cold disc (H2 on the stellar scale
+length, HI saturated at ~9 Msun/pc^2 and as extended as the HI size-mass
+relation of Wang et al. 2016; star forming by Kennicutt 1998) and a hot halo.
+Companions and mergers are tidally stretched.
 """
 
 import logging
@@ -405,7 +406,9 @@ def _realise_gas(
         _exponential_radius(rng, n_cold, h_h2),
         np.interp(rng.uniform(size=n_cold), hi_cdf, grid),
     )
-    flare = np.exp(radius / (4.0 * h_star))
+    # A thin layer inside the stellar disc, flaring beyond about its optical radius (~3 scale
+    # lengths), approximately as the Milky Way's HI (Kalberla & Kerp 2009).
+    flare = np.exp(np.maximum(radius - 3.0 * h_star, 0.0) / (3.5 * h_star))
     height = _sech2_height(rng, n_cold, 0.12 * rng.uniform(0.7, 1.4) * flare)
     dense_probability = np.exp(-radius / (1.5 * h_star)) * 0.8
     dense = rng.uniform(size=n_cold) < dense_probability

@@ -36,9 +36,13 @@ Sizes
     et al. (2013) and Suess et al. (2019).
 Stellar metallicity
     Median and 16-84% range of Gallazzi et al. (2005, MNRAS 362, 41), their
-    Table 2 (log Z*/Zsun, Zsun = 0.02 as in BC03), interpolated in mass, shifted
-    by ``stellar_metallicity_offset`` (default -0.15 dex, a calibration of the
-    red sequence's observed colour, see `Universe`).
+    Table 2 (log Z*/Zsun, Zsun = 0.02 as in BC03), interpolated in mass. That
+    relation mixes star-forming and passive galaxies; passive ones are richer
+    at fixed mass (Peng, Maiolino & Cochrane 2015; 0.23 dex at 10^10.3 Msun,
+    Vaughan et al. 2022), so it is split by an approximate difference of
+    clip(0.3 (11 - log M), 0, 0.3) dex around its mean
+    (`~picasso.mock.relations.passive_metallicity_offset`). An optional
+    ``stellar_metallicity_offset`` shifts all of them (default 0).
 Gas-phase metallicity
     Tremonti et al. (2004, ApJ 613, 898) eq. 3, 12 + log(O/H) = -1.492 + 1.847 x
     - 0.08026 x^2 (x = log M*), 0.1 dex scatter, converted to a metal mass
@@ -58,11 +62,14 @@ Gas fractions
     galaxies; molecular gas from a depletion time of 1 Gyr (0.25 dex scatter,
     Saintonge et al. 2011; Bigiel et al. 2008). A hot gas halo holds a few per
     cent of the stellar mass.
-HI/H2 partition
-    Molecular-to-atomic ratio from the midplane pressure law of Blitz &
-    Rosolowsky (2006, ApJ 650, 933): R_mol = (P / P0)^0.92 with P0/k = 4.3e4
-    K cm^-3, the pressure from gas and stellar surface densities as in Leroy et
-    al. (2008, AJ 136, 2782, eq. 39).
+Gas discs
+    Molecular gas in an exponential disc on the stellar scale length (0.8-1.2
+    times it; Leroy et al. 2008, AJ 136, 2782); atomic gas in a disc whose
+    surface density saturates at ~9 Msun/pc^2 with helium (Bigiel et al. 2008,
+    AJ 136, 2846; Leroy et al. 2008) and falls to 1 Msun/pc^2 at the radius of
+    the HI size-mass relation (Wang et al. 2016, MNRAS 460, 2143), so HI
+    extends far beyond the stars (`~picasso.mock.relations.hi_surface_density_profile`).
+    Each cold gas cell carries the local H2 / (HI + H2).
 Star formation in the gas
     Kennicutt (1998, ApJ 498, 541) law Sigma_SFR = 2.5e-4 Sigma_gas^1.4
     (Msun/yr/kpc^2, Sigma in Msun/pc^2) above a threshold surface density sets
@@ -72,16 +79,17 @@ Star-formation histories
     Delayed-tau histories, with a late exponential truncation for quenched
     galaxies, solved per galaxy so that the SFR of the last 100 Myr matches the
     drawn SFR; mass loss of a Chabrier population after Leitner & Kravtsov
-    (2011): f(t) = 0.046 ln(1 + t / 0.276 Myr).
+    (2011): f(t) = 0.046 ln(1 + t / 0.276 Myr). Starbursts (40% of galaxies)
+    of quenched galaxies happened before their quench, never after it.
 
 Structure
 ---------
 Exponential discs with sech^2 vertical profiles that thicken with stellar age,
 Einasto (deprojected Sersic-like) bulges, bars, logarithmic spiral arms that
 carry most young stars, young star-forming clumps, a metal-poor stellar halo,
-extended gas discs (scale length 1.4-2x the stars'), a beta-model hot gas
-halo, and companions or mergers (a second galaxy, tidally stretched when close
-and massive) in some frames.
+molecular gas discs on the stellar scale and far more extended atomic ones, a
+beta-model hot gas halo, and companions or mergers (a second galaxy, tidally
+stretched when close and massive) in some frames.
 
 Numbers marked "approximate" above are shapes chosen to follow the cited
 papers' figures, not fits published in them.
@@ -190,12 +198,14 @@ class GalaxyProperties:
         Star-formation history (Gyr); quench_lookback <= 0 for no quenching.
     log_hi_mass, log_h2_mass, log_hot_gas_mass : float
     gas_scale_length_ratio : float
+        Scale length of the molecular gas disc over the stellar disc's.
     depletion_time : float
     burst_fraction, burst_lookback, burst_duration : float
         A past starburst: fraction of the stellar mass, its lookback time and
         duration (Gyr); bursts end at least 150 Myr ago so the current SFR
-        stays on its drawn value. They spread mass-to-light ratios at fixed
-        colour, as real star-formation histories do.
+        stays on its drawn value, and those of quenched galaxies before their
+        quench. They spread mass-to-light ratios at fixed colour, as real
+        star-formation histories do.
     companion : GalaxyProperties or None
     companion_offset : ndarray or None
         Position of the companion relative to the centre (kpc).
@@ -304,11 +314,11 @@ class Universe:
     max_gas_cells : int
     stellar_metallicity_offset : float
         Shift (dex) applied to the Gallazzi et al. (2005) stellar
-        metallicities. The default -0.15 brings the red sequence of BC03
-        populations observed at z = 0.05 from g - r = 0.87 to about 0.83,
-        nearer the SDSS red sequence (0.75-0.8, observed), and lies within
-        the 0.1-0.2 dex systematic spread between population-synthesis
-        libraries; 0 reproduces Gallazzi et al. exactly.
+        metallicities (default 0: Gallazzi et al. exactly; the systematic
+        spread between population-synthesis libraries is 0.1-0.2 dex). An
+        earlier default of -0.15 matched the red sequence to a colour that was
+        probably rest-frame and made quenched galaxies ~0.1 mag too blue in
+        observed u - r at fixed mass (``benchmarks/bench_realism.py``).
 
     Examples
     --------

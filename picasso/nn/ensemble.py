@@ -175,7 +175,7 @@ class Ensemble(Model):
         return path
 
     def predict_log10(self, images, *, batch_size=8, device=None, symmetries=(0,),
-                      progress=False, channels_last=True, compile=False):
+                      progress=False, channels_last=True, compile=False, precision="auto"):
         """
         Ensemble mean log10 maps and their 1-sigma uncertainty.
 
@@ -183,8 +183,9 @@ class Ensemble(Model):
         ----------
         images : array-like or sequence of arrays
             ``(n, n_bands, N, N)`` moved flux per kpc2 (`~picasso.nn.Model.input_flux`).
-        batch_size, device, symmetries, progress, channels_last, compile
-            As for `picasso.nn.Model.predict_log10`, applied to every member.
+        batch_size, device, symmetries, progress, channels_last, compile, precision
+            As for `picasso.nn.Model.predict_log10`, applied to every member
+            (each member checks bf16 for itself; `last_precision` lists them).
 
         Returns
         -------
@@ -199,7 +200,8 @@ class Ensemble(Model):
             mean, sigma = member.predict_log10(images, batch_size=batch_size, device=device,
                                                symmetries=symmetries,
                                                progress=progress and index == 0,
-                                               channels_last=channels_last, compile=compile)
+                                               channels_last=channels_last, compile=compile,
+                                               precision=precision)
             mean = mean.astype(np.float64)
             second = mean**2 if sigma is None else mean**2 + sigma.astype(np.float64) ** 2
             if first_moment is None:
@@ -207,6 +209,10 @@ class Ensemble(Model):
             else:
                 first_moment += mean
                 second_moment += second
+        records = [member.last_precision for member in self.members]
+        used = {record["precision"] for record in records if record}
+        self.last_precision = {"precision": used.pop() if len(used) == 1 else
+                               ("mixed" if used else None), "members": records}
         n = len(self.members)
         first_moment /= n
         second_moment /= n

@@ -9,9 +9,15 @@ refuses a mismatch with a message that says what to do
 (`Model.input_flux`), runs the network (`Model.predict_log10`) and returns
 `~picasso.PropertyMaps` in physical units with the cutout's WCS
 (`Model.predict`), with out-of-distribution diagnostics in ``maps.meta``.
+
+On CPUs and GPUs that compute in bf16 natively (`native_bf16`) the network
+runs in bf16 autocast with its 1x1 output heads in float32, unless that moves
+a model's outputs by more than `BF16_TOLERANCE_DEX` (checked once per model
+and device); ``precision="fp32"`` forces float32.
 """
 
 import logging
+from pathlib import Path
 
 import astropy.units as u
 import numpy as np
@@ -35,6 +41,10 @@ from .unet import UNet
 
 __all__ = [
     "Model",
+    "native_bf16",
+    "PRECISIONS",
+    "BF16_TOLERANCE_DEX",
+    "BF16_CHECK_IMAGES",
     "FIELD_OF_VIEW_R_HALF",
     "FIELD_OF_VIEW_R_HALF_KIND",
     "FIELD_OF_VIEW_TOLERANCE",
@@ -51,6 +61,79 @@ FIELD_OF_VIEW_R_HALF_KIND = "mass_3d"
 #: Largest accepted relative difference between a cutout's field of view (in
 #: the model's half radii, when the cutout knows its radius) and the model's.
 FIELD_OF_VIEW_TOLERANCE = 0.25
+
+
+#: Inference precisions of `Model.predict_log10`.
+PRECISIONS = ("auto", "fp32", "bf16")
+
+#: Largest change (dex) that bf16 may make to any pixel of any output (a log10 map or its
+#: 1-sigma) for ``precision="auto"`` to keep it.
+BF16_TOLERANCE_DEX = 0.01
+
+#: Images of the first batch on which ``precision="auto"`` compares bf16 with float32.
+BF16_CHECK_IMAGES = 4
+
+
+def native_bf16(device="cpu"):
+    """
+    How ``device`` computes in bf16 natively, or `None` where bf16 would be emulated.
+
+    bf16 inference pays only where the hardware has bf16 arithmetic: on CPUs
+    with AMX or AVX512-BF16 instructions (asked of torch, or read from
+    ``/proc/cpuinfo`` when torch cannot say), on CUDA GPUs that support it.
+
+    Parameters
+    ----------
+    device : str or `torch.device`
+
+    Returns
+    -------
+    instructions : str or None
+        ``"amx"``, ``"avx512_bf16"``, ``"cuda"``, or `None`.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "cuda" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else None
+    if device.type != "cpu":
+        return None
+    for name, probe in (("amx", "_is_amx_tile_supported"),
+                        ("avx512_bf16", "_is_avx512_bf16_supported")):
+        check = getattr(torch.cpu, probe, None)
+        if check is None:
+            break
+        try:
+            if check():
+                return name
+        except RuntimeError:
+            break
+    else:
+        return None
+    return _cpuinfo_bf16()
+
+
+def _cpuinfo_bf16():
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines()
+                      if line.startswith("flags")), []))
+    if "amx_bf16" in flags:
+        return "amx"
+    if "avx512_bf16" in flags:
+        return "avx512_bf16"
+    return None
+
+
+class _Features(torch.nn.Module):
+    """The network without its heads, as a module (what `torch.compile` is given)."""
+
+    def __init__(self, network):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x):
+        return self.network.features(x)
 
 
 def _pixel_scale_convention():
@@ -83,6 +166,13 @@ class Model:
     info : dict, optional
         Provenance for the header (``training_data``, ``train_config``,
         ``metrics``, ``split``, ``seed``, ...).
+
+    Attributes
+    ----------
+    last_precision : dict or None
+        The arithmetic of the last `predict_log10` call: ``precision``
+        (``'bf16'`` or ``'fp32'``), ``reason``, and after an automatic choice
+        the largest change bf16 made to each output (``max_abs_delta_dex``).
     """
 
     def __init__(self, network, transform=None, *, image_size=256, trained=False, info=None):
@@ -112,6 +202,7 @@ class Model:
             )
         self.trained = bool(trained)
         self.info = dict(info or {})
+        self.last_precision = None
 
     def __repr__(self):
         config = self.config
@@ -329,15 +420,72 @@ class Model:
         self._check_field_of_view(cutout)
         return self.transform.from_cutout(cutout)
 
-    def _compiled_network(self):
+    def _compiled_features(self):
         if getattr(self, "_compiled", None) is None:
             # frozen weights let inductor pack them for oneDNN and fuse each convolution with
             # its ReLU; the weights must not change afterwards (inference only)
-            self._compiled = torch.compile(self.network, options={"freezing": True})
+            self._compiled = torch.compile(_Features(self.network), options={"freezing": True})
         return self._compiled
 
+    def _forward(self, features, x, bf16):
+        """
+        The network's output in float32: its body in bf16 autocast or float32, its heads in
+        float32 (bf16 would round log10 values near 8 to 0.03 dex).
+        """
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            body = features(x)
+        return self.network.heads(body.float())
+
+    def _choose_precision(self, precision, device, features, x):
+        """Resolve ``precision`` for this model and device; returns (use_bf16, record)."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision == "fp32":
+            return False, {"precision": "fp32", "reason": "asked for"}
+        instructions = native_bf16(device)
+        if precision == "bf16":
+            if instructions is None:
+                log.warning("%s has no native bf16 arithmetic: bf16 inference is emulated and "
+                            "slower than float32", device)
+            return True, {"precision": "bf16", "reason": "asked for",
+                          "instructions": instructions}
+        if instructions is None:
+            return False, {"precision": "fp32", "reason": f"no native bf16 on {device}"}
+        checks = self.__dict__.setdefault("_bf16_checks", {})
+        key = str(device)
+        if key not in checks:
+            checks[key] = self._check_bf16(features, x[:BF16_CHECK_IMAGES], instructions)
+        return checks[key]["precision"] == "bf16", dict(checks[key])
+
+    def _check_bf16(self, features, x, instructions):
+        """Compare bf16 with float32 on a few images: bf16 if no output moves more than allowed."""
+        reference = self.network.split_output(self._forward(features, x, False))
+        trial = self.network.split_output(self._forward(features, x, True))
+        moved = {}
+        for kind, old, new in zip(("log10", "sigma"), reference, trial):
+            if old is None:
+                continue
+            if kind == "sigma":  # ln(sigma / dex) -> the change of sigma in dex
+                old, new = torch.exp(old), torch.exp(new)
+            delta = (new - old).abs().amax(dim=(0, 2, 3))
+            for name, value in zip(self.properties, delta.tolist()):
+                label = name if kind == "log10" else f"{name}_sigma"
+                moved[label] = float(value)
+        worst = max(moved, key=moved.get)
+        keep = moved[worst] <= BF16_TOLERANCE_DEX
+        if not keep:
+            log.warning("bf16 moves this model's %s by up to %.3g dex (more than %g) on the "
+                        "first images: predicting in float32", worst, moved[worst],
+                        BF16_TOLERANCE_DEX)
+        return {"precision": "bf16" if keep else "fp32",
+                "reason": (f"bf16 moved no output more than {BF16_TOLERANCE_DEX:g} dex on the "
+                           f"first {x.shape[0]} image(s)") if keep else
+                          f"bf16 moved {worst} by up to {moved[worst]:.3g} dex",
+                "instructions": instructions, "tolerance_dex": BF16_TOLERANCE_DEX,
+                "max_abs_delta_dex": moved}
+
     def predict_log10(self, images, *, batch_size=8, device=None, symmetries=(0,),
-                      progress=False, channels_last=True, compile=False):
+                      progress=False, channels_last=True, compile=False, precision="auto"):
         """
         Run the network on input fluxes: the numeric core of every prediction path.
 
@@ -361,6 +509,15 @@ class Model:
             Run the network through `torch.compile` with frozen weights: worth
             its minutes of compilation per image shape for a catalogue, not for
             one galaxy.
+        precision : {'auto', 'fp32', 'bf16'}
+            ``'auto'`` (default): bf16 autocast where the device computes in
+            bf16 natively (`native_bf16`), unless bf16 moves any pixel of any
+            output of this model by more than `BF16_TOLERANCE_DEX` on the
+            first `BF16_CHECK_IMAGES` images (checked once per model and
+            device, logged, and recorded in `last_precision`); float32
+            elsewhere. ``'fp32'`` forces float32,
+            ``'bf16'`` forces bf16. The 1x1 output heads always run in
+            float32.
 
         Returns
         -------
@@ -374,6 +531,8 @@ class Model:
 
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         symmetries = tuple(symmetries)
         if not symmetries:
             raise ValueError("symmetries must name at least one symmetry (0 is the identity)")
@@ -384,20 +543,25 @@ class Model:
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         network.to(memory_format=memory_format)
         network.eval()
-        forward = self._compiled_network() if compile else network
+        features = self._compiled_features() if compile else network.features
         n = len(images)
         n_properties = len(self.properties)
         log10_maps = sigmas = None
+        use_bf16 = None
         # freezing needs no_grad; otherwise inference_mode skips autograd bookkeeping entirely
         with torch.no_grad() if compile else torch.inference_mode():
             for start in tqdm(range(0, n, int(batch_size)), disable=not progress, desc="predict"):
                 batch = np.stack([np.asarray(image, dtype=np.float32)
                                   for image in images[start:start + int(batch_size)]])
                 x = self.transform.normalise(torch.from_numpy(batch).to(device))
+                x = x.contiguous(memory_format=memory_format)
+                if use_bf16 is None:
+                    use_bf16, record = self._choose_precision(precision, device, features, x)
+                    self.last_precision = record
                 means, variances = [], []
                 for k in symmetries:
                     xk = d4_transform(x, k).contiguous(memory_format=memory_format)
-                    mean, log_sigma = network.split_output(forward(xk).float())
+                    mean, log_sigma = network.split_output(self._forward(features, xk, use_bf16))
                     means.append(d4_inverse(mean, k))
                     if log_sigma is not None:
                         variances.append(d4_inverse(torch.exp(2 * log_sigma), k))
@@ -429,7 +593,7 @@ class Model:
         return bool(self.config.heteroscedastic)
 
     def predict(self, cutouts, *, batch_size=8, device=None, symmetries=(0,), progress=False,
-                uncertainty=None, compile=False):
+                uncertainty=None, compile=False, precision="auto"):
         """
         Predict property maps for one cutout or a list of cutouts.
 
@@ -452,6 +616,9 @@ class Model:
             model provides one.
         compile : bool
             Use the compiled network (see `predict_log10`).
+        precision : {'auto', 'fp32', 'bf16'}
+            Arithmetic of the network (see `predict_log10`); the one used is
+            recorded in ``meta['precision']``.
 
         Returns
         -------
@@ -460,7 +627,10 @@ class Model:
             densities (and mean age) in registry units with the cutout's WCS,
             physical pixel scale and mask; ``meta`` records the model, the
             cutout's own metadata and, when the model records its training
-            inputs, the out-of-distribution diagnostics (``meta['ood']``).
+            inputs, the out-of-distribution diagnostics (``meta['ood']``), and
+            the arithmetic of the network (``meta['precision']``: ``'bf16'`` or
+            ``'fp32'``, why, and for ``'auto'`` the largest change bf16 made
+            to each output on the first image).
 
         Raises
         ------
@@ -486,11 +656,12 @@ class Model:
                 raise ValueError(f"cutout {index}: {error}") from None
         log10_maps, sigmas = self.predict_log10(images, batch_size=batch_size, device=device,
                                                 symmetries=symmetries, progress=progress,
-                                                compile=compile)
+                                                compile=compile, precision=precision)
         if uncertainty is False:
             sigmas = None
         model_meta = {"model_trained": self.trained,
-                      "model_version": self.header.get("picasso_version")}
+                      "model_version": self.header.get("picasso_version"),
+                      "precision": getattr(self, "last_precision", None)}
         ood = diagnose(self, images, psf_fwhm_pixels=[psf_fwhm_pixels(c) for c in cutouts],
                        sigma_dex=sigmas, properties=self.properties)
         warn_out_of_distribution(ood, [f"cutout {i}" for i in range(len(cutouts))],

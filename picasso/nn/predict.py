@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 def predict_cutouts(cutouts, model=None, *, batch_size=8, device=None, symmetries=(0,),
-                    progress=False, compile=False, uncertainty=None):
+                    progress=False, compile=False, uncertainty=None, precision="auto"):
     """
     Predict property maps for cutouts.
 
@@ -45,7 +45,7 @@ def predict_cutouts(cutouts, model=None, *, batch_size=8, device=None, symmetrie
     model : `~picasso.nn.Model`, str or path-like, optional
         A loaded model, a model file or training output directory; by
         default the bundled model.
-    batch_size, device, symmetries, progress, compile, uncertainty
+    batch_size, device, symmetries, progress, compile, uncertainty, precision
         As for `picasso.nn.Model.predict`.
 
     Returns
@@ -65,7 +65,7 @@ def predict_cutouts(cutouts, model=None, *, batch_size=8, device=None, symmetrie
     model = resolve_model(model, device)
     return model.predict(list(cutouts), batch_size=batch_size, device=device,
                          symmetries=symmetries, progress=progress, uncertainty=uncertainty,
-                         compile=compile)
+                         compile=compile, precision=precision)
 
 
 def parse_shard(text):
@@ -113,7 +113,8 @@ def _shard_path(path, shard):
 
 
 def predict_dataset(model, source, output, *, shard=None, batch_size=8, device=None,
-                    symmetries=(0,), overwrite=False, progress=False, compile=False):
+                    symmetries=(0,), overwrite=False, progress=False, compile=False,
+                    precision="auto"):
     """
     Predict every pair of a dataset (or every cutout of a list), or one shard.
 
@@ -133,7 +134,7 @@ def predict_dataset(model, source, output, *, shard=None, batch_size=8, device=N
         suffix.
     shard : tuple of int, optional
         ``(i, n)``: do only shard ``i`` of ``n`` (contiguous blocks).
-    batch_size, device, symmetries, progress, compile
+    batch_size, device, symmetries, progress, compile, precision
         As for `predict_cutouts`.
     overwrite : bool
 
@@ -163,7 +164,8 @@ def predict_dataset(model, source, output, *, shard=None, batch_size=8, device=N
                 raise ValueError(f"item {position}: {error}") from None
         log10_maps, sigmas = model.predict_log10(images, batch_size=batch_size,
                                                  device=device, symmetries=symmetries,
-                                                 progress=progress, compile=compile)
+                                                 progress=progress, compile=compile,
+                                                 precision=precision)
         path = _shard_path(output, shard)
         with atomic_path(path, overwrite=overwrite) as tmp_path:
             with h5py.File(tmp_path, "w") as handle:
@@ -176,13 +178,15 @@ def predict_dataset(model, source, output, *, shard=None, batch_size=8, device=N
                 handle.attrs["n_source"] = n_items
                 handle.attrs["shard"] = [0, 1] if shard is None else list(shard)
                 handle.attrs["symmetries"] = list(symmetries)
+                handle.attrs["precision"] = json.dumps(model.last_precision)
         return [path]
     output.mkdir(parents=True, exist_ok=True)
     written = []
     for start in range(0, len(cutouts), 64):
         chunk = cutouts[start:start + 64]
         maps = model.predict(chunk, batch_size=batch_size, device=device,
-                             symmetries=symmetries, progress=progress, compile=compile)
+                             symmetries=symmetries, progress=progress, compile=compile,
+                             precision=precision)
         for position, cutout, prediction in zip(indices[start:start + 64], chunk, maps):
             meta = cutout.meta or {}
             if "galaxy_id" in meta and "view" in meta:

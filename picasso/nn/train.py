@@ -10,6 +10,14 @@ augmentation are functions of (seed, epoch, sample), not of a generator's
 running state, so they too are identical after a resume, in any number of
 data-loader workers.
 
+The input pipeline feeds a GPU at the network's rate: one data loader per
+run whose persistent workers read whole batches (one HDF5 call per run of
+consecutive rows), while flux scaling, the logarithm and the symmetries of
+the square are computed on the device for the whole batch, on a side CUDA
+stream one batch ahead (`NetworkDataset.raw_batch`, `NetworkDataset.finish_batch`).
+Training runs in bf16 autocast (float32 weights, output layers and loss)
+where the device computes in bf16 natively.
+
 Multi-GPU and multi-node training use `torch.distributed`: launch the same
 command with ``torchrun --nproc_per_node N picasso train ...``; every
 process trains on its shard (`~torch.utils.data.DistributedSampler`),
@@ -37,7 +45,7 @@ from ..properties import PROPERTIES
 from ..utils.atomic import atomic_path
 from .diagnostics import STATISTICS_KEY, training_statistics
 from .loss import EMPTY_WEIGHT, LOSSES, block_sum_loss
-from .model import Model
+from .model import Model, native_bf16
 from .model_file import MODEL_FILENAME
 from .transforms import (
     DEFAULT_FLUX_FLOOR,
@@ -113,17 +121,25 @@ class TrainConfig:
     validation_fraction : float
         Fraction of the remaining galaxies, again spread evenly in stellar
         mass, that goes to validation.
-    num_workers : int
-        Data-loader worker processes.
+    num_workers : int or None
+        Data-loader worker processes, which read (and on a CPU also
+        normalise and augment) whole batches; they start once per run.
+        `None`: on a GPU one per usable core less one, at most 8 (per
+        process); on a CPU none, the network having the cores.
     precision : {'auto', 'fp32', 'bf16'}
-        bf16 autocast for the network (losses stay float32). ``'auto'``
-        uses bf16 on GPUs that support it and float32 on CPUs (measured
-        slower in bf16 on CPUs without native bf16 instructions).
+        bf16 autocast for the network, with float32 weights (the optimiser's
+        master copy), float32 output layers and the loss in float32.
+        ``'auto'`` chooses bf16 on GPUs that support it and on CPUs with
+        native bf16 instructions (AVX512-BF16 or AMX), where it trained the
+        default recipe's network 1.5-2x faster (``benchmarks/bench_pipeline.py``),
+        and float32 on other CPUs, where bf16 is emulated and slower.
     channels_last : bool or None
-        Memory format of the network. `None` chooses channels-last on GPUs
-        and, on CPUs, for networks narrower than the paper's: on the
-        development CPU (``benchmarks/bench_nn.py``) it trained the width-16
-        network 1.6x faster, but the width-64 one 2x slower, than NCHW.
+        Memory format of the network. `None` chooses channels-last on GPUs,
+        with bf16 on CPUs, and in float32 on CPUs for networks narrower than
+        the paper's: on the development CPU (``benchmarks/bench_pipeline.py``,
+        one thread, 64 x 64) bf16 with channels-last trained the width-16
+        network 1.5x and the width-64 one 1.2x faster than bf16 in NCHW; in
+        float32 channels-last helped the width-16 network only.
     device : str or None
         ``'cpu'``, ``'cuda'``, ...; `None` picks CUDA when available.
     checkpoint_every : int
@@ -163,7 +179,7 @@ class TrainConfig:
     seed: int = 0
     test_every: int = 5
     validation_fraction: float = 0.2
-    num_workers: int = 0
+    num_workers: int | None = None
     precision: str = "auto"
     channels_last: bool | None = None
     device: str | None = None
@@ -180,6 +196,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be at least 1")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {tuple(LOSSES)}, got {self.loss!r}")
+        if self.num_workers is not None and int(self.num_workers) < 0:
+            raise ValueError("TrainConfig.num_workers must be None or at least 0")
         if self.precision not in _PRECISIONS:
             raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}")
         if not 0 < self.validation_fraction < 1:
@@ -374,11 +392,19 @@ class NetworkDataset(Dataset):
     """
     Pairs in network space: normalised images and log10 targets as tensors.
 
+    Items are made in two steps, which a training input pipeline runs in two
+    places: `raw_batch` reads the pairs of a batch (in a data-loader worker),
+    `finish_batch` turns them into network inputs (on the device, where the
+    logarithm and the symmetries cost least). ``dataset[i]`` is both steps
+    for a batch of one, so an item and the same pair in a batch are equal.
+
     Parameters
     ----------
     pairs : `~picasso.io.dataset.PairDataset` or similar
         Anything with ``len``, items ``{'image', 'truth'}`` and ``bands``,
-        ``properties`` and ``pixel_scale_kpc`` (one per pair) attributes.
+        ``properties`` and ``pixel_scale_kpc`` (one per pair) attributes;
+        a ``read_batch`` method (as `~picasso.io.dataset.PairDataset` has)
+        is used when there is one.
     indices : sequence of int, optional
         Positions in ``pairs`` to use; all by default.
     transform : `~picasso.nn.transforms.InputTransform`, optional
@@ -415,7 +441,7 @@ class NetworkDataset(Dataset):
         select_band_channels(np.zeros((len(self.source_bands), 1, 1)), self.source_bands,
                              transform.bands)
         self._scale = transform.pair_scales(pairs, self.indices).astype(np.float32)
-        self._conditions = (transform.pair_conditions(pairs, self.indices)
+        self._conditions = (transform.pair_conditions(pairs, self.indices).astype(np.float32)
                             if transform.conditions else None)
         self.augment = bool(augment)
         self.seed = int(seed)
@@ -429,48 +455,213 @@ class NetworkDataset(Dataset):
         return len(self.indices)
 
     def __getitem__(self, item):
-        index = int(self.indices[item])
-        pair = self.pairs[index]
-        image = select_band_channels(np.asarray(pair["image"], dtype=np.float32),
-                                     self.source_bands, self.transform.bands)
-        image = image * self._scale[item]
-        if self._conditions is not None:
-            image = self.transform.with_conditions(image, self._conditions[item])
-        image = self.transform.normalise(image)
-        truth = np.asarray(pair["truth"], dtype=np.float32)[self._property_index]
-        if self.augment:
-            k = random_symmetry(self.seed, self.epoch, index)
-            image, truth = d4_transform(image, k), d4_transform(truth, k)
-        return torch.from_numpy(np.ascontiguousarray(image)), torch.from_numpy(
-            np.ascontiguousarray(truth)
-        )
+        if not -len(self) <= item < len(self):
+            raise IndexError(f"item {item} out of range for {len(self)} pairs")
+        image, truth = self.finish_batch(self.raw_batch([item]))
+        return image[0], truth[0]
+
+    def symmetries(self, items, epoch=None):
+        """
+        The symmetry of the square (0-7) each of ``items`` gets in ``epoch``.
+
+        Parameters
+        ----------
+        items : sequence of int
+            Positions in this dataset.
+        epoch : int, optional
+            The current one (`set_epoch`) by default.
+
+        Returns
+        -------
+        k : `numpy.ndarray` of int64
+            A function of (``seed``, epoch, pair) only; zeros without ``augment``.
+        """
+        epoch = self.epoch if epoch is None else int(epoch)
+        index = self.indices[np.asarray(items, dtype=np.int64)]
+        if not self.augment:
+            return np.zeros(index.size, dtype=np.int64)
+        return np.array([random_symmetry(self.seed, epoch, int(i)) for i in index],
+                        dtype=np.int64)
+
+    def raw_batch(self, items, epoch=None):
+        """
+        Read a batch: the pairs' flux and truth, and what `finish_batch` needs.
+
+        Parameters
+        ----------
+        items : sequence of int
+            Positions in this dataset.
+        epoch : int, optional
+            Epoch of the augmentation draws (`set_epoch`'s by default).
+
+        Returns
+        -------
+        raw : dict of `torch.Tensor`
+            ``"flux"`` (float32, the network's bands as stored), ``"truth"``
+            (float32 log10 targets), ``"scale"`` (to flux per kpc2, one per
+            pair), ``"conditions"`` (raw condition values, ``(n, 0)`` when
+            none) and ``"symmetry"`` (int64 index, `symmetries`).
+        """
+        items = np.asarray(items, dtype=np.int64).reshape(-1)
+        index = self.indices[items]
+        if hasattr(self.pairs, "read_batch"):
+            read = self.pairs.read_batch(index)
+            flux, truth = read["image"], read["truth"]
+        else:
+            read = [self.pairs[int(i)] for i in index]
+            flux = np.stack([np.asarray(pair["image"], dtype=np.float32) for pair in read])
+            truth = np.stack([np.asarray(pair["truth"], dtype=np.float32) for pair in read])
+        flux = select_band_channels(np.asarray(flux, dtype=np.float32), self.source_bands,
+                                    self.transform.bands)
+        truth = np.asarray(truth, dtype=np.float32)
+        if self._property_index != list(range(truth.shape[1])):
+            truth = truth[:, self._property_index]
+        conditions = (self._conditions[items] if self._conditions is not None
+                      else np.zeros((items.size, 0), dtype=np.float32))
+        return {
+            "flux": torch.from_numpy(np.ascontiguousarray(flux)),
+            "truth": torch.from_numpy(np.ascontiguousarray(truth)),
+            "scale": torch.from_numpy(self._scale[items]),
+            "conditions": torch.from_numpy(np.ascontiguousarray(conditions)),
+            "symmetry": torch.from_numpy(self.symmetries(items, epoch)),
+        }
+
+    def finish_batch(self, raw, device=None, memory_format=torch.contiguous_format):
+        """
+        Network inputs and targets from a `raw_batch`, computed on ``device``.
+
+        Flux per kpc2 (moved to the reference redshift), the condition planes,
+        the transform's logarithm (`InputTransform.normalise`) and each pair's
+        symmetry of the square, as tensor operations on the whole batch.
+
+        Parameters
+        ----------
+        raw : dict
+            `raw_batch` output (on the CPU, pinned or not).
+        device : `torch.device` or str, optional
+            Where to compute; where ``raw`` is by default. Copies to it do not
+            block.
+        memory_format : `torch.memory_format`
+            Layout of the returned images (``torch.channels_last`` for a
+            channels-last network).
+
+        Returns
+        -------
+        images : `torch.Tensor`
+            ``(n, channels, N, N)`` network inputs.
+        truth : `torch.Tensor`
+            ``(n, n_properties, N, N)`` log10 targets.
+        """
+        device = raw["flux"].device if device is None else torch.device(device)
+        flux = raw["flux"].to(device, non_blocking=True)
+        truth = raw["truth"].to(device, non_blocking=True)
+        scale = raw["scale"].to(device, non_blocking=True)
+        flux = flux * scale[:, None, None, None]
+        conditions = raw["conditions"]
+        if conditions.shape[1]:
+            planes = conditions.to(device, non_blocking=True)[:, :, None, None]
+            flux = torch.cat([flux, planes.expand(-1, -1, *flux.shape[-2:])], dim=1)
+        images = self.transform.normalise(flux)
+        return _apply_symmetries(images, truth, raw["symmetry"], memory_format)
 
 
-class _ResumableSampler(Sampler):
-    """A `DistributedSampler`'s epoch order, optionally from the ``start``-th sample on."""
+def _apply_symmetries(images, truth, symmetry, memory_format=torch.contiguous_format):
+    """Apply symmetry ``symmetry[i]`` (on the CPU) to pair ``i`` of a batch, on its device."""
+    symmetry = torch.as_tensor(symmetry).cpu()
+    kinds = torch.unique(symmetry).tolist()
+    if kinds == [0] or not kinds:
+        return images.contiguous(memory_format=memory_format), truth
+    out_images = torch.empty_like(images, memory_format=memory_format)
+    out_truth = torch.empty_like(truth)
+    for k in kinds:
+        where = torch.nonzero(symmetry == k).reshape(-1).to(images.device, non_blocking=True)
+        out_images[where] = d4_transform(images.index_select(0, where), int(k))
+        out_truth[where] = d4_transform(truth.index_select(0, where), int(k))
+    return out_images, out_truth
 
-    def __init__(self, sampler, start=0):
-        self.sampler = sampler
-        self.start = start
+
+class _BatchPlan(Sampler):
+    """
+    The batches a loader reads on its next pass, as ``(split, epoch, positions)`` keys.
+
+    The trainer sets the plan before each pass (an epoch's training order from
+    a given step, or the validation set), so one loader with persistent
+    workers serves every epoch of both sets: its workers start once per run.
+    """
+
+    def __init__(self):
+        self.batches = []
+
+    def set(self, split, epoch, positions, batch_size):
+        positions = [int(p) for p in positions]
+        self.batches = [(split, int(epoch), tuple(positions[start:start + batch_size]))
+                        for start in range(0, len(positions), batch_size)]
 
     def __iter__(self):
-        return iter(list(self.sampler)[self.start:])
+        return iter(list(self.batches))
 
     def __len__(self):
-        return max(len(self.sampler) - self.start, 0)
+        return len(self.batches)
 
 
-class _Shard(Sampler):
-    """This process's share of the validation set, without padding."""
+class _PairBatches(Dataset):
+    """
+    Whole batches of the training and validation pairs for a loader (``batch_size=None``).
 
-    def __init__(self, n, rank, world_size):
-        self.positions = list(range(rank, n, world_size))
+    A key ``(split, epoch, positions)`` gives that split's `NetworkDataset.raw_batch`
+    (to be finished on the device) or, with ``finish``, the finished batch
+    (for a CPU run: the loader's workers then do that work too).
+    """
 
-    def __iter__(self):
-        return iter(self.positions)
+    def __init__(self, datasets, finish, memory_format):
+        self.datasets = datasets
+        self.finish = finish
+        self.memory_format = memory_format
 
     def __len__(self):
-        return len(self.positions)
+        return sum(len(data) for data in self.datasets.values())
+
+    def __getitem__(self, key):
+        split, epoch, positions = key
+        data = self.datasets[split]
+        raw = data.raw_batch(positions, epoch)
+        if self.finish:
+            return data.finish_batch(raw, memory_format=self.memory_format)
+        return raw
+
+
+def _native_bf16_cpu():
+    """Whether this CPU computes in bf16 natively (AVX512-BF16 or AMX), so autocast pays."""
+    return native_bf16("cpu") is not None
+
+
+def _heads_in_float32(network):
+    """
+    Run the output convolutions of ``network`` in float32 under autocast.
+
+    The targets are log10 values near 7-9, where bf16's 8-bit significand
+    would round every prediction to 0.03-0.06 dex; the 1x1 heads cost little
+    in float32. The weights (and so the state dict) are unchanged.
+    """
+    for name in ("head", "log_sigma_head"):
+        module = getattr(network, name, None)
+        if module is None or getattr(module, "_picasso_float32", False):
+            continue
+        plain = module.forward
+
+        def forward(x, _plain=plain):
+            with torch.autocast(x.device.type, enabled=False):
+                return _plain(x.float())
+
+        module.forward = forward
+        module._picasso_float32 = True
+
+
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _rng_states():
@@ -621,6 +812,8 @@ class Trainer:
         self.network = self.network.to(self.device)
         if self.channels_last:
             self.network = self.network.to(memory_format=torch.channels_last)
+        if self.precision == "bf16":
+            _heads_in_float32(self.network)
         self.model = self.network
         if self.world_size > 1:
             self.model = torch.nn.parallel.DistributedDataParallel(
@@ -642,6 +835,9 @@ class Trainer:
         self.best_epoch = None
         self.history = []
         self._running = {"loss_sum": 0.0, "n_images": 0, "seconds": 0.0}
+        self._loader = None
+        self._loader_data = None
+        self._plan = None
 
     # -- set-up -----------------------------------------------------------------------------
 
@@ -668,13 +864,24 @@ class Trainer:
         self.device = device
         precision = self.config.precision
         if precision == "auto":
-            precision = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() \
-                else "fp32"
+            if device.type == "cuda":
+                native = torch.cuda.is_bf16_supported()
+            else:
+                native = device.type == "cpu" and _native_bf16_cpu()
+            precision = "bf16" if native else "fp32"
         self.precision = precision
         channels_last = self.config.channels_last
         if channels_last is None:
-            channels_last = device.type == "cuda" or self.model_config.base_width < 64
+            channels_last = (device.type == "cuda" or precision == "bf16"
+                             or self.model_config.base_width < 64)
         self.channels_last = bool(channels_last)
+        workers = self.config.num_workers
+        if workers is None:
+            # a GPU waits for its inputs without workers; a CPU run shares its cores with them
+            local = int(os.environ.get("LOCAL_WORLD_SIZE", self.world_size))
+            workers = (min(8, max(_usable_cpus() // max(local, 1) - 1, 0))
+                       if device.type == "cuda" else 0)
+        self.num_workers = int(workers)
 
     @property
     def is_main(self):
@@ -789,15 +996,85 @@ class Trainer:
 
     # -- training ---------------------------------------------------------------------------
 
-    def _loader(self, dataset, sampler, batch_size):
-        return DataLoader(
-            dataset, batch_size=batch_size, sampler=sampler, num_workers=self.config.num_workers,
-            pin_memory=self.device.type == "cuda", drop_last=False,
-            persistent_workers=False,
+    @property
+    def _memory_format(self):
+        return torch.channels_last if self.channels_last else torch.contiguous_format
+
+    def _batch_loader(self):
+        """The one loader of the run (persistent workers), rebuilt if the datasets change."""
+        data = (self.train_data, self.validation_data)
+        if self._loader is not None and all(a is b for a, b in zip(data, self._loader_data)):
+            return self._loader
+        self.close_loader()
+        self._plan = _BatchPlan()
+        # on a CPU the loader's workers also finish the batches; elsewhere the device does
+        batches = _PairBatches({"train": data[0], "validation": data[1]},
+                               finish=self.device.type == "cpu",
+                               memory_format=self._memory_format)
+        workers = self.num_workers
+        self._loader = DataLoader(
+            batches, batch_size=None, sampler=self._plan, num_workers=workers,
+            pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
+            prefetch_factor=4 if workers else None,
         )
+        self._loader_data = data
+        return self._loader
+
+    def close_loader(self):
+        """Stop the data-loader workers (`fit` does at its end; a later pass starts new ones)."""
+        loader, self._loader, self._loader_data = self._loader, None, None
+        iterator = getattr(loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+
+    def _batches(self, split, positions, batch_size):
+        """
+        Yield ``(images, truth)`` on the device for ``positions`` of a split, in batches.
+
+        Reading runs in the loader's workers; on a GPU the copies (from pinned
+        memory) and the finishing run on a side stream one batch ahead of the
+        network.
+        """
+        loader = self._batch_loader()
+        data = self.train_data if split == "train" else self.validation_data
+        self._plan.set(split, self.epoch, positions, batch_size)
+        if self.device.type == "cpu":
+            yield from loader
+            return
+        if self.device.type != "cuda":
+            for raw in loader:
+                yield data.finish_batch(raw, self.device, self._memory_format)
+            return
+        stream = torch.cuda.Stream(self.device)
+        iterator = iter(loader)
+
+        def stage():
+            raw = next(iterator, None)
+            if raw is None:
+                return None
+            with torch.cuda.stream(stream):
+                return data.finish_batch(raw, self.device, self._memory_format)
+
+        staged = stage()
+        while staged is not None:
+            current = torch.cuda.current_stream(self.device)
+            current.wait_stream(stream)
+            for tensor in staged:
+                tensor.record_stream(current)
+            batch, staged = staged, stage()
+            yield batch
+
+    def _epoch_order(self):
+        """This process's share of the current epoch's training order (as `DistributedSampler`)."""
+        sampler = DistributedSampler(
+            range(len(self.train_data)), num_replicas=self.world_size, rank=self.rank,
+            shuffle=True, seed=self.config.seed, drop_last=False,
+        )
+        sampler.set_epoch(self.epoch)
+        return list(sampler)
 
     def _forward(self, images, module=None):
-        images = images.to(self.device, non_blocking=True)
+        images = images.to(self.device, non_blocking=True)  # already there from _batches
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16,
@@ -817,9 +1094,9 @@ class Trainer:
 
     def _initialise_output_bias(self, n_sample=256):
         """Start the output bias at the mean log10 truth of the training pairs, per property."""
-        truth = np.stack([self.train_data[int(i)][1].numpy() for i in
-                          np.linspace(0, len(self.train_data) - 1,
-                                      min(n_sample, len(self.train_data))).astype(int)])
+        positions = np.linspace(0, len(self.train_data) - 1,
+                                min(n_sample, len(self.train_data))).astype(int)
+        truth = self.train_data.raw_batch(positions)["truth"].numpy()
         known = truth > EMPTY_THRESHOLD
         with torch.no_grad():
             for channel in range(truth.shape[1]):
@@ -833,43 +1110,58 @@ class Trainer:
 
         self.model.train()
         self.train_data.set_epoch(self.epoch)
-        sampler = DistributedSampler(
-            self.train_data, num_replicas=self.world_size, rank=self.rank, shuffle=True,
-            seed=self.config.seed, drop_last=False,
-        )
-        sampler.set_epoch(self.epoch)
-        start = self.step_in_epoch * self.config.batch_size
-        loader = self._loader(self.train_data, _ResumableSampler(sampler, start),
-                              self.config.batch_size)
-        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
+        batch_size = self.config.batch_size
+        positions = self._epoch_order()[self.step_in_epoch * batch_size:]
+        bar = tqdm(total=math.ceil(len(positions) / batch_size),
+                   desc=f"epoch {self.epoch + 1}/{self.config.epochs}",
                    disable=not (self.progress and self.is_main), leave=False)
-        tick = time.perf_counter()
-        for images, truth in bar:
-            prediction, log_sigma = self._forward(images)
-            loss = self._loss(prediction, log_sigma, truth.to(self.device, non_blocking=True))
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            value = float(loss.detach())
-            if not np.isfinite(value):
-                raise FloatingPointError(
-                    f"training loss became {value} at epoch {self.epoch + 1}, step "
-                    f"{self.step_in_epoch}; lower the learning rate"
-                )
-            self.step_in_epoch += 1
-            self.global_step += 1
-            self._running["loss_sum"] += value * len(images)
-            self._running["n_images"] += len(images)
-            now = time.perf_counter()
-            self._running["seconds"] += now - tick
-            tick = now
-            bar.set_postfix(loss=f"{value:.4g}")
-            every = self.config.checkpoint_every
-            if every and self.step_in_epoch % every == 0:
-                self.save_checkpoint()
-            if self._out_of_time():
-                break
-        bar.close()
+        # On a GPU the loss is read one step late, so that reading it does not make the
+        # host wait for the step it just queued (the next batch is prepared meanwhile).
+        defer = self.device.type == "cuda" and self.config.time_budget is None
+        pending = None
+        self._tick = time.perf_counter()
+        batches = self._batches("train", positions, batch_size)
+        try:
+            for images, truth in batches:
+                prediction, log_sigma = self._forward(images)
+                loss = self._loss(prediction, log_sigma, truth)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+                if pending is not None:
+                    self._account(*pending, bar)
+                pending = (loss.detach(), len(images), self.step_in_epoch)
+                self.step_in_epoch += 1
+                self.global_step += 1
+                every = self.config.checkpoint_every
+                if not defer or (every and self.step_in_epoch % every == 0):
+                    self._account(*pending, bar)
+                    pending = None
+                if every and self.step_in_epoch % every == 0:
+                    self.save_checkpoint()
+                if self._out_of_time():
+                    break
+            if pending is not None:
+                self._account(*pending, bar)
+        finally:
+            batches.close()
+            bar.close()
+
+    def _account(self, loss, n_images, step, bar):
+        """Add a step's loss and time to the running totals; stop on a non-finite loss."""
+        value = float(loss)
+        if not np.isfinite(value):
+            raise FloatingPointError(
+                f"training loss became {value} at epoch {self.epoch + 1}, step {step}; lower "
+                "the learning rate"
+            )
+        self._running["loss_sum"] += value * n_images
+        self._running["n_images"] += n_images
+        now = time.perf_counter()
+        self._running["seconds"] += now - self._tick
+        self._tick = now
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.4g}")
 
     def _out_of_time(self):
         """Whether the run has used its ``time_budget`` (training steps only)."""
@@ -893,24 +1185,21 @@ class Trainer:
         # the bare network: shards may differ in size, and evaluation needs no gradient sync
         self.network.eval()
         n_properties = len(self.model_config.properties)
-        totals = torch.zeros(2 + 2 * n_properties, dtype=torch.float64)
-        loader = self._loader(self.validation_data,
-                              _Shard(len(self.validation_data), self.rank, self.world_size),
-                              self.config.batch_size)
-        for images, truth in loader:
+        totals = torch.zeros(2 + 2 * n_properties, dtype=torch.float64, device=self.device)
+        positions = range(self.rank, len(self.validation_data), self.world_size)
+        # no activations are kept for a backward pass: twice the training batch fits
+        for images, truth in self._batches("validation", positions, 2 * self.config.batch_size):
             prediction, log_sigma = self._forward(images, self.network)
-            truth = truth.to(self.device)
             loss = self._loss(prediction, log_sigma, truth)
             known = truth > -50.0
             squared = torch.where(known, (truth - prediction) ** 2, 0.0)
-            totals[0] += float(loss) * len(images)
+            totals[0] += loss.detach().double() * len(images)
             totals[1] += len(images)
-            totals[2:2 + n_properties] += squared.sum(dim=(0, 2, 3)).double().cpu()
-            totals[2 + n_properties:] += known.sum(dim=(0, 2, 3)).double().cpu()
+            totals[2:2 + n_properties] += squared.sum(dim=(0, 2, 3)).double()
+            totals[2 + n_properties:] += known.sum(dim=(0, 2, 3)).double()
         if self.world_size > 1:
-            totals = totals.to(self.device)
             dist.all_reduce(totals)
-            totals = totals.cpu()
+        totals = totals.cpu()
         metrics = {"validation_loss": float(totals[0] / max(float(totals[1]), 1.0))}
         for index, name in enumerate(self.model_config.properties):
             count = float(totals[2 + n_properties + index])
@@ -1037,6 +1326,7 @@ class Trainer:
                              self.global_step)
                     break
         finally:
+            self.close_loader()
             if self._owns_process_group:
                 dist.destroy_process_group()
         return Model.load(self.output_dir / MODEL_FILENAME)

@@ -254,6 +254,15 @@ class UNet(nn.Module):
         out : `torch.Tensor`
             ``(batch, n_out, ny, nx)``; see the class notes.
         """
+        return self.heads(self.features(x))
+
+    def features(self, x):
+        """
+        The encoder and decoder: the features the 1x1 heads read, ``(batch, base_width, ny, nx)``.
+
+        `forward` is ``heads(features(x))``; inference in bf16 runs this part
+        in bf16 and the heads in float32 (`picasso.nn.Model.predict_log10`).
+        """
         self.check_input_shape(x.shape)
         skips = [self.inc(x)]
         for down in self.down:
@@ -261,9 +270,25 @@ class UNet(nn.Module):
         x = skips.pop()
         for up in self.up:
             x = up(x, skips.pop())
+        return x
+
+    def heads(self, features):
+        """
+        The 1x1 output convolutions applied to `features`: the network's output.
+
+        Parameters
+        ----------
+        features : `torch.Tensor`
+            ``(batch, base_width, ny, nx)``.
+
+        Returns
+        -------
+        out : `torch.Tensor`
+            ``(batch, n_out, ny, nx)``.
+        """
         if self.log_sigma_head is None:
-            return self.head(x)
-        return torch.cat([self.head(x), self.log_sigma_head(x)], dim=1)
+            return self.head(features)
+        return torch.cat([self.head(features), self.log_sigma_head(features)], dim=1)
 
     def split_output(self, out):
         """

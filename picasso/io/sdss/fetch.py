@@ -557,15 +557,24 @@ def _download(url, band, *, retries, timeout, keep):
     A fresh download is checked by reading it whole; a file already in the cache
     was checked when it came, and is returned unread.
     """
-    from astropy.utils.data import clear_download_cache, download_file, is_url_in_cache
+    from astropy.utils.data import (
+        CacheMissingWarning,
+        clear_download_cache,
+        download_file,
+        is_url_in_cache,
+    )
 
     problems = []
     for attempt in range(1, retries + 1):
-        cached = is_url_in_cache(url, pkgname=CACHE_PACKAGE)
+        with warnings.catch_warnings():
+            # before the first download there is no cache folder yet: nothing is cached
+            warnings.simplefilter("ignore", CacheMissingWarning)
+            cached = is_url_in_cache(url, pkgname=CACHE_PACKAGE)
         try:
             path = download_file(url, cache=True, show_progress=False, timeout=timeout,
                                  pkgname=CACHE_PACKAGE)
         except urllib.error.HTTPError as error:
+            error.close()  # it holds the server's response open
             if error.code == 404:
                 raise FileNotFoundError(f"{url}: not on the server (HTTP 404)") from None
             problems.append(f"attempt {attempt}: HTTP {error.code} {error.reason}")

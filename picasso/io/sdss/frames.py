@@ -192,7 +192,47 @@ class Frame:
     @property
     def pixel_scale(self):
         """`~astropy.units.Quantity`: geometric mean pixel side (arcsec)."""
-        return (np.sqrt(proj_plane_pixel_area(self.wcs)) * u.deg).to(u.arcsec)
+        return (np.sqrt(self._pixel_area_deg2()) * u.deg).to(u.arcsec)
+
+    @property
+    def pixel_area(self):
+        """`~astropy.units.Quantity`: solid angle of a pixel (deg2)."""
+        return self._pixel_area_deg2() * u.deg**2
+
+    def _pixel_area_deg2(self):
+        # the WCS does not change: computed once (proj_plane_pixel_area copies the WCS)
+        area = self.__dict__.get("_area_deg2")
+        if area is None:
+            area = self.__dict__["_area_deg2"] = float(proj_plane_pixel_area(self.wcs))
+        return area
+
+    def sky_to_pixel(self, coords):
+        """
+        Pixel positions (x, y) of sky positions on this frame.
+
+        Parameters
+        ----------
+        coords : `~astropy.coordinates.SkyCoord`
+
+        Returns
+        -------
+        x, y : `~numpy.ndarray`
+            Zero-based pixel coordinates.
+        """
+        wcs = self.wcs
+        fast = self.__dict__.get("_icrs_axes")
+        if fast is None:
+            # ICRS positions on an ICRS frame need no frame transformation (which costs
+            # milliseconds per call through SkyCoord)
+            radesys = str(wcs.wcs.radesys).strip().upper()
+            fast = self.__dict__["_icrs_axes"] = (
+                radesys == "ICRS" and wcs.wcs.lngtyp == "RA" and wcs.wcs.lng in (0, 1))
+        if fast and coords.frame.name == "icrs":
+            values = [None, None]
+            values[wcs.wcs.lng] = coords.ra.deg
+            values[1 - wcs.wcs.lng] = coords.dec.deg
+            return wcs.world_to_pixel_values(*values)
+        return wcs.world_to_pixel(coords)
 
     @property
     def variance(self):
@@ -258,7 +298,7 @@ class Frame:
         region : tuple of slice or None
             ``(rows, cols)``, or `None` when the box misses the frame.
         """
-        x, y = self.wcs.world_to_pixel(coords)
+        x, y = self.sky_to_pixel(coords)
         ny, nx = self.shape
         x0 = int(np.floor(np.min(x))) - margin
         x1 = int(np.ceil(np.max(x))) + margin + 1
@@ -272,7 +312,7 @@ class Frame:
 
     def contains(self, coord):
         """bool: whether a sky position falls on the frame."""
-        x, y = self.wcs.world_to_pixel(coord)
+        x, y = self.sky_to_pixel(coord)
         ny, nx = self.shape
         return bool(-0.5 <= x < nx - 0.5 and -0.5 <= y < ny - 0.5)
 
@@ -431,22 +471,25 @@ def read_file_bytes(path):
         raise FileNotFoundError(f"no such file: {path}")
     # the compression is read from the file's first bytes, not its name: files in
     # astropy's download cache have none
-    with open(path, "rb") as stream:
-        magic = stream.read(3)
-    opener = open
-    if magic == b"BZh":
-        opener = bz2.open
-    elif magic[:2] == b"\x1f\x8b":
-        opener = gzip.open
+    data = path.read_bytes()
+    decompress = None
+    if data[:3] == b"BZh":
+        decompress = bz2.decompress
+    elif data[:2] == b"\x1f\x8b":
+        decompress = gzip.decompress
     elif path.suffix in (".bz2", ".gz"):
         raise ValueError(
-            f"{path}: not a {path.suffix[1:]} file (it starts with {magic!r}); the file is "
+            f"{path}: not a {path.suffix[1:]} file (it starts with {data[:3]!r}); the file is "
             "corrupt or an error page was saved in its place, download it again"
         )
+    if decompress is None:
+        return data
     try:
-        with opener(path, "rb") as stream:
-            return stream.read()
-    except (OSError, EOFError) as error:
+        # one call on the whole file: the decompressor then runs without the interpreter
+        # lock, so several files decompress side by side in threads (streaming through
+        # bz2.open hands the lock back and forth every few kB and does not)
+        return decompress(data)
+    except (OSError, EOFError, ValueError) as error:
         raise ValueError(
             f"{path}: cannot decompress ({error}); the file is truncated or corrupt, "
             "download it again"
@@ -592,7 +635,9 @@ def frame_from_hdul(hdul, path, psf_fwhm=None, band=None):
         sky_y=sky_y,
         run=run,
         camcol=camcol,
-        field=header.get("FRAME", named.get("field")),
+        # the file name's field: the FRAME card counts frames of that band's CCD (in field
+        # 136 of run 2583 it is 140 for u, 136 for r)
+        field=named.get("field", header.get("FRAME")),
         psf_fwhm=psf_fwhm if psf_fwhm is not None else _header_psf_fwhm(header),
         astrans=astrans,
         path=source,

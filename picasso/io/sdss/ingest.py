@@ -23,7 +23,7 @@ from ...instrument import (
     extinction_coefficients,
 )
 from ...properties import BANDS
-from ...radius import HalfRadius
+from ...radius import DEPROJECTION_FACTOR, HalfRadius
 from ...utils.scales import as_angle, kpc_per_arcsec
 from ...utils.scales import to_angle as to_angle_at
 from .frames import as_frameset
@@ -32,6 +32,7 @@ from .resample import RESAMPLING_METHODS, match_psf, reproject_band, resampling_
 __all__ = [
     "DEFAULT_TARGET_PSF_FWHM",
     "AUTO_TARGET_PSF_FWHM",
+    "DEFAULT_N_HALF_LIGHT",
     "measure_half_light_radius",
     "mask_neighbours",
     "cutout_from_frames",
@@ -51,6 +52,13 @@ DEFAULT_TARGET_PSF_FWHM = "auto"
 
 #: The narrowest PSF ``target_psf_fwhm="auto"`` matches to.
 AUTO_TARGET_PSF_FWHM = 1.0 * u.kpc
+
+#: Cutouts span this many half-light radii by default: picasso's models are trained on images
+#: spanning 10 3-D stellar half-mass radii, and a half-light radius, taken as the projected
+#: half-mass radius, is 3/4 of the 3-D one (`picasso.radius.DEPROJECTION_FACTOR`), so the
+#: training field is 10 x 4/3 = 13.3 half-light radii: what a model's field-of-view check
+#: expects (10 half-light radii sit exactly at the edge of its 25% tolerance).
+DEFAULT_N_HALF_LIGHT = 10.0 * DEPROJECTION_FACTOR
 
 def measure_half_light_radius(frame, center, *, threshold=2.0, start_size=151, max_size=801):
     """
@@ -88,7 +96,7 @@ def measure_half_light_radius(frame, center, *, threshold=2.0, start_size=151, m
 
     if not frame.contains(center):
         raise ValueError(f"{frame!r} does not contain the galaxy centre {center.to_string()}")
-    x_center, y_center = (float(v) for v in frame.wcs.world_to_pixel(center))
+    x_center, y_center = (float(v) for v in frame.sky_to_pixel(center))
     size = int(start_size)
     while True:
         half = size // 2
@@ -187,7 +195,8 @@ def _coordinate(ra, dec):
 
 
 def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_half=None,
-                       n_half_light=10.0, target_psf_fwhm=DEFAULT_TARGET_PSF_FWHM, bands=None,
+                       n_half_light=DEFAULT_N_HALF_LIGHT,
+                       target_psf_fwhm=DEFAULT_TARGET_PSF_FWHM, bands=None,
                        psf_fwhm=None, cosmology=None, ebv=None, extinction_law="SF11",
                        method="adaptive", kernel="gaussian", mask_sources=False,
                        mask_threshold=3.0, timings=None):
@@ -222,8 +231,10 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         ``n_half_light * r_half``. Measured on the r frame when neither
         ``field`` nor ``r_half`` is given (`measure_half_light_radius`).
     n_half_light : float
-        Field width in half-light radii (the training mocks span 10
-        stellar half-mass radii; light and mass radii differ, not corrected).
+        Field width in half-light radii: `DEFAULT_N_HALF_LIGHT` (13.3), the
+        training mocks' 10 3-D stellar half-mass radii with the half-light
+        radius taken as the projected half-mass radius (colour gradients,
+        which make them differ, are not corrected).
     target_psf_fwhm : `~astropy.units.Quantity`, 'auto', 'widest' or None
         Common Gaussian PSF FWHM of all bands, a proper length (the mocks
         use 1 kpc) or an angle; ``'widest'`` matches every band to the
@@ -246,7 +257,7 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         See `extinction_coefficients`.
     method : {'adaptive', 'exact', 'interp'}
         Resampling algorithm (see `reproject_band`).
-    kernel : {'hann', 'gaussian'}
+    kernel : {'gaussian', 'hann', 'auto'}
         Kernel of the adaptive method (see `reproject_band`).
     mask_sources : bool
         Mask other sources detected on the r band (or the first band).
@@ -277,8 +288,8 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         cosmology = Planck18
     if method not in RESAMPLING_METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(RESAMPLING_METHODS)}")
-    if kernel not in ("gaussian", "hann"):
-        raise ValueError(f"unknown kernel {kernel!r}; use 'gaussian' or 'hann'")
+    if kernel not in ("gaussian", "hann", "auto"):
+        raise ValueError(f"unknown kernel {kernel!r}; use 'gaussian', 'hann' or 'auto'")
     frameset = as_frameset(frames, psf_fwhm)
     center = _coordinate(ra, dec)
     redshift = float(redshift)
@@ -351,7 +362,9 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         meta.update({"ebv": float(ebv), "extinction_law": extinction_law})
 
     fluxes, variances, masks, used_files, effective_fwhms = [], [], [], [], []
-    x_c, y_c = (float(v) for v in wcs_out.world_to_pixel(center))
+    # the grid is ICRS with RA first (target_wcs): no frame transformation needed
+    x_c, y_c = (float(v) for v in wcs_out.world_to_pixel_values(center.ra.deg,
+                                                               center.dec.deg))
     for band in bands:
         with _timed(timings, "reproject"):
             flux, variance, coverage, used = reproject_band(

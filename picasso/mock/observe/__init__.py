@@ -18,7 +18,8 @@ One galaxy, given as `~picasso.particles.Particles`, becomes a pair:
 
 The default `ObservingConfig` is the paper's (Buck & Wolf, Sect. 2): FWHM
 1 kpc Gaussian PSF, 0.24 kpc pixels, S/N 25 per galaxy pixel, z = 0.05, no
-dust. `ObservingConfig.sdss` has the real depth of SDSS frames instead.
+dust. `ObservingConfig.sdss` has the real depth of SDSS frames instead, and
+dust (`attenuation`).
 
 Rendering
 ---------

@@ -34,43 +34,50 @@ def _extinction_ratios(bands, redshift):
     return np.asarray(curve(wavelength.to(u.micron)), dtype=float)
 
 
-def _front_columns(gas_position, weights, star_position, half_size, n_cells):
+def _front_columns(gas_position, weights, star_position, half_size, n_cells, smoothing):
     """
     Columns of the gas in front of every star, one per set of weights (per unit area, pc^-2).
 
-    In each cell of an ``n_cells`` x ``n_cells`` grid over the field the gas
-    along the line of sight is described by its weighted mean depth and
-    spread; a star sees the part of the layer in front of it (observer at +z).
+    The weights, and their first and second moments in depth, are binned on
+    an ``n_cells`` x ``n_cells`` grid over the field and smoothed by a
+    Gaussian of ``smoothing`` kpc; in each cell the gas along the line of
+    sight is then described by its weighted mean depth and spread, and a star
+    sees the part of the layer in front of it (observer at +z).
     """
+    from scipy.ndimage import gaussian_filter
     from scipy.special import erfc
 
     g_index, g_in = pixel_index(gas_position, half_size, n_cells)
     s_index, s_in = pixel_index(star_position, half_size, n_cells)
     z_gas = gas_position[g_in, 2]
     z_star = star_position[s_in, 2]
-    cell_area_pc2 = (2.0 * half_size / n_cells * 1e3) ** 2
+    cell = 2.0 * half_size / n_cells
+    moments = np.stack(
+        [
+            np.bincount(g_index, weight[g_in] * z_gas**power, minlength=n_cells**2)
+            for weight in weights
+            for power in (0, 1, 2)
+        ]
+    ).reshape(len(weights), 3, n_cells, n_cells)
+    if smoothing > 0:
+        moments = gaussian_filter(
+            moments, (0, 0, smoothing / cell, smoothing / cell), mode="constant", truncate=3.0
+        )
+    moments = moments.reshape(len(weights), 3, n_cells**2)[:, :, s_index]
     columns = []
-    for weight in weights:
-        w = weight[g_in]
-        total = np.bincount(g_index, w, minlength=n_cells**2)
+    for total, first, second in moments:
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(g_index, w * z_gas, minlength=n_cells**2) / total
-            spread = np.sqrt(
-                np.maximum(
-                    np.bincount(g_index, w * z_gas**2, minlength=n_cells**2) / total - mean**2,
-                    0.0,
-                )
-            )
-        spread = np.maximum(np.nan_to_num(spread), 0.05)
-        mean = np.nan_to_num(mean)
-        front = 0.5 * erfc((z_star - mean[s_index]) / (np.sqrt(2.0) * spread[s_index]))
+            mean = np.nan_to_num(first / total)
+            spread = np.sqrt(np.maximum(np.nan_to_num(second / total) - mean**2, 0.0))
+        spread = np.maximum(spread, 0.05)
+        front = 0.5 * erfc((z_star - mean) / (np.sqrt(2.0) * spread))
         column = np.zeros(star_position.shape[0])
-        column[s_in] = total[s_index] * front / cell_area_pc2
+        column[s_in] = np.maximum(total, 0.0) * front / (cell * 1e3) ** 2
         columns.append(column)
     return columns
 
 
-def attenuation(viewed, half_size, config, n_cells=64):
+def attenuation(viewed, half_size, config, n_cells=None, resolution=0.2):
     """
     Dust transmission of every star particle in a view, from the gas in front of it.
 
@@ -92,9 +99,12 @@ def attenuation(viewed, half_size, config, n_cells=64):
       (``config.birth_cloud_av``, Charlot & Fall 2000).
 
     Gas without a molecular fraction (e.g. simulation cells) is all atomic.
-    The front columns come from an ``n_cells`` x ``n_cells`` grid over the
-    field: in each cell the gas along the line of sight is described by its
-    mass-weighted mean and spread, and a star sees the part in front of it.
+    The front columns come from a grid over the field, smoothed by a Gaussian
+    of ``resolution`` kpc so that the columns do not depend on the grid (gas
+    cells are points; a finer unsmoothed grid would leave holes between
+    them): in each grid cell the gas along the line of sight is described by
+    its mass-weighted mean depth and spread, and a star sees the part in
+    front of it.
 
     Parameters
     ----------
@@ -103,7 +113,11 @@ def attenuation(viewed, half_size, config, n_cells=64):
     half_size : float
         Half the side of the field (kpc).
     config : `ObservingConfig`
-    n_cells : int
+    n_cells : int, optional
+        Grid cells per side (default: cells of ``resolution``, 64 to 512).
+    resolution : float
+        Smoothing of the gas columns (kpc; 0: none), about the thickness of
+        a gas disc.
 
     Returns
     -------
@@ -114,6 +128,8 @@ def attenuation(viewed, half_size, config, n_cells=64):
     """
     stars, gas = viewed.stars, viewed.gas
     n_stars = len(stars)
+    if n_cells is None:
+        n_cells = int(np.clip(np.ceil(2.0 * half_size / resolution), 64, 512))
     ratios = _extinction_ratios(tuple(config.bands), float(config.redshift))
     optical_depth = np.zeros((n_stars, len(ratios)))
     a_v = np.zeros(n_stars)
@@ -127,6 +143,7 @@ def attenuation(viewed, half_size, config, n_cells=64):
             stars.position_value,
             half_size,
             n_cells,
+            resolution,
         )
         screen = config.dust_per_hydrogen * atomic_dust  # A_V of the atomic screen
         n_clouds = cloud_gas / config.molecular_cloud_surface_density

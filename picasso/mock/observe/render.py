@@ -3,18 +3,27 @@ The image of a galaxy: star particles spread over their emission regions,
 convolved with the PSF, binned to pixels and given noise.
 """
 
+import functools
 import logging
 
 import numpy as np
 import scipy.fft
 
 from ...properties import BANDS
-from .grid import MAX_MARGIN, SPLINE_SIGMA_PER_SUPPORT, psf_transfer, rebin_matrix
+from .grid import MAX_MARGIN, SPLINE_SIGMA_PER_SUPPORT, BandedRebin, psf_transfer
 from .sky import background_sources, sky_patch
 
-__all__ = ["group_plan", "render_particles", "render_compact", "render_image"]
+__all__ = ["group_plan", "render_particles", "render_compact", "render_image",
+           "NEGLIGIBLE_TRANSFER"]
 
 log = logging.getLogger(__name__)
+
+#: A group's Gaussian below this fraction of its peak is left out of its transform: it
+#: carries less light than float32 round-off.
+NEGLIGIBLE_TRANSFER = 1e-12
+
+#: Bytes of one group's spectrum worth transforming at once (half a typical L2 cache).
+CACHE_BYTES = 1 << 19
 
 
 def group_plan(sigma_total_px, ratio=1.45, coarse_sigma=1.25):
@@ -29,6 +38,95 @@ def group_plan(sigma_total_px, ratio=1.45, coarse_sigma=1.25):
     sigma_group[groups == 0] = np.maximum(base * np.sqrt(ratio), base)
     factor = np.maximum(1, 2 ** np.floor(np.log2(np.maximum(sigma_group / coarse_sigma, 1.0))))
     return inverse, sigma_group, factor.astype(np.int64)
+
+
+def _level_transfer(sigma_group, psf_px, level, coarse):
+    """
+    The Gaussian transfer functions of a level's groups, separable in fy and fx.
+
+    Rows are the groups; the phase moves every source from its coarse cell's corner to its
+    centre. The same numbers as a per-group loop (complex128, rounded to complex64).
+    """
+    own2 = np.maximum(sigma_group**2 - psf_px**2, 0.0)[:, None]
+    fy = scipy.fft.fftfreq(coarse) / level
+    fx = scipy.fft.rfftfreq(coarse) / level
+    shift = 0.5 * (level - 1)
+    gy = np.exp(-2.0 * np.pi**2 * own2 * fy**2 - 2j * np.pi * fy * shift).astype(np.complex64)
+    gx = np.exp(-2.0 * np.pi**2 * own2 * fx**2 - 2j * np.pi * fx * shift).astype(np.complex64)
+    return gy, gx
+
+
+def _level_spectrum(local, iy, ix, weights, gy, gx, coarse):
+    """
+    Spectrum of one level: every group deposited, transformed and multiplied by its Gaussian.
+
+    Only the rows that hold a source are transformed along x, and along y only the columns
+    where a group's Gaussian is above `NEGLIGIBLE_TRANSFER` (the rest carries less than that
+    fraction of the light: float round-off).
+
+    Parameters
+    ----------
+    local : ndarray of int (n,)
+        Group of every source within the level.
+    iy, ix : ndarray of int (n,)
+        Coarse cell of every source.
+    weights : ndarray (n, n_weights)
+    gy, gx : ndarray complex64 (n_groups, coarse) and (n_groups, coarse // 2 + 1)
+    coarse : int
+
+    Returns
+    -------
+    spectrum : ndarray complex64 (n_weights, coarse, coarse // 2 + 1)
+        The sum over groups.
+    """
+    n_groups = gy.shape[0]
+    n_weights = weights.shape[1]
+    n_fx = coarse // 2 + 1
+    # occupied rows (group, y), numbered without a sort
+    row = local * coarse + iy
+    occupied = np.flatnonzero(np.bincount(row, minlength=n_groups * coarse))
+    compact = np.zeros(n_groups * coarse, dtype=np.int64)
+    compact[occupied] = np.arange(occupied.size)
+    flat = compact[row] * coarse + ix
+    group_of_row, y_of_row = np.divmod(occupied, coarse)
+    starts = np.searchsorted(group_of_row, np.arange(n_groups + 1))
+    # columns each group needs: its Gaussian decreases with |fx|
+    needed = (np.abs(gx) >= NEGLIGIBLE_TRANSFER).sum(axis=1)
+    spectrum = np.zeros((n_weights, coarse, n_fx), dtype=np.complex64)
+    # without the cell-centre phase (level 1) the Gaussians are real: real products are cheaper
+    real = not (gy.imag.any() or gx.imag.any())
+    gy_factor = gy.real[:, None, :, None, None] if real else gy[:, None, :, None]
+    # as many weights at a time as keep a group's transform in the cache
+    chunk = max(1, min(n_weights, CACHE_BYTES // (8 * coarse * n_fx)))
+    weights = np.ascontiguousarray(weights.T)
+    for first_weight in range(0, n_weights, chunk):
+        part = slice(first_weight, first_weight + chunk)
+        # summed in float64 in the sources' order, as a full-grid bincount would
+        rows = np.empty((len(weights[part]), occupied.size, coarse), dtype=np.float32)
+        for row_block, column in zip(rows, weights[part]):
+            row_block.reshape(-1)[...] = np.bincount(flat, weights=column,
+                                                     minlength=occupied.size * coarse)
+        rows = scipy.fft.rfft(rows, axis=-1, workers=1)
+        for group in range(n_groups):
+            first, last = starts[group], starts[group + 1]
+            n_columns = int(needed[group])
+            if first == last or n_columns == 0:
+                continue
+            block = np.zeros((rows.shape[0], coarse, n_columns), dtype=np.complex64)
+            block[:, y_of_row[first:last]] = rows[:, first:last, :n_columns] * gx[
+                group, :n_columns]
+            block = scipy.fft.fft(block, axis=1, workers=1, overwrite_x=True)
+            if real:
+                block.view(np.float32).reshape(*block.shape, 2)[...] *= gy_factor[group]
+            else:
+                block *= gy_factor[group]
+            spectrum[part, :, :n_columns] += block
+    return spectrum
+
+
+@functools.lru_cache(maxsize=16)
+def _psf_transfer64(size, psf_px):
+    return psf_transfer((size, size), psf_px).astype(np.complex64)
 
 
 def render_particles(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc, coarse_sigma=1.25):
@@ -48,6 +146,11 @@ def render_particles(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc, co
     low-frequency block of the full-resolution spectrum (the smoothed light of
     a wide group carries no power above the coarse Nyquist frequency); the sum
     is multiplied by the PSF's transfer function and transformed back once.
+
+    The transforms are pruned, which changes nothing but float round-off: rows
+    without a source are not transformed, nor the frequencies where a group's
+    Gaussian is below `NEGLIGIBLE_TRANSFER`, nor the rows and columns of the
+    margin on the way back.
     """
     pixel = 2.0 * grid_half / n_grid
     n_bands = fluxes.shape[1]
@@ -68,58 +171,44 @@ def render_particles(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc, co
     block = int(factor.max())
     size = block * scipy.fft.next_fast_len(int(np.ceil((n_grid + 2 * margin) / block)), real=True)
     origin = grid_half + margin * pixel
-    spectrum = np.zeros((n_bands, size, size // 2 + 1), dtype=np.complex64)
-    source_level = factor[inverse]
+    # Sources sorted by group (stably: each cell still sums its sources in their order), so
+    # that every level, a run of consecutive groups, is a slice.
+    order = np.argsort(inverse.astype(np.uint16), kind="stable")
+    group_start = np.searchsorted(inverse[order], np.arange(sigma_group.size + 1))
+    shifted = xy[order] + origin
+    weights = fluxes[order]
+    group = inverse[order]
+    spectrum = None
     for level in np.unique(factor):
         coarse = size // level
         in_level = np.flatnonzero(factor == level)
-        members = source_level == level
-        ix = np.floor((xy[members, 0] + origin) / (pixel * level)).astype(np.int64)
-        iy = np.floor((xy[members, 1] + origin) / (pixel * level)).astype(np.int64)
+        sources = slice(group_start[in_level[0]], group_start[in_level[-1] + 1])
+        ix = np.floor(shifted[sources, 0] / (pixel * level)).astype(np.int64)
+        iy = np.floor(shifted[sources, 1] / (pixel * level)).astype(np.int64)
         keep = (ix >= 0) & (ix < coarse) & (iy >= 0) & (iy < coarse)
-        local = np.searchsorted(in_level, inverse[members][keep])
-        flat = (local * coarse + iy[keep]) * coarse + ix[keep]
-        n_local = in_level.size
-        cube = np.empty((n_bands, n_local, coarse, coarse), dtype=np.float32)
-        source_flux = fluxes[members][keep]
-        for band in range(n_bands):
-            cube[band] = np.bincount(
-                flat, weights=source_flux[:, band], minlength=n_local * coarse * coarse
-            ).reshape(n_local, coarse, coarse)
-        coarse_spectrum = scipy.fft.rfft2(cube, axes=(2, 3), workers=1)
-        # Frequencies in cycles per fine pixel; phase for the coarse-cell centres.
-        fy = scipy.fft.fftfreq(coarse) / level
-        fx = scipy.fft.rfftfreq(coarse) / level
-        shift = 0.5 * (level - 1)
-        # Gaussians and the cell-centre phase are separable in fy and fx.
-        combined = np.zeros((n_bands, coarse, coarse // 2 + 1), dtype=np.complex64)
-        for j, g in enumerate(in_level):
-            own2 = max(sigma_group[g] ** 2 - psf_px**2, 0.0)
-            gy = np.exp(-2.0 * np.pi**2 * own2 * fy**2 - 2j * np.pi * fy * shift).astype(
-                np.complex64
-            )
-            gx = np.exp(-2.0 * np.pi**2 * own2 * fx**2 - 2j * np.pi * fx * shift).astype(
-                np.complex64
-            )
-            term = coarse_spectrum[:, j]
-            term *= gx[None, None, :]
-            term *= gy[None, :, None]
-            combined += term
+        local = group[sources][keep] - in_level[0]
+        gy, gx = _level_transfer(sigma_group[in_level], psf_px, level, coarse)
+        combined = _level_spectrum(local, iy[keep], ix[keep], weights[sources][keep], gy, gx,
+                                   coarse)
         if level == 1:
-            spectrum += combined
-        else:
-            # Non-negative and negative frequencies, leaving out the coarse Nyquist ones.
-            positive = (coarse - 1) // 2 + 1
-            negative = (coarse - 1) // 2
-            spectrum[:, :positive, :positive] += combined[:, :positive, :positive]
-            if negative:
-                spectrum[:, size - negative :, :positive] += combined[
-                    :, coarse - negative :, :positive
-                ]
+            spectrum = combined
+            continue
+        if spectrum is None:
+            spectrum = np.zeros((n_bands, size, size // 2 + 1), dtype=np.complex64)
+        # Non-negative and negative frequencies, leaving out the coarse Nyquist ones.
+        positive = (coarse - 1) // 2 + 1
+        negative = (coarse - 1) // 2
+        spectrum[:, :positive, :positive] += combined[:, :positive, :positive]
+        if negative:
+            spectrum[:, size - negative :, :positive] += combined[
+                :, coarse - negative :, :positive
+            ]
     if psf_px > 0:
-        spectrum *= psf_transfer((size, size), float(psf_px)).astype(np.complex64)
-    image = scipy.fft.irfft2(spectrum, s=(size, size), axes=(1, 2), workers=1)
-    return image[:, margin : margin + n_grid, margin : margin + n_grid]
+        spectrum *= _psf_transfer64(size, float(psf_px))
+    # back along y, then along x for the rows inside the field only
+    rows = scipy.fft.ifft(spectrum, axis=1, workers=1, overwrite_x=True)
+    image = scipy.fft.irfft(rows[:, margin : margin + n_grid], n=size, axis=2, workers=1)
+    return image[:, :, margin : margin + n_grid]
 
 
 def render_compact(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
@@ -239,11 +328,9 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
     # variance is rms^2 times the outer product of the summed squared weights.
     variance_pattern = np.ones((n_grid, n_grid))
     if render_pixel != out_pixel:
-        edges_in = np.linspace(-grid_half, grid_half, n_grid + 1)
-        edges_out = np.linspace(-half_size, half_size, n_out + 1)
-        weights = rebin_matrix(edges_in, edges_out).astype(np.float32)
-        image = weights @ image.astype(np.float32) @ weights.T
-        squared = (weights**2).sum(axis=1)
+        weights = BandedRebin.centred(float(grid_half), n_grid, float(half_size), n_out)
+        image = weights(image, dtype=np.float32)
+        squared = weights.squared_sums(np.float32)
         variance_pattern = np.outer(squared, squared)
     variance = ((rms**2)[:, None, None] * variance_pattern[None]).astype(np.float32)
     info = {

@@ -14,7 +14,7 @@ import numpy as np
 from ...instrument import SDSS_PIXEL_SCALE
 from ...io.sdss.frames import read_frame
 from ...properties import BANDS
-from .grid import rebin_matrix
+from .grid import BandedRebin
 
 __all__ = ["background_sources", "load_sky_frames", "sky_patch"]
 
@@ -149,7 +149,7 @@ def sky_patch(config, rng, half_size, grid_half, n_grid):
     x0 = rng.integers(0, sky.shape[2] - n_sky + 1)
     patch = sky[:, y0 : y0 + n_sky, x0 : x0 + n_sky].astype(np.float64)
     edges_in = (np.arange(n_sky + 1) - n_sky / 2.0) * pixel
-    weights = rebin_matrix(edges_in, np.linspace(-grid_half, grid_half, n_grid + 1))
-    return weights @ patch @ weights.T
+    weights = BandedRebin.from_edges(edges_in, np.linspace(-grid_half, grid_half, n_grid + 1))
+    return weights(patch)
 
 

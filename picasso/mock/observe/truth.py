@@ -133,8 +133,10 @@ def _smallest_positive(values):
 def _deposit_nearest(position, weights, half, n):
     """Every particle whole into the pixel holding its centre: (n_weights, n, n)."""
     index, inside = pixel_index(position, half, n)
-    return np.stack([np.bincount(index, weights=column[inside], minlength=n * n).reshape(n, n)
-                     for column in weights.T])
+    planes = np.empty((weights.shape[1], n, n))
+    for plane, column in zip(planes, weights.T):
+        plane.reshape(-1)[...] = np.bincount(index, weights=column[inside], minlength=n * n)
+    return planes
 
 
 def _deposit_kernels(position, weights, sigma, half, n):
@@ -144,15 +146,14 @@ def _deposit_kernels(position, weights, sigma, half, n):
     mass in one pixel, and a sampled Gaussian that narrow rings (negative pixels) in Fourier
     space: those particles go whole into their pixel.
     """
-    planes = np.zeros((weights.shape[1], n, n))
     if len(position) == 0:
-        return planes
+        return np.zeros((weights.shape[1], n, n))
     pixel = 2.0 * half / n
     compact = sigma < NEAREST_BELOW * pixel
-    if compact.any():
-        planes += _deposit_nearest(position[compact], weights[compact], half, n)
-    if (~compact).any():
+    planes = (_deposit_nearest(position[compact], weights[compact], half, n) if compact.any()
+              else np.zeros((weights.shape[1], n, n)))
+    if not compact.all():
         wide = render_particles(position[~compact, :2], weights[~compact].astype(np.float64),
                                 sigma[~compact], half, n, 0.0, coarse_sigma=TRUTH_COARSE_SIGMA)
-        planes += np.clip(wide, 0.0, None)
+        planes += np.maximum(wide, 0.0)
     return planes
