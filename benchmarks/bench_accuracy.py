@@ -18,7 +18,7 @@ global colour M/L of Bell et al. (2003), the resolved one of Zibetti et al.
 (2009) smoothed to S/N 20, and the PSF-limited oracle, for all views and split
 by view; the coverage of the 68 % intervals; and the share of the predicted
 SFR in the image's border rows (an edge artefact check). Then it checks the
-issue's goals.
+goals set for it (the constants GOAL_* below).
 
 Run: ``python benchmarks/bench_accuracy.py [--model PATH] [--galaxies 48]``.
 It exits with an error when no model is bundled and ``--model`` is not given.

@@ -80,7 +80,7 @@ U_SDSS_MINUS_AB = 0.04
 #: 5 log10 h for h = 0.7: M(h = 1) = M(h = 0.7) - 5 log10 0.7.
 FIVE_LOG_H = 5.0 * np.log10(0.7)
 COLOURS = ("u_g", "g_r", "u_r", "r_i")
-#: Goal of the issue: every median colour within this of the published relation.
+#: The goal: every median colour within this of the published relation.
 GOAL_MAG = 0.05
 
 
