@@ -51,3 +51,39 @@ def test_uncertainty_needs_a_source(cutouts):
     with pytest.raises(ValueError, match="deep ensemble"):
         predict_cutouts(cutouts, _model(0), uncertainty=True)
     assert predict_cutouts(cutouts, _model(0))[0].uncertainty is None
+
+
+def test_maps_hold_expected_values_so_totals_are_unbiased(cutouts):
+    model = _model(0, heteroscedastic=True)
+    images = [model.input_flux(cutouts[0])]
+    mu, sigma = model.predict_log10(images, precision="fp32")
+    expected = model.expected_log10(mu, sigma)
+    # the mean of a lognormal: 10**(mu + ln(10) sigma**2 / 2) for surface densities
+    stellar = model.properties.index("stellar_mass")
+    assert_allclose(expected[0, stellar], mu[0, stellar] + np.log(10) * sigma[0, stellar]**2 / 2,
+                    rtol=1e-6)
+    # the mass-weighted age is a mean, not a surface density: it keeps its median
+    age = model.properties.index("stellar_age")
+    assert_allclose(expected[0, age], mu[0, age])
+    mean_maps = model.predict(cutouts[0], precision="fp32")
+    median_maps = model.predict(cutouts[0], precision="fp32", estimate="median")
+    assert mean_maps.meta["estimate"] == "mean" and median_maps.meta["estimate"] == "median"
+    assert_allclose(np.log10(median_maps["sfr"].value), mu[0, model.properties.index("sfr")],
+                    rtol=1e-5)
+    assert mean_maps.total("stellar_mass") > median_maps.total("stellar_mass")
+    with pytest.raises(ValueError, match="estimate must be"):
+        model.predict(cutouts[0], estimate="mode")
+
+
+def test_a_lognormal_field_sums_to_its_true_total_only_with_the_mean():
+    # the estimator's defining property, with no network: pixels scattered lognormally
+    # around a known mean recover it when summed as expected values, not as medians
+    rng = np.random.default_rng(0)
+    sigma = 0.4
+    true = np.full(100_000, 1e8)
+    median = np.log10(true) - np.log(10) * sigma**2 / 2  # the median of the lognormal
+    drawn = 10 ** rng.normal(median, sigma)
+    assert np.log10(drawn.sum() / true.sum()) == pytest.approx(0, abs=0.01)
+    mean_estimate = 10 ** (median + np.log(10) * sigma**2 / 2)
+    assert np.log10(mean_estimate.sum() / true.sum()) == pytest.approx(0, abs=1e-9)
+    assert np.log10((10 ** median).sum() / true.sum()) < -0.15

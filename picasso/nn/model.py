@@ -25,7 +25,7 @@ import torch
 
 from ..cutout import GalaxyCutout
 from ..maps import PropertyMaps
-from ..properties import PROPERTIES
+from ..properties import LOG10_EMPTY, PROPERTIES
 from ..radius import RADIUS_KINDS
 from ..utils.version import version
 from .diagnostics import diagnose, psf_fwhm_pixels, warn_out_of_distribution
@@ -41,6 +41,7 @@ from .unet import UNet
 
 __all__ = [
     "Model",
+    "ESTIMATES",
     "native_bf16",
     "PRECISIONS",
     "BF16_TOLERANCE_DEX",
@@ -57,6 +58,10 @@ FIELD_OF_VIEW_R_HALF = 10.0
 #: ... of this kind (`picasso.radius.RADIUS_KINDS`): the mocks' fields are cut to
 #: 10 3-D stellar half-mass radii.
 FIELD_OF_VIEW_R_HALF_KIND = "mass_3d"
+
+#: What predicted maps hold (`Model.predict`): the expected value of each pixel (unbiased
+#: totals) or the network's median (the mean of log10).
+ESTIMATES = ("mean", "median")
 
 #: Largest accepted relative difference between a cutout's field of view (in
 #: the model's half radii, when the cutout knows its radius) and the model's.
@@ -587,13 +592,43 @@ class Model:
             sigmas *= factors[None, :, None, None]
         return log10_maps, sigmas
 
+    def expected_log10(self, log10_maps, sigma_dex):
+        """
+        log10 of the expected surface densities: the network's log10 maps moved to the mean.
+
+        The network predicts the mean of log10 (the median of a lognormal)
+        with a 1-sigma in dex; the expected linear value is
+        ``10**(mu + ln(10) sigma**2 / 2)``. Sums of expected values are
+        unbiased totals, where sums of medians fall short wherever the network
+        is unsure (below the PSF, at low S/N). The mass-weighted age is an
+        intensive property and keeps its median.
+
+        Parameters
+        ----------
+        log10_maps : `numpy.ndarray`
+            ``(n, n_properties, N, N)`` from `predict_log10`.
+        sigma_dex : `numpy.ndarray` or None
+            Its 1-sigma; without one the maps are returned as they are.
+
+        Returns
+        -------
+        log10_maps : `numpy.ndarray`
+        """
+        if sigma_dex is None:
+            return log10_maps
+        extensive = np.array([PROPERTIES[name].is_extensive for name in self.properties])
+        shift = 0.5 * np.log(10.0) * np.asarray(sigma_dex, dtype=np.float32) ** 2
+        empty = log10_maps <= LOG10_EMPTY / 2
+        shift = np.where(empty | ~extensive[None, :, None, None], 0.0, shift)
+        return (log10_maps + shift).astype(np.float32)
+
     @property
     def has_uncertainty(self):
         """bool: whether predictions come with a per-pixel 1-sigma (uncertainty head)."""
         return bool(self.config.heteroscedastic)
 
     def predict(self, cutouts, *, batch_size=8, device=None, symmetries=(0,), progress=False,
-                uncertainty=None, compile=False, precision="auto"):
+                uncertainty=None, compile=False, precision="auto", estimate="mean"):
         """
         Predict property maps for one cutout or a list of cutouts.
 
@@ -619,6 +654,10 @@ class Model:
         precision : {'auto', 'fp32', 'bf16'}
             Arithmetic of the network (see `predict_log10`); the one used is
             recorded in ``meta['precision']``.
+        estimate : {'mean', 'median'}
+            What a pixel holds when the model gives an uncertainty: its
+            expected value (`expected_log10`; default: sums are unbiased
+            totals) or the network's median; recorded in ``meta['estimate']``.
 
         Returns
         -------
@@ -654,13 +693,19 @@ class Model:
                 images.append(self.input_flux(cutout))
             except ValueError as error:
                 raise ValueError(f"cutout {index}: {error}") from None
+        if estimate not in ESTIMATES:
+            raise ValueError(f"estimate must be one of {ESTIMATES}, got {estimate!r}")
         log10_maps, sigmas = self.predict_log10(images, batch_size=batch_size, device=device,
                                                 symmetries=symmetries, progress=progress,
                                                 compile=compile, precision=precision)
+        if estimate == "mean":
+            log10_maps = self.expected_log10(log10_maps, sigmas)
         if uncertainty is False:
             sigmas = None
         model_meta = {"model_trained": self.trained,
                       "model_version": self.header.get("picasso_version"),
+                      "estimate": estimate if sigmas is not None or estimate == "median"
+                      else "median (the model gives no uncertainty)",
                       "precision": getattr(self, "last_precision", None)}
         ood = diagnose(self, images, psf_fwhm_pixels=[psf_fwhm_pixels(c) for c in cutouts],
                        sigma_dex=sigmas, properties=self.properties)

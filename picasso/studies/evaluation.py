@@ -527,7 +527,8 @@ def _baselines(cutout, truth, geometries, k, row):
 
 def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_half="measured",
              batch_size=8, device=None, symmetries=(0,), limit=None, examples=2,
-             pixels_per_galaxy=4096, seed=0, baselines=True, progress=True, chunk_size=64):
+             pixels_per_galaxy=4096, seed=0, baselines=True, progress=True, chunk_size=64,
+             estimate="mean"):
     """
     Evaluate predictions (or a model) on a test set of pairs, as in the paper.
 
@@ -563,6 +564,11 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
         Show a progress bar over galaxies (tqdm).
     chunk_size : int
         Galaxies predicted and analysed at a time (bounds memory).
+    estimate : {"mean", "median"}
+        With a model that gives an uncertainty, sum its expected values
+        (`picasso.nn.Model.expected_log10`; unbiased totals) or its medians
+        into the totals and profiles. Per-pixel statistics always compare
+        the median (the network's log10) with the truth.
 
     Returns
     -------
@@ -628,16 +634,19 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
             if source is not None:
                 chunk_rows = pred_rows[start:start + chunk_size]
                 block = np.stack([source["log10_maps"][row] for row in chunk_rows])
+                expected = block
             else:
                 images = [model.input_flux(dataset.cutout(i)) for i in chunk]
-                block, _ = model.predict_log10(images, batch_size=batch_size, device=device,
-                                               symmetries=symmetries)
+                block, sigma = model.predict_log10(images, batch_size=batch_size, device=device,
+                                                   symmetries=symmetries)
+                expected = model.expected_log10(block, sigma) if estimate == "mean" else block
             for offset, position in enumerate(chunk):
                 item = dataset[position]
                 truth = dataset.truth_maps(position)
                 truth_log10 = item["truth"]
                 pred_log10 = np.stack([block[offset][plane[name]] for name in properties])
-                prediction = PropertyMaps.from_log10(pred_log10, properties,
+                pred_expected = np.stack([expected[offset][plane[name]] for name in properties])
+                prediction = PropertyMaps.from_log10(pred_expected, properties,
                                                      pixel_scale=truth.pixel_scale)
                 info = table[position]
                 geometry = _geometry_for(truth, prediction, info, r_half)
@@ -757,6 +766,7 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
         "pixels_per_galaxy": pixels_per_galaxy,
         "seed": seed,
         "symmetries": list(symmetries),
+        "estimate": estimate if source is None else "as given",
     }
     return Evaluation(galaxies, report, baseline_reports, pixels, radial, kept, settings,
                       radial_baseline=radial_baseline, comparison=comparison,
