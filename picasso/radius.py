@@ -5,9 +5,10 @@ A "half-mass radius" can mean three different lengths, and they differ by
 tens of per cent: the radius of the sphere holding half the stellar mass (3-D),
 the radius of the circle holding half the projected mass in one view, or the
 half-light radius measured on an image. picasso's training images span 10
-3-D stellar half-mass radii; SDSS cutouts are cut to 10 half-light radii
-measured on the r-band image. Holding the kind with the value lets a model
-check a cutout's field of view like for like.
+3-D stellar half-mass radii; SDSS cutouts are cut to 10 x 4/3 half-light
+radii measured on the r-band image, the same field by `DEPROJECTION_FACTOR`.
+Holding the kind with the value lets a model check a cutout's field of view
+like for like.
 """
 
 from dataclasses import dataclass

@@ -598,10 +598,14 @@ class Model:
 
         The network predicts the mean of log10 (the median of a lognormal)
         with a 1-sigma in dex; the expected linear value is
-        ``10**(mu + ln(10) sigma**2 / 2)``. Sums of expected values are
-        unbiased totals, where sums of medians fall short wherever the network
-        is unsure (below the PSF, at low S/N). The mass-weighted age is an
-        intensive property and keeps its median.
+        ``10**(mu + c ln(10) sigma**2 / 2)`` with ``c = 1`` for Gaussian errors
+        in log10, or the per-property ``c`` the model records
+        (``info["mean_correction"]``, fitted on held-out galaxies by
+        `picasso.studies.calibration.fit_mean_correction`: the errors of
+        sparse maps are skewed). Sums of expected values are unbiased totals,
+        where sums of medians fall short wherever the network is unsure (below
+        the PSF, at low S/N). The mass-weighted age is an intensive property
+        and keeps its median.
 
         Parameters
         ----------
@@ -617,7 +621,10 @@ class Model:
         if sigma_dex is None:
             return log10_maps
         extensive = np.array([PROPERTIES[name].is_extensive for name in self.properties])
-        shift = 0.5 * np.log(10.0) * np.asarray(sigma_dex, dtype=np.float32) ** 2
+        weights = self.info.get("mean_correction") or {}
+        weight = np.array([weights.get(name, 1.0) for name in self.properties], np.float32)
+        shift = (0.5 * np.log(10.0) * weight[None, :, None, None]
+                 * np.asarray(sigma_dex, dtype=np.float32) ** 2)
         empty = log10_maps <= LOG10_EMPTY / 2
         shift = np.where(empty | ~extensive[None, :, None, None], 0.0, shift)
         return (log10_maps + shift).astype(np.float32)
