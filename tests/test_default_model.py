@@ -33,7 +33,13 @@ def test_the_header_records_recipe_data_and_held_out_metrics(model):
     evaluation = model.info["evaluation"]["per_galaxy"]["properties"]["stellar_mass"]
     assert 0 < evaluation["sigma"] < 1
     assert STATISTICS_KEY in model.info and model.info.get("picasso_version")
-    assert model.reference_redshift == pytest.approx(0.05)
+    # trained across SDSS's redshifts and seeings, told each image's PSF and redshift
+    low, high = recipe["dataset"]["redshift_range"]
+    assert low < model.reference_redshift < high
+    assert model.config.conditions == ("psf_fwhm", "redshift")
+    # totals and intervals calibrated on the validation galaxies
+    assert set(model.info["mean_correction"]) <= set(model.properties)
+    assert 0.5 < model.info["uncertainty_scale"]["stellar_mass"] < 2
     # the uncertainty head's calibration on the held-out pairs is in the header
     assert model.config.heteroscedastic
     calibration = {row["property"]: row for row in model.info["calibration"]}
