@@ -191,15 +191,24 @@ def prepare_backgrounds(frames_dir, workdir, conditions, seed):
     return backgrounds, time.perf_counter() - started
 
 
-def cut(galaxy, frames, config):
-    """Cut the injected galaxy on its truth field, PSF-matched to the training PSF if possible."""
-    from picasso.io.sdss import FrameSet
+def cut(galaxy, frames, config, model, psf_fwhm):
+    """
+    Cut the injected galaxy on its truth field, as a user's cutout would be.
 
-    frameset = FrameSet.read(frames, cache=False)
+    A model told the PSF (a ``psf_fwhm`` condition plane) gets the ingest default
+    (`picasso.io.sdss.DEFAULT_TARGET_PSF_FWHM`); one that is not gets the training
+    PSF where that needs no sharpening, else the widest band's. ``psf_fwhm`` is the
+    PSF the galaxy was injected with (`None`: the frames' typical seeing), so the
+    cutout knows its real PSF.
+    """
+    from picasso.io.sdss import DEFAULT_TARGET_PSF_FWHM, FrameSet
+
+    frameset = FrameSet.read(frames, psf_fwhm=psf_fwhm, cache=False)
+    if "psf_fwhm" in model.transform.conditions:
+        return galaxy.cutout(frameset, target_psf_fwhm=DEFAULT_TARGET_PSF_FWHM), "default"
     # the training PSF: a length (paper) is matched in kpc, an angle (SDSS) as seen on the sky
-    target = config.psf_fwhm
     try:
-        return galaxy.cutout(frameset, target_psf_fwhm=target), "training"
+        return galaxy.cutout(frameset, target_psf_fwhm=config.psf_fwhm), "training"
     except ValueError as error:
         if "sharpen" not in str(error):
             raise
@@ -338,7 +347,7 @@ def main(argv=None):
                             photon_noise=condition in ("real", "noise", "neighbours"))
             galaxy = result.galaxies[0]
             truth = galaxy.truth
-            cutout, matched = cut(galaxy, out, config)
+            cutout, matched = cut(galaxy, out, config, model, psf)
             per_condition[condition] = (cutout, matched)
         if truth is None or "mock" in args.conditions:
             # the same galaxy at the same distance, observed as the training mocks were

@@ -97,3 +97,27 @@ def test_card_command_stores_results_and_writes_the_card(tmp_path, capsys):
     # Stored in the model file: the plain card shows it from now on.
     assert "+0.01, 0.33 / +0.02, 0.67" in model_card(path)
     assert main(["card", str(path), "--save"]) == 1
+
+
+def test_card_of_a_psf_aware_model_shows_its_ranges_and_the_floor():
+    from picasso.nn.transforms import InputTransform
+
+    config = tiny_config(conditions=("psf_fwhm", "redshift"))
+    observing = {"psf_fwhm": "1.43 arcsec", "psf_fwhm_range": ["0.9 arcsec", "2.2 arcsec"],
+                 "redshift": 0.05, "redshift_range": [0.02, 0.15], "truth_deposit": "kernel"}
+    model = Model(UNet(config), InputTransform(bands=config.in_bands,
+                                               conditions=config.conditions),
+                  image_size=16, trained=True,
+                  info={"training_data": {"generator": json.dumps({"observing": observing})}})
+    stats = {"picasso": {"n": 8, "mu": 0.02, "sigma": 0.2}, "bell03": {"mu": 0.1, "sigma": 0.4},
+             "oracle": {"mu": 0.03, "sigma": 0.09}}
+    evaluation = {**EVALUATION, "settings": {"k": 2.0, "estimate": "mean"},
+                  "comparison": {"circle": {"all": stats}}}
+    card = model_card(model, evaluation=evaluation)
+    assert "| observing psf_fwhm | 0.9 arcsec - 2.2 arcsec, drawn per galaxy |" in card
+    assert "| observing redshift | 0.02 - 0.15, drawn per galaxy |" in card
+    assert "seeing 0.9 arcsec-2.2 arcsec, redshift 0.02-0.15" in card
+    assert "maps are expected values" in card
+    assert "| circle | all | 8 | +0.020 / 0.200 | +0.100 / 0.400 |  | +0.030 / 0.090 |" in card
+    # a model not told the PSF is told to match it instead
+    assert "must be matched to the training PSF (1.0 kpc)" in model_card(make_model())

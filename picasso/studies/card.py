@@ -42,10 +42,9 @@ LIMITATIONS = (
     "real-conditions section measures part of it (noise, PSF, resampling, neighbours), never "
     "the realism of the galaxies themselves.",
     "Inputs must follow the training convention: the bands in the recorded order, flux per "
-    "pixel in the recorded unit, a square field of 10 stellar half-mass radii centred on the "
-    "galaxy and the training PSF. Real cutouts only approximate it: their field comes from a "
-    "half-LIGHT radius, their fluxes are scaled to the training redshift without a "
-    "k-correction, and their PSF cannot be sharpened to 1 kpc beyond z ~ 0.035.",
+    "pixel in the recorded unit and a square field of 10 stellar half-mass radii centred on "
+    "the galaxy. Real cutouts only approximate it: their field comes from a half-LIGHT "
+    "radius and their fluxes are scaled to the reference redshift without a k-correction.",
     "SDSS frame files carry no PSF width; picasso assumes the survey's typical seeing per band "
     "unless the measured one is given.",
     "Empty-pixel (sentinel) predictions and maps of sparse properties (SFR, HI) are less "
@@ -199,8 +198,14 @@ def _training_section(doc, header):
     for key in ("seed", "log_mass_range", "mass_function", "redshift", "companion_fraction"):
         if key in universe:
             rows.append((f"universe {key}", universe[key]))
-    for key in ("redshift", "psf_fwhm", "native_pixel_scale", "noise", "target_snr",
-                "background_sources", "field_of_view", "dust", "nebular"):
+    for key in ("redshift", "psf_fwhm"):
+        if observing.get(f"{key}_range"):
+            low, high = observing[f"{key}_range"]
+            rows.append((f"observing {key}", f"{low} - {high}, drawn per galaxy"))
+        elif key in observing:
+            rows.append((f"observing {key}", observing[key]))
+    for key in ("native_pixel_scale", "noise", "target_snr", "background_sources",
+                "field_of_view", "dust", "nebular", "truth_deposit"):
         if key in observing:
             rows.append((f"observing {key}", observing[key]))
     for key in ("views", "n_galaxies"):
@@ -237,6 +242,12 @@ def _recipe_section(doc, header):
                                         sorted(metrics.items())])
 
 
+#: How `picasso.studies.evaluation` turned the network's output into maps.
+_ESTIMATES = {"median": "the network's per-pixel log10 (the median of its likelihood)",
+              "mean": "expected values, 10**(mu + ln(10) sigma**2 / 2) with the fitted mean "
+                      "correction, so that sums are unbiased totals"}
+
+
 def _evaluation_section(doc, header, properties):
     doc.section("Held-out accuracy")
     evaluation = header.get("evaluation")
@@ -247,11 +258,13 @@ def _evaluation_section(doc, header, properties):
         return
     per_galaxy = (evaluation.get("per_galaxy") or {}).get("properties", {})
     per_pixel = {row.get("property"): row for row in evaluation.get("per_pixel") or []}
-    k = (evaluation.get("settings") or {}).get("k", 2)
+    settings = evaluation.get("settings") or {}
+    k = settings.get("k", 2)
     doc.text(f"Residuals d = log10(true) - log10(predicted), in dex, on "
              f"{evaluation.get('n_galaxies', 'n/a')} held-out test images (every view of a "
              f"galaxy counts once); totals within "
-             f"{k} R_half (per galaxy) and non-empty truth pixels (per pixel).")
+             f"{k} R_half (per galaxy) and non-empty truth pixels (per pixel); predicted "
+             f"maps are {_ESTIMATES.get(settings.get('estimate', 'median'))}.")
     rows = []
     for name in properties:
         galaxy = per_galaxy.get(name, {})
@@ -264,6 +277,29 @@ def _evaluation_section(doc, header, properties):
                      _number(stellar.get("mu"), signed=True), _number(stellar.get("sigma")),
                      "", ""))
     doc.table(("property", "mu (galaxy)", "sigma (galaxy)", "mu (pixel)", "sigma (pixel)"), rows)
+    _comparison_table(doc, evaluation, k)
+
+
+def _comparison_table(doc, evaluation, k):
+    """Stellar mass of the model beside the classical methods and the PSF-limited floor."""
+    comparison = evaluation.get("comparison") or {}
+    if not comparison:
+        return
+    doc.text(f"Stellar mass within {k} R_half against the classical colour mass-to-light "
+             "methods (per galaxy, Bell et al. 2003; per pixel, Zibetti et al. 2009) and the "
+             "floor (the true map blurred to the image's PSF: a method that knows every pixel "
+             "but sees at the image's resolution), by "
+             "aperture (the paper's ellipse; a circle, which does not depend on structure "
+             "below the PSF) and by view, mu / sigma in dex:")
+    methods = ("picasso", "bell03", "zibetti09", "oracle")
+    rows = []
+    for aperture, groups in comparison.items():
+        for group, stats in groups.items():
+            cells = [f"{_number(stats[m].get('mu'), signed=True)} / "
+                     f"{_number(stats[m].get('sigma'))}" if m in stats else "" for m in methods]
+            rows.append((aperture, group, (stats.get("picasso") or {}).get("n", ""), *cells))
+    doc.table(("aperture", "views", "n", "picasso", "colour M/L per galaxy",
+               "colour M/L per pixel", "floor"), rows)
 
 
 def _calibration_section(doc, header):
@@ -336,6 +372,22 @@ def _ood_section(doc, header):
         rows.append([name] + [_number(v, 3) for v in values])
     if rows:
         doc.table(("feature", "1%", "16%", "50%", "84%", "99%"), rows)
+
+
+def _psf_limitation(header, observing):
+    conditions = (header.get("architecture") or {}).get("conditions") or ()
+    if "psf_fwhm" in conditions:
+        ranges = ", ".join(f"{name} {observing[key][0]}-{observing[key][1]}"
+                           for name, key in (("seeing", "psf_fwhm_range"),
+                                             ("redshift", "redshift_range"))
+                           if observing.get(key))
+        return ("The PSF and redshift are inputs (condition planes); the training mocks "
+                f"spanned {ranges or 'the recorded observing set-up'}, and outside that the "
+                "model extrapolates.")
+    return ("The model is not told the PSF: cutouts must be matched to the training PSF "
+            f"({observing.get('psf_fwhm', 'not recorded')}), and cannot be sharpened to it "
+            "where the frames' seeing is wider (at SDSS seeing, 1 kpc is out of reach beyond "
+            "z ~ 0.035).")
 
 
 def model_card(model, *, evaluation=None, calibration=None, real_conditions=None,
@@ -416,7 +468,8 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
                 "galaxies are outside what the model learned.")
     else:
         dust = "The header does not say whether the training mocks had dust attenuation."
-    doc.items(list(LIMITATIONS) + [dust] + list(header.get("limitations") or []))
+    doc.items(list(LIMITATIONS) + [_psf_limitation(header, observing), dust]
+              + list(header.get("limitations") or []))
     doc.section("Citation")
     doc.text("Buck, T. & Wolf, S.: Predicting resolved galaxy properties from photometric "
              "images using convolutional neural networks (the PICASSO paper), and the picasso "

@@ -46,8 +46,9 @@ logger = logging.getLogger(__name__)
 #: band to `AUTO_TARGET_PSF_FWHM` (1 kpc, the PSF of the paper's training mocks) where that
 #: needs no sharpening, else to the widest band's PSF: SDSS seeing is about 1 kpc at
 #: z ~ 0.03 and 4-5 kpc at z = 0.15, and deconvolution is never done. The bundled model is
-#: not told the PSF (it was trained on 1.4 arcsec mocks at z = 0.05, 1.4 kpc), so beyond
-#: z ~ 0.05 its inputs are blurrier than its training images (see the docs, "SDSS frames").
+#: told each cutout's PSF and redshift (condition planes) and was trained on seeing of
+#: 0.9-2.2 arcsec at z = 0.02-0.15; a model that is not told them sees inputs blurrier
+#: than its training images wherever the cutout's PSF differs (see the docs, "SDSS frames").
 DEFAULT_TARGET_PSF_FWHM = "auto"
 
 #: The narrowest PSF ``target_psf_fwhm="auto"`` matches to.
