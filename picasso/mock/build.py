@@ -558,10 +558,11 @@ def _shard_ranges(first, n_galaxies, size):
 
 
 def _dask_client(scheduler, processes):
-    """(client, cluster to close or None): a client of ``scheduler``, or of a new LocalCluster."""
-    purpose = "universe builds on Dask (picasso simulate --scheduler)"
-    require("dask", purpose)
-    require("distributed", purpose)
+    """
+    (client, cluster to close or None): a client of ``scheduler``, or of a new LocalCluster.
+
+    `build_dataset` has checked that dask and distributed are installed.
+    """
     from distributed import Client, LocalCluster
 
     if isinstance(scheduler, Client):
@@ -619,16 +620,8 @@ def _render_shards(writer, guard, tasks, first_skip, n_galaxies, progress, proce
             if cluster is not None:
                 client.close()
                 cluster.close()
-            elif not _is_dask_client(scheduler):
+            elif client is not scheduler:  # a client made here, not the caller's
                 client.close()
-
-
-def _is_dask_client(scheduler):
-    try:
-        from distributed import Client
-    except ImportError:
-        return False
-    return isinstance(scheduler, Client)
 
 
 def build_dataset(

@@ -249,7 +249,6 @@ class Ensemble(Model):
         records = header[ENSEMBLE_KEY].get("members", [{}] * n_members)
         info = {key: value for key, value in header.items()
                 if key not in HEADER_KEYS and key != ENSEMBLE_KEY}
-        shared = {key: info[key] for key in _SHARED_KEYS if key in info}
         prefixes = [_PREFIX.format(index) for index in range(n_members)]
         leftover = [name for name in tensors if not name.startswith(tuple(prefixes))]
         if leftover:
@@ -260,7 +259,7 @@ class Ensemble(Model):
             member_tensors = {name[len(prefix):]: tensor for name, tensor in tensors.items()
                               if name.startswith(prefix)}
             record = records[index] if index < len(records) else {}
-            member_header = {**header, **shared, **record}
+            member_header = {**header, **record}
             member_header.pop(ENSEMBLE_KEY)
             members.append(Model.from_file_contents(
                 member_header, config, member_tensors, source=f"{source} (member {index})"))

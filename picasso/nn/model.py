@@ -570,7 +570,8 @@ class Model:
                     means.append(d4_inverse(mean, k))
                     if log_sigma is not None:
                         variances.append(d4_inverse(torch.exp(2 * log_sigma), k))
-                mean = torch.stack(means).mean(0)
+                stacked = torch.stack(means)
+                mean = stacked.mean(0)
                 if log10_maps is None:
                     shape = (n, n_properties, *mean.shape[-2:])
                     log10_maps = np.empty(shape, dtype=np.float32)
@@ -578,7 +579,7 @@ class Model:
                         sigmas = np.empty(shape, dtype=np.float32)
                 log10_maps[start:start + len(batch)] = mean.cpu().numpy()
                 if variances:
-                    spread = torch.stack(means).var(0, unbiased=False)
+                    spread = stacked.var(0, unbiased=False)
                     sigma = torch.sqrt(torch.stack(variances).mean(0) + spread)
                     sigmas[start:start + len(batch)] = sigma.cpu().numpy()
         if log10_maps is None:

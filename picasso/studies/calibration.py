@@ -99,6 +99,25 @@ def _table(accumulators, properties, n_sigma):
     return table
 
 
+def _evenly_spread(dataset, indices, limit):
+    """``indices`` (every pair by default), thinned evenly to at most ``limit``."""
+    indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=int)
+    if indices.size > limit:
+        indices = indices[np.linspace(0, indices.size - 1, limit).astype(int)]
+    return indices
+
+
+def _predictions(model, dataset, positions, *, batch_size, device, progress=False):
+    """Yield ``(position, log10 maps, sigma)`` of every pair, predicted 64 pairs at a time."""
+    for start in range(0, len(positions), 64):
+        chunk = positions[start:start + 64]
+        images = [model.input_flux(dataset.cutout(int(i))) for i in chunk]
+        mean, sigma = model.predict_log10(images, batch_size=batch_size, device=device,
+                                          progress=progress)
+        for offset, position in enumerate(chunk):
+            yield int(position), mean[offset], sigma[offset]
+
+
 def interval_coverage(truth_log10, pred_log10, sigma_dex, properties=None, *, n_sigma=1.0,
                       seed=0, sigma_sample=100_000):
     """
@@ -210,17 +229,12 @@ def calibration_table(model, dataset, *, n_sigma=1.0, batch_size=8, device=None,
     truth_plane = [dataset.properties.index(name) for name in properties]
     rng = np.random.default_rng(seed)
     accumulators = {name: _empty_accumulator() for name in properties}
-    chunk = 64
-    for start in range(0, n, chunk):
-        positions = range(start, min(start + chunk, n))
-        images = [model.input_flux(dataset.cutout(i)) for i in positions]
-        mean, sigma = model.predict_log10(images, batch_size=batch_size, device=device,
-                                          progress=progress)
-        for offset, position in enumerate(positions):
-            truth = dataset[position]["truth"]
-            for name, m_plane, t_plane in zip(properties, model_plane, truth_plane):
-                _accumulate(accumulators[name], truth[t_plane], mean[offset, m_plane],
-                            sigma[offset, m_plane], n_sigma, rng, 100_000)
+    for position, mean, sigma in _predictions(model, dataset, range(n), batch_size=batch_size,
+                                              device=device, progress=progress):
+        truth = dataset[position]["truth"]
+        for name, m_plane, t_plane in zip(properties, model_plane, truth_plane):
+            _accumulate(accumulators[name], truth[t_plane], mean[m_plane], sigma[m_plane],
+                        n_sigma, rng, 100_000)
     table = _table(accumulators, properties, n_sigma)
     table.meta["n_pairs"] = n
     return table
@@ -264,29 +278,23 @@ def fit_uncertainty_scale(model, dataset, *, indices=None, batch_size=8, device=
         raise ValueError("the model predicts no uncertainty to calibrate")
     if not isinstance(dataset, PairDataset):
         dataset = PairDataset(dataset)
-    indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=int)
-    if indices.size > limit:
-        indices = indices[np.linspace(0, indices.size - 1, limit).astype(int)]
+    indices = _evenly_spread(dataset, indices, limit)
     previous = model.info.pop("uncertainty_scale", None)
     rng = np.random.default_rng(seed)
     ratios = {name: [] for name in model.properties}
     try:
-        for start in range(0, indices.size, 64):
-            chunk = indices[start:start + 64]
-            images = [model.input_flux(dataset.cutout(int(i))) for i in chunk]
-            mean, sigma = model.predict_log10(images, batch_size=batch_size, device=device)
-            for offset, position in enumerate(chunk):
-                truth = dataset[int(position)]["truth"]
-                for plane, name in enumerate(model.properties):
-                    if name not in dataset.properties:
-                        continue
-                    true = truth[dataset.properties.index(name)]
-                    known = true > LOG10_EMPTY / 2
-                    ratio = np.abs(true[known] - mean[offset, plane][known]) / sigma[offset,
-                                                                                     plane][known]
-                    if ratio.size > 2000:
-                        ratio = rng.choice(ratio, 2000, replace=False)
-                    ratios[name].append(ratio)
+        for position, mean, sigma in _predictions(model, dataset, indices,
+                                                  batch_size=batch_size, device=device):
+            truth = dataset[position]["truth"]
+            for plane, name in enumerate(model.properties):
+                if name not in dataset.properties:
+                    continue
+                true = truth[dataset.properties.index(name)]
+                known = true > LOG10_EMPTY / 2
+                ratio = np.abs(true[known] - mean[plane][known]) / sigma[plane][known]
+                if ratio.size > 2000:
+                    ratio = rng.choice(ratio, 2000, replace=False)
+                ratios[name].append(ratio)
     finally:
         if previous is not None:
             model.info["uncertainty_scale"] = previous
@@ -341,34 +349,29 @@ def fit_mean_correction(model, dataset, *, indices=None, batch_size=8, device=No
         raise ValueError("the model predicts no uncertainty to correct its mean with")
     if not isinstance(dataset, PairDataset):
         dataset = PairDataset(dataset)
-    indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=int)
-    if indices.size > limit:
-        indices = indices[np.linspace(0, indices.size - 1, limit).astype(int)]
+    indices = _evenly_spread(dataset, indices, limit)
     names = [name for name in model.properties
              if PROPERTIES[name].is_extensive and name in dataset.properties]
     pixels = {name: [] for name in names}  # (true total, mu, half ln10 sigma^2) per image
-    for start in range(0, indices.size, 64):
-        chunk = indices[start:start + 64]
-        images = [model.input_flux(dataset.cutout(int(i))) for i in chunk]
-        mean, sigma = model.predict_log10(images, batch_size=batch_size, device=device)
-        for offset, position in enumerate(chunk):
-            truth = dataset[int(position)]["truth"]
-            row = dataset.table[int(position)]
-            size = truth.shape[-1]
-            radius = k * float((u.Quantity(row["r_half_kpc"], u.kpc)
-                                / u.Quantity(row["pixel_scale_kpc"], u.kpc)).decompose())
-            weight = CircularAperture(((size - 1) / 2, (size - 1) / 2), radius).to_mask(
-                method="exact").to_image(truth.shape[-2:])
-            for name in names:
-                plane = model.properties.index(name)
-                true = truth[dataset.properties.index(name)]
-                inside = (true > LOG10_EMPTY / 2) & (weight > 0)
-                if not inside.any():
-                    continue
-                w = np.log10(weight[inside])
-                pixels[name].append((np.log10(np.sum(10.0 ** (true[inside] + w))),
-                                     mean[offset, plane][inside].astype(float) + w,
-                                     0.5 * np.log(10) * sigma[offset, plane][inside] ** 2))
+    for position, mean, sigma in _predictions(model, dataset, indices, batch_size=batch_size,
+                                              device=device):
+        truth = dataset[position]["truth"]
+        row = dataset.table[position]
+        size = truth.shape[-1]
+        radius = k * float((u.Quantity(row["r_half_kpc"], u.kpc)
+                            / u.Quantity(row["pixel_scale_kpc"], u.kpc)).decompose())
+        weight = CircularAperture(((size - 1) / 2, (size - 1) / 2), radius).to_mask(
+            method="exact").to_image(truth.shape[-2:])
+        for name in names:
+            plane = model.properties.index(name)
+            true = truth[dataset.properties.index(name)]
+            inside = (true > LOG10_EMPTY / 2) & (weight > 0)
+            if not inside.any():
+                continue
+            w = np.log10(weight[inside])
+            pixels[name].append((np.log10(np.sum(10.0 ** (true[inside] + w))),
+                                 mean[plane][inside].astype(float) + w,
+                                 0.5 * np.log(10) * sigma[plane][inside] ** 2))
 
     def bias(c, records):
         return np.mean([total - np.log10(np.sum(10.0 ** (mu + c * shift)))

@@ -62,6 +62,7 @@ from ..io.sdss import (
     cutout_from_frames,
     fetch_field,
     field_files,
+    frame_name,
     read_file_bytes,
     read_frame,
 )
@@ -466,7 +467,7 @@ def prepare_field(task):
 
     def decompress(item):
         band, (path, source, raw) = item
-        target = folder / f"frame-{band}-{int(run):06d}-{int(camcol)}-{int(number):04d}.fits"
+        target = folder / frame_name(band, run, camcol, number).removesuffix(".bz2")
         if not target.exists():
             with atomic_path(target, overwrite=True) as tmp:
                 tmp.write_bytes(raw if raw is not None else read_file_bytes(path))
@@ -943,10 +944,10 @@ def run_catalog(catalog, output, *, model="default", frames=None, index=None, sc
     if figure:
         figure_path = plot_catalog_summary(table, output / _FIGURE)
     timings["wall"] = time.perf_counter() - started
-    n_ok = int(np.sum(table["status"] == "ok"))
-    log.info("catalogue done: %d ok, %d failed, %.0f s", n_ok,
-             int(np.sum(table["status"] == "failed")), timings["wall"])
-    return CatalogResult(table, output, table_path, figure_path, timings)
+    result = CatalogResult(table, output, table_path, figure_path, timings)
+    log.info("catalogue done: %d ok, %d failed, %.0f s", result.n_ok, result.n_failed,
+             timings["wall"])
+    return result
 
 
 def _field_index(index, frames):
@@ -1040,16 +1041,8 @@ def _run_on_dask(catalog, groups, output, maps_dir, model, frames, bands, option
         if cluster is not None:
             client.close()
             cluster.close()
-        elif not _is_client(scheduler):
+        elif client is not scheduler:  # a client made here, not the caller's
             client.close()
-
-
-def _is_client(scheduler):
-    try:
-        from distributed import Client
-    except ImportError:
-        return False
-    return isinstance(scheduler, Client)
 
 
 def _worth_preparing(frames, key, bands):

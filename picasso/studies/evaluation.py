@@ -419,7 +419,6 @@ class Evaluation:
         return written
 
     def _figures(self):
-
         true, pred = self.totals("true"), self.totals("pred")
         baseline = self.totals("bell03") if "bell03" in self.baselines else None
         yield "fig4_distributions.png", plot_distributions(true, pred, baseline=baseline)
@@ -575,7 +574,6 @@ def evaluate(dataset, predictions=None, *, model=None, k=DEFAULT_APERTURE_K, r_h
     evaluation : `Evaluation`
     """
     from tqdm.auto import tqdm
-
 
     if (predictions is None) == (model is None):
         raise ValueError("give either predictions (a predictions HDF5 file) or a model")

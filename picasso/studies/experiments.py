@@ -239,7 +239,6 @@ def downsample_dataset(source, factor, path, *, overwrite=False, progress=False)
     """
     from tqdm.auto import tqdm
 
-
     if not isinstance(source, PairDataset):
         source = PairDataset(source)
     _check_factor(source.image_size, factor)
@@ -448,7 +447,6 @@ def plot_study(result, *, fig=None):
     """
     from matplotlib.figure import Figure
 
-
     if fig is None:
         fig = Figure(figsize=(10, 4.2), layout="constrained")
     left, right = fig.subplots(1, 2, sharex=True)
@@ -487,7 +485,6 @@ def plot_study(result, *, fig=None):
 # --------------------------------------------------------------------------------------------
 
 def _configs(pairs, preset, in_bands, epochs, seed, overrides):
-
     overrides = dict(overrides or {})
     if epochs is not None:
         overrides["epochs"] = int(epochs)
@@ -513,9 +510,8 @@ class _Variant:
     train_pairs: int | None = None
 
 
-def _predict_test(model, pairs, indices, train_config, batch_size=16, device="cpu"):
+def _predict_test(model, pairs, indices, batch_size=16, device="cpu"):
     """Predicted log10 maps of the test pairs, fed exactly as in training (on ``device``)."""
-
     data = NetworkDataset(pairs, indices, transform=model.transform, properties=model.properties)
     network = model.network.to(device).eval()
     out = []
@@ -547,7 +543,6 @@ def _evaluate(pairs, test, predictions, properties, k, geometries):
     variants that share a dataset share the geometry and its cost.
     """
     from astropy.table import QTable
-
 
     true_rows, pred_rows, truth_stack = [], [], []
     truth_plane = [pairs.properties.index(name) for name in properties]
@@ -581,7 +576,6 @@ def _evaluate(pairs, test, predictions, properties, k, geometries):
 
 
 def _run_variant(variant, output_dir, *, k, progress, seed, geometries):
-
     directory = Path(output_dir) / _slug(variant.name)
     if (directory / "checkpoint.pt").exists():
         raise FileExistsError(
@@ -604,7 +598,7 @@ def _run_variant(variant, output_dir, *, k, progress, seed, geometries):
     model = trainer.fit()
     seconds = time.perf_counter() - start
     test = np.asarray(trainer.split.test)
-    predictions = _predict_test(model, variant.pairs, test, variant.train_config,
+    predictions = _predict_test(model, variant.pairs, test,
                                 batch_size=variant.train_config.batch_size,
                                 device=trainer.device)
     model.to("cpu")
@@ -646,7 +640,6 @@ def _run(study, variants, output_dir, *, k, progress, seed, settings):
 
 
 def _open(data, bands=None):
-
     path = data.path if isinstance(data, PairDataset) else Path(data)
     pairs = PairDataset(path, bands=bands)
     if "stellar_mass" not in pairs.properties:

@@ -363,7 +363,6 @@ def _psf_for(band, frame, psf_fwhm):
 
 
 def _frame_files(frames):
-
     if isinstance(frames, (str, os.PathLike)):
         frames = [frames]
     files = []
