@@ -707,8 +707,7 @@ def write_cutout_fits(cutout, path, overwrite=False):
     if cutout.pixel_scale_kpc is not None:
         header["PIXKPC"] = (cutout.pixel_scale_kpc.to_value(u.kpc), "[kpc] pixel scale")
     if cutout.r_half is not None:
-        header["RHALF"] = (cutout.r_half.value.to_value(u.kpc), "[kpc] half radius")
-        header["RHALFKND"] = (cutout.r_half.kind, "kind of half radius")
+        cutout.r_half.to_fits_header(header)
     header["PMETA"] = encode_meta(cutout.meta)
     wcs_header = cutout.wcs.to_header(relax=True) if cutout.wcs is not None else fits.Header()
     hdus = [primary]
@@ -786,12 +785,10 @@ def read_cutout_fits(path):
         pixel_scale = header["PIXKPC"] * u.kpc
     else:
         pixel_scale = None
-    r_half = None
-    if "RHALF" in header:
-        r_half = HalfRadius(header["RHALF"] * u.kpc, header["RHALFKND"])
     cutout = GalaxyCutout(
         flux, bands, wcs=wcs, pixel_scale=pixel_scale, redshift=header.get("REDSHIFT"),
-        cosmology=cosmology_from_string(header["COSMO"]), psf_fwhm=psf_fwhm, r_half=r_half,
+        cosmology=cosmology_from_string(header["COSMO"]), psf_fwhm=psf_fwhm,
+        r_half=HalfRadius.from_fits_header(header),
         mask=mask, variance=variance, meta=decode_meta(header.get("PMETA", "")),
     )
     # Keep the stored physical scale bit for bit rather than re-deriving it.

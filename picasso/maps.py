@@ -487,8 +487,7 @@ def write_maps_fits(maps, path, overwrite=False):
     if maps._pixel_scale is not None:
         primary.header["PIXKPC"] = (maps._pixel_scale.to_value(u.kpc), "[kpc] pixel scale")
     if maps.r_half is not None:
-        primary.header["RHALF"] = (maps.r_half.value.to_value(u.kpc), "[kpc] half radius")
-        primary.header["RHALFKND"] = (maps.r_half.kind, "kind of half radius")
+        maps.r_half.to_fits_header(primary.header)
     primary.header["PMETA"] = encode_meta(maps.meta)
     wcs_header = maps.wcs.to_header(relax=True) if maps.wcs is not None else fits.Header()
     hdus = [primary]
@@ -555,8 +554,7 @@ def read_maps_fits(path):
         mask=mask or None,
         uncertainty=uncertainty or None,
         no_data=hdul["NODATA"].data.astype(bool) if "NODATA" in present else None,
-        r_half=HalfRadius(header["RHALF"] * u.kpc, header["RHALFKND"]) if "RHALF" in header
-        else None,
+        r_half=HalfRadius.from_fits_header(header),
         meta=decode_meta(header.get("PMETA", "")),
     )
 

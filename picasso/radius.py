@@ -115,3 +115,15 @@ class HalfRadius:
     def from_dict(cls, record):
         """Rebuild a radius written by `to_dict`."""
         return cls(float(record["value_kpc"]) * u.kpc, record["kind"])
+
+    def to_fits_header(self, header):
+        """Write the radius into a FITS header (keys ``RHALF`` in kpc and ``RHALFKND``)."""
+        header["RHALF"] = (float(self.value.to_value(u.kpc)), "[kpc] half radius")
+        header["RHALFKND"] = (self.kind, "kind of half radius")
+
+    @classmethod
+    def from_fits_header(cls, header):
+        """The radius `to_fits_header` wrote, or `None` where the header holds none."""
+        if "RHALF" not in header:
+            return None
+        return cls(header["RHALF"] * u.kpc, header["RHALFKND"])
