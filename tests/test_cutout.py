@@ -9,6 +9,7 @@ from numpy.testing import assert_array_equal
 
 from picasso import GalaxyCutout
 from picasso.analysis import plot_cutout
+from picasso.radius import HalfRadius
 
 
 def test_defaults_and_physical_scale(galaxy_flux):
@@ -142,6 +143,7 @@ def test_fits_round_trip_is_exact(tmp_path, galaxy_flux, wcs64):
     cutout = GalaxyCutout(
         galaxy_flux, wcs=wcs64, redshift=0.0731, cosmology=cosmo, mask=mask,
         psf_fwhm=1.3 * u.arcsec, variance=np.full((5, 64, 64), 4e-4) * u.nanomaggy**2,
+        r_half=HalfRadius(2.5 * u.kpc, "light_projected"),
         meta={"objid": 1237, "r_half": 2.5 * u.kpc, "note": "test"},
     )
     path = tmp_path / "cutout.fits"
@@ -158,6 +160,7 @@ def test_fits_round_trip_is_exact(tmp_path, galaxy_flux, wcs64):
     assert back.cosmology == cosmo
     assert_quantity_allclose(back.psf_fwhm, cutout.psf_fwhm)
     assert back.meta == cutout.meta
+    assert back.r_half == cutout.r_half
     assert_array_equal(back.wcs.wcs.crval, wcs64.wcs.crval)
     assert_array_equal(back.wcs.pixel_scale_matrix, wcs64.pixel_scale_matrix)
     with pytest.raises(FileExistsError, match="overwrite=True"):

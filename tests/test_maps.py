@@ -121,7 +121,8 @@ def test_fits_round_trip(tmp_path):
     maps = make_maps(with_wcs=True)
     sigma = {"stellar_mass": np.full(maps.shape, 0.05)}
     maps = PropertyMaps(dict(maps), wcs=maps.wcs, pixel_scale=maps.pixel_scale,
-                        mask=maps.mask, uncertainty=sigma, meta=maps.meta)
+                        mask=maps.mask, uncertainty=sigma, meta=maps.meta,
+                        r_half=HalfRadius(3.2 * u.kpc, "mass_projected"))
     path = tmp_path / "maps.fits"
     maps.write(path)
     back = PropertyMaps.read(path)
@@ -133,6 +134,7 @@ def test_fits_round_trip(tmp_path):
     assert_array_equal(back.uncertainty["stellar_mass"], sigma["stellar_mass"])
     assert back.pixel_scale == maps.pixel_scale
     assert back.meta == maps.meta
+    assert back.r_half == maps.r_half
     assert_array_equal(back.wcs.wcs.crval, maps.wcs.wcs.crval)
     for name in maps:
         assert_quantity_allclose(back.total(name), maps.total(name))
