@@ -161,7 +161,7 @@ def placements(frame, universe, redshifts, per_redshift, rng):
 
 def prepare_backgrounds(frames_dir, workdir, conditions, seed):
     """Decompress the real frames once; write the blank and noise-only copies needed."""
-    from picasso.io import sdss
+    from picasso.io.sdss.frames import frame_from_hdul, open_frame_file
 
     backgrounds = {}
     real = workdir / "real"
@@ -176,8 +176,8 @@ def prepare_backgrounds(frames_dir, workdir, conditions, seed):
     started = time.perf_counter()
     for path in sorted(Path(frames_dir).glob("frame-*.fits*")):
         name = path.name[:-4] if path.name.endswith(".bz2") else path.name
-        hdul = sdss._open_fits(path)
-        frame = sdss._frame_from_sdss_hdul(hdul, path)
+        hdul = open_frame_file(path)
+        frame = frame_from_hdul(hdul, path)
         if "real" in kinds:
             hdul.writeto(real / name, overwrite=True)
         if "blank" in kinds:
