@@ -129,7 +129,8 @@ def test_rendering_conserves_flux():
 
 
 def test_sdss_preset_noise_matches_real_frames():
-    config = obs.ObservingConfig.sdss(image_size=96, background_sources=False)
+    config = obs.ObservingConfig.sdss(image_size=96, background_sources=False,
+                                      ingest_smoothing=False)
     native = config.kpc(SDSS_PIXEL_SCALE)
     half = 0.5 * 96 * native  # output pixels equal to the SDSS pixel
     image, variance, info = obs.render_image(
@@ -149,6 +150,40 @@ def test_sdss_preset_noise_matches_real_frames():
         np.random.default_rng(3),
     )
     assert_allclose(info["noise_rms_native"], np.array(list(SDSS_SKY_RMS.values())) / 4, rtol=1e-6)
+
+
+def test_ingest_smoothing_gives_the_noise_of_an_sdss_cutout(tmp_path):
+    # Noise-only SDSS frames cut as a user would (adaptive resampling, every band matched
+    # to the widest PSF): the sdss preset's mock noise must be as strong per output pixel.
+    from helpers_sdss import write_sdss_frame
+
+    from picasso.io import sdss
+
+    for seed, band in enumerate("ugriz"):
+        write_sdss_frame(tmp_path, band, shape=(300, 300), noise_seed=seed)
+    frames = sdss.FrameSet.read(tmp_path, cache=False)
+    native_rms = [float(np.std(frames.frames(band)[0]._image)) for band in "ugriz"]
+    redshift, size = 0.1, 64
+    cutout = sdss.cutout_from_frames(frames, 150.0 * u.deg, 2.0 * u.deg, redshift, size=size,
+                                     field=70 * u.arcsec)
+    real = cutout.flux.to_value(u.nanomaggy).std(axis=(1, 2))
+
+    def mock_noise(smoothed):
+        config = obs.ObservingConfig.sdss(
+            redshift=redshift, image_size=size, background_sources=False,
+            psf_fwhm=cutout.psf_fwhm.max(), sky_rms=tuple(native_rms),
+            cosmology=cutout.cosmology, ingest_smoothing=smoothed,
+        )
+        half = 0.5 * size * cutout.pixel_scale_kpc.to_value(u.kpc)
+        image, variance, _ = obs.render_image(np.zeros((1, 2)), np.zeros((1, 5)), np.ones(1),
+                                              half, config, np.random.default_rng(4))
+        return image.std(axis=(1, 2)), np.sqrt(variance[:, size // 2, size // 2])
+
+    smoothed, smoothed_rms = mock_noise(True)
+    assert_allclose(smoothed, real, rtol=0.15)
+    assert_allclose(smoothed_rms, smoothed, rtol=0.2)
+    white, _ = mock_noise(False)
+    assert np.all(white > 1.5 * real)
 
 
 def test_same_seed_same_pair_and_metadata():

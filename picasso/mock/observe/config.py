@@ -51,6 +51,17 @@ class ObservingConfig:
         order of ``bands`` (default: measured on real SDSS frames).
     sky_pixel_scale : `~astropy.units.Quantity`
         Pixel that ``sky_rms`` refers to (SDSS: 0.396 arcsec).
+    ingest_smoothing : bool
+        Smooth the sky noise as picasso's SDSS ingest
+        (`~picasso.io.sdss.cutout_from_frames`) smooths the noise of real
+        frames (on in `sdss`): there every band is resampled with the
+        adaptive Gaussian kernel and convolved to the widest band's PSF, so
+        its noise passes through a Gaussian of variance
+        ``sigma_psf**2 - sigma_band**2``, where ``psf_fwhm`` is the cutout's
+        PSF and the bands' own PSFs scale with wavelength as
+        `~picasso.instrument.typical_psf_fwhm`. Without it the noise is white
+        and, at the same rms per native pixel, about twice as strong per
+        output pixel as in a real cutout.
     background_sources : bool
         Add synthetic contaminating stars and background galaxies.
     sky_frames : str or None
@@ -133,6 +144,7 @@ class ObservingConfig:
     snr_radius: float = 2.0
     sky_rms: tuple = tuple(SDSS_SKY_RMS[band] for band in BANDS)
     sky_pixel_scale: u.Quantity = field(default_factory=lambda: SDSS_PIXEL_SCALE)
+    ingest_smoothing: bool = False
     background_sources: bool = True
     sky_frames: object = None
     sky_columns: tuple = (1024, 2048)
@@ -217,8 +229,8 @@ class ObservingConfig:
     @classmethod
     def sdss(cls, **changes):
         """
-        Real SDSS depth: 0.396 arcsec pixels, the measured sky rms per band, 1.43 arcsec seeing,
-        dust.
+        Real SDSS depth: 0.396 arcsec pixels, the measured sky rms per band smoothed as the
+        ingest smooths it, 1.43 arcsec seeing, dust.
 
         The rms values (`SDSS_SKY_RMS`) were measured on a real SDSS field; the
         seeing is the median r-band FWHM of SDSS imaging
@@ -239,10 +251,10 @@ class ObservingConfig:
         config : `ObservingConfig`
         """
         values = dict(native_pixel_scale=SDSS_PIXEL_SCALE, psf_fwhm=SDSS_MEDIAN_PSF_FWHM_R,
-                      noise="sky", dust=True)
+                      noise="sky", ingest_smoothing=True, dust=True)
         if changes.get("sky_frames") is not None:
             # Real sky patches carry the real noise and contaminants already.
-            values.update(noise="none", background_sources=False)
+            values.update(noise="none", background_sources=False, ingest_smoothing=False)
         values.update(changes)
         return cls(**values)
 

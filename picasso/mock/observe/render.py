@@ -8,13 +8,14 @@ import logging
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 
 from ...properties import BANDS
 from .grid import MAX_MARGIN, SPLINE_SIGMA_PER_SUPPORT, BandedRebin, psf_transfer
 from .sky import background_sources, sky_patch
 
 __all__ = ["group_plan", "render_particles", "render_compact", "render_image",
-           "NEGLIGIBLE_TRANSFER"]
+           "ingest_noise_sigma", "NEGLIGIBLE_TRANSFER"]
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +248,48 @@ def render_compact(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc):
 
 
 
+def ingest_noise_sigma(config, native_pixel, out_pixel):
+    """
+    Gaussian sigma (kpc) per band that picasso's SDSS ingest smooths the sky noise with.
+
+    A real cutout (`~picasso.io.sdss.cutout_from_frames`) resamples every band
+    with the adaptive Gaussian kernel (`~picasso.io.sdss.resampling_blur`) and
+    convolves it to the widest band's PSF, ``config.psf_fwhm`` here; the light
+    of a band has passed through its own PSF as well, the noise has not. The
+    bands' own PSFs scale with wavelength as
+    `~picasso.instrument.typical_psf_fwhm`, the widest reaching ``psf_fwhm``
+    with the resampling blur.
+
+    Parameters
+    ----------
+    config : `ObservingConfig`
+    native_pixel, out_pixel : float
+        Native and output pixel sides (kpc).
+
+    Returns
+    -------
+    sigma : `numpy.ndarray`
+        One per band of ``config.bands`` (kpc), at least the resampling blur.
+    """
+    from ...instrument import typical_psf_fwhm
+    from ...io.sdss.resample import resampling_blur
+
+    fwhm_to_sigma = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+    psf_sigma = config.kpc(config.psf_fwhm) * fwhm_to_sigma
+    blur = min(resampling_blur("adaptive", "gaussian", native_pixel, out_pixel), psf_sigma)
+    widths = np.array([typical_psf_fwhm(band).to_value("arcsec") for band in config.bands])
+    own = np.sqrt(psf_sigma**2 - blur**2) * widths / widths.max()
+    return np.sqrt(psf_sigma**2 - own**2)
+
+
+def _smoothed_rms_factor(sigma):
+    """The rms of unit white noise after `scipy.ndimage.gaussian_filter` of this sigma."""
+    size = 2 * int(np.ceil(4 * sigma)) + 1
+    impulse = np.zeros((size, size))
+    impulse[size // 2, size // 2] = 1.0
+    return float(np.sqrt(np.sum(scipy.ndimage.gaussian_filter(impulse, sigma) ** 2)))
+
+
 def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius=None):
     """
     Render a noisy image of star particles (and contaminants) on the output grid.
@@ -313,9 +356,15 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
         if n_contaminants:
             image = image + render_compact(positions, flux, sizes, grid_half, n_grid, psf_sigma)
     if config.noise != "none":
-        image = image + rng.standard_normal(size=image.shape, dtype=np.float32) * rms[
+        noise = rng.standard_normal(size=image.shape, dtype=np.float32) * rms[
             :, None, None
         ].astype(np.float32)
+        if config.noise == "sky" and config.ingest_smoothing:
+            sigma = ingest_noise_sigma(config, native, out_pixel) / render_pixel
+            for index in range(n_bands):
+                noise[index] = scipy.ndimage.gaussian_filter(noise[index], sigma[index])
+            rms = rms * np.array([_smoothed_rms_factor(value) for value in sigma])
+        image = image + noise
     if config.sky_frames is not None:
         patch = sky_patch(config, rng, half_size, grid_half, n_grid)
         image = image + patch.astype(np.float32)
