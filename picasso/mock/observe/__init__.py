@@ -39,7 +39,7 @@ from .config import ObservingConfig
 from .dust import attenuation
 from .galaxy import PreparedGalaxy, disc_geometry, observe, observe_views, prepare
 from .grid import SPLINE_SIGMA_PER_SUPPORT, psf_transfer, rebin, rebin_matrix, smoothing_lengths
-from .render import render_image, render_particles
+from .render import ingest_noise_sigma, render_image, render_particles
 from .sky import load_sky_frames
 from .truth import project_truth
 
@@ -52,6 +52,7 @@ __all__ = [
     "disc_geometry",
     "project_truth",
     "render_image",
+    "ingest_noise_sigma",
     "render_particles",
     "attenuation",
     "load_sky_frames",
