@@ -48,8 +48,10 @@ from astropy.table import QTable, Table
 from ...properties import BANDS
 from ...utils.scales import as_angle
 from .frames import (
+    _WARNING_FILTERS_LOCK,
     DEFAULT_CACHE,
     FrameSet,
+    _celestial_wcs,
     frame_from_hdul,
     open_frame_file,
     parse_frame_name,
@@ -340,8 +342,6 @@ class FieldIndex:
         ValueError
             If the directory holds no frame files.
         """
-        from astropy.wcs import WCS, FITSFixedWarning
-
         directory = Path(directory)
         if not directory.is_dir():
             raise FileNotFoundError(f"no such directory of frames: {directory}")
@@ -358,9 +358,7 @@ class FieldIndex:
         rows = []
         for (run, camcol, field), path in sorted(chosen.items()):
             header = fits.getheader(path)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FITSFixedWarning)
-                wcs = WCS(header, naxis=2).celestial
+            wcs = _celestial_wcs(header, path)
             nx, ny = int(header["NAXIS1"]), int(header["NAXIS2"])
             centre = wcs.pixel_to_world((nx - 1) / 2, (ny - 1) / 2)
             corners = wcs.pixel_to_world([-0.5, nx - 0.5, -0.5, nx - 0.5],
@@ -566,7 +564,7 @@ def _download(url, band, *, retries, timeout, keep):
 
     problems = []
     for attempt in range(1, retries + 1):
-        with warnings.catch_warnings():
+        with _WARNING_FILTERS_LOCK, warnings.catch_warnings():
             # before the first download there is no cache folder yet: nothing is cached
             warnings.simplefilter("ignore", CacheMissingWarning)
             cached = is_url_in_cache(url, pkgname=CACHE_PACKAGE)

@@ -80,6 +80,13 @@ def _header_psf_fwhm(header):
     return None
 
 
+#: Warning filters are process-wide, and frames are read and checked in threads
+#: (`FrameSet.read` with ``workers``, `~picasso.io.sdss.fetch_field`): code here that
+#: changes the filters holds this lock, so one thread's ``catch_warnings`` cannot undo
+#: another's.
+_WARNING_FILTERS_LOCK = threading.RLock()
+
+
 def _celestial_wcs(header, source):
     """A 2D celestial WCS from a header, or a ValueError that says what is wrong."""
     if "CTYPE1" not in header or "CTYPE2" not in header:
@@ -87,7 +94,7 @@ def _celestial_wcs(header, source):
             f"{source}: no WCS in the header (CTYPE1/CTYPE2 missing); a celestial WCS "
             "is needed to place the image on the sky"
         )
-    with warnings.catch_warnings():
+    with _WARNING_FILTERS_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         try:
             wcs = WCS(header, naxis=2)
@@ -501,7 +508,7 @@ def open_frame_file(path, raw=None):
     path = Path(path)
     if raw is None:
         raw = read_file_bytes(path)
-    with warnings.catch_warnings(record=True) as caught:
+    with _WARNING_FILTERS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AstropyWarning)
         try:
             hdul = fits.open(io.BytesIO(raw), memmap=False) if raw else None
