@@ -302,8 +302,7 @@ def main(argv=None):
         print(f"{name:<20}" + "".join(
             f"{entry[label]['mu']:>+8.3f}/{entry[label]['sigma']:<7.3f}"
             for label in ("all", "clean", "crowded")))
-    print("\nstellar mass inside 2 R_half by redshift, with the PSF the default matched to "
-          "(the bundled model was trained at 1.4 kpc)")
+    print("\nstellar mass inside 2 R_half by redshift, with the PSF the default matched to")
     print(f"{'z':>6}{'n':>5}{'mu / sigma (dex)':>20}{'PSF (kpc)':>12}")
     for z, entry in by_redshift.items():
         print(f"{z:>6}{entry['n']:>5}{entry['mu']:>+12.3f}/{entry['sigma']:<7.3f}"
