@@ -47,11 +47,11 @@ from astropy.table import QTable, Table
 
 from ...properties import BANDS
 from ...utils.scales import as_angle
+from ...utils.threads import catch_warnings_locked
 from .frames import (
-    _WARNING_FILTERS_LOCK,
     DEFAULT_CACHE,
     FrameSet,
-    _celestial_wcs,
+    celestial_wcs,
     frame_from_hdul,
     open_frame_file,
     parse_frame_name,
@@ -358,7 +358,7 @@ class FieldIndex:
         rows = []
         for (run, camcol, field), path in sorted(chosen.items()):
             header = fits.getheader(path)
-            wcs = _celestial_wcs(header, path)
+            wcs = celestial_wcs(header, path)
             nx, ny = int(header["NAXIS1"]), int(header["NAXIS2"])
             centre = wcs.pixel_to_world((nx - 1) / 2, (ny - 1) / 2)
             corners = wcs.pixel_to_world([-0.5, nx - 0.5, -0.5, nx - 0.5],
@@ -564,7 +564,7 @@ def _download(url, band, *, retries, timeout, keep):
 
     problems = []
     for attempt in range(1, retries + 1):
-        with _WARNING_FILTERS_LOCK, warnings.catch_warnings():
+        with catch_warnings_locked():
             # before the first download there is no cache folder yet: nothing is cached
             warnings.simplefilter("ignore", CacheMissingWarning)
             cached = is_url_in_cache(url, pkgname=CACHE_PACKAGE)

@@ -37,6 +37,7 @@ from ...instrument import (
 )
 from ...properties import BANDS, flux_equivalencies
 from ...utils.scales import as_angle
+from ...utils.threads import catch_warnings_locked
 
 __all__ = [
     "PSF_FWHM_KEYWORDS",
@@ -51,6 +52,7 @@ __all__ = [
     "read_file_bytes",
     "frame_from_hdul",
     "parse_frame_name",
+    "celestial_wcs",
     "crop_origin",
     "as_frameset",
 ]
@@ -80,21 +82,32 @@ def _header_psf_fwhm(header):
     return None
 
 
-#: Warning filters are process-wide, and frames are read and checked in threads
-#: (`FrameSet.read` with ``workers``, `~picasso.io.sdss.fetch_field`): code here that
-#: changes the filters holds this lock, so one thread's ``catch_warnings`` cannot undo
-#: another's.
-_WARNING_FILTERS_LOCK = threading.RLock()
+def celestial_wcs(header, source):
+    """
+    The 2-D celestial WCS of an image header, or an error that says what is wrong with it.
 
+    Parameters
+    ----------
+    header : `~astropy.io.fits.Header`
+    source : str
+        Where the header comes from, for the messages.
 
-def _celestial_wcs(header, source):
-    """A 2D celestial WCS from a header, or a ValueError that says what is wrong."""
+    Returns
+    -------
+    wcs : `~astropy.wcs.WCS`
+
+    Raises
+    ------
+    ValueError
+        If the header has no WCS, one astropy cannot read, one that is not
+        celestial, or a singular pixel scale.
+    """
     if "CTYPE1" not in header or "CTYPE2" not in header:
         raise ValueError(
             f"{source}: no WCS in the header (CTYPE1/CTYPE2 missing); a celestial WCS "
             "is needed to place the image on the sky"
         )
-    with _WARNING_FILTERS_LOCK, warnings.catch_warnings():
+    with catch_warnings_locked():
         warnings.simplefilter("ignore", FITSFixedWarning)
         try:
             wcs = WCS(header, naxis=2)
@@ -508,7 +521,7 @@ def open_frame_file(path, raw=None):
     path = Path(path)
     if raw is None:
         raw = read_file_bytes(path)
-    with _WARNING_FILTERS_LOCK, warnings.catch_warnings(record=True) as caught:
+    with catch_warnings_locked(record=True) as caught:
         warnings.simplefilter("always", AstropyWarning)
         try:
             hdul = fits.open(io.BytesIO(raw), memmap=False) if raw else None
@@ -590,7 +603,7 @@ def frame_from_hdul(hdul, path, psf_fwhm=None, band=None):
             f"{source}: BUNIT = {bunit!r}, but SDSS frames must be in nanomaggies; "
             "is this a raw or differently calibrated image?"
         )
-    wcs = _celestial_wcs(header, source)
+    wcs = celestial_wcs(header, source)
     scale = proj_plane_pixel_scales(wcs) * 3600
     if not np.allclose(scale, SDSS_PIXEL_SCALE.to_value(u.arcsec), rtol=0.05):
         raise ValueError(
@@ -794,7 +807,7 @@ def read_image(path, band, *, unit=None, hdu=None, variance=None, psf_fwhm=None)
         image_hdu = hdul[hdu]
     header = image_hdu.header
     image_unit = _image_unit(header, unit, source)
-    wcs = _celestial_wcs(header, source)
+    wcs = celestial_wcs(header, source)
     data = np.asarray(image_hdu.data, dtype=np.float64)
     pixel_area = proj_plane_pixel_area(wcs) * u.deg**2
     image = data * image_unit
