@@ -355,6 +355,7 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
         n_contaminants = positions.shape[0]
         if n_contaminants:
             image = image + render_compact(positions, flux, sizes, grid_half, n_grid, psf_sigma)
+    smoothed = np.ones(n_bands)
     if config.noise != "none":
         noise = rng.standard_normal(size=image.shape, dtype=np.float32) * rms[
             :, None, None
@@ -363,7 +364,7 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
             sigma = ingest_noise_sigma(config, native, out_pixel) / render_pixel
             for index in range(n_bands):
                 noise[index] = scipy.ndimage.gaussian_filter(noise[index], sigma[index])
-            rms = rms * np.array([_smoothed_rms_factor(value) for value in sigma])
+            smoothed = np.array([_smoothed_rms_factor(value) for value in sigma])
         image = image + noise
     if config.sky_frames is not None:
         patch = sky_patch(config, rng, half_size, grid_half, n_grid)
@@ -381,7 +382,8 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
         image = weights(image, dtype=np.float32)
         squared = weights.squared_sums(np.float32)
         variance_pattern = np.outer(squared, squared)
-    variance = ((rms**2)[:, None, None] * variance_pattern[None]).astype(np.float32)
+    # smoothed noise has a lower rms per pixel (its variance pattern ignores the correlation)
+    variance = (((rms * smoothed) ** 2)[:, None, None] * variance_pattern[None]).astype(np.float32)
     info = {
         "noise_rms_native": [float(v) for v in rms],
         "native_pixel_kpc": float(render_pixel),
