@@ -91,6 +91,8 @@ def parse_args(argv=None):
     parser.add_argument("--figure", default=str(ROOT / "benchmarks" / "results" /
                                                 "real_conditions.png"))
     parser.add_argument("--workdir", help="keep the injected frames here (default: temporary)")
+    parser.add_argument("--subtract-background", action="store_true",
+                        help="cut with subtract_background=True (the sky left at the border)")
     return parser.parse_args(argv)
 
 
@@ -191,7 +193,7 @@ def prepare_backgrounds(frames_dir, workdir, conditions, seed):
     return backgrounds, time.perf_counter() - started
 
 
-def cut(galaxy, frames, config, model, psf_fwhm):
+def cut(galaxy, frames, config, model, psf_fwhm, subtract_background=False):
     """
     Cut the injected galaxy on its truth field, as a user's cutout would be.
 
@@ -204,15 +206,17 @@ def cut(galaxy, frames, config, model, psf_fwhm):
     from picasso.io.sdss import DEFAULT_TARGET_PSF_FWHM, FrameSet
 
     frameset = FrameSet.read(frames, psf_fwhm=psf_fwhm, cache=False)
+    options = {"subtract_background": subtract_background}
     if "psf_fwhm" in model.transform.conditions:
-        return galaxy.cutout(frameset, target_psf_fwhm=DEFAULT_TARGET_PSF_FWHM), "default"
+        return (galaxy.cutout(frameset, target_psf_fwhm=DEFAULT_TARGET_PSF_FWHM, **options),
+                "default")
     # the training PSF: a length (paper) is matched in kpc, an angle (SDSS) as seen on the sky
     try:
-        return galaxy.cutout(frameset, target_psf_fwhm=config.psf_fwhm), "training"
+        return galaxy.cutout(frameset, target_psf_fwhm=config.psf_fwhm, **options), "training"
     except ValueError as error:
         if "sharpen" not in str(error):
             raise
-        return galaxy.cutout(frameset, target_psf_fwhm="widest"), "widest"
+        return galaxy.cutout(frameset, target_psf_fwhm="widest", **options), "widest"
 
 
 def analyse(truth, prediction, geometry, k, properties):
@@ -347,7 +351,7 @@ def main(argv=None):
                             photon_noise=condition in ("real", "noise", "neighbours"))
             galaxy = result.galaxies[0]
             truth = galaxy.truth
-            cutout, matched = cut(galaxy, out, config, model, psf)
+            cutout, matched = cut(galaxy, out, config, model, psf, args.subtract_background)
             per_condition[condition] = (cutout, matched)
         if truth is None or "mock" in args.conditions:
             # the same galaxy at the same distance, observed as the training mocks were
@@ -468,6 +472,7 @@ def main(argv=None):
         "redshifts": args.redshifts,
         "k": args.k,
         "conditions": args.conditions,
+        "subtract_background": args.subtract_background,
         "training_setup_known": known,
         "summary": summary,
         "galaxies": galaxies,

@@ -635,3 +635,36 @@ def test_predict_command_from_frames(frame_dir, tmp_path, capsys):
     assert "already exists; pass --overwrite to replace it" in message
     assert main(["predict", str(model_path), "--sdss-frames", str(frame_dir[0]), "--ra",
                  str(RA), "-o", str(tmp_path / "x.fits")]) == 1
+
+
+def test_the_sky_left_at_the_border_is_subtracted(tmp_path):
+    # A galaxy on a diffuse glow (a 2,000 arcsec wide Gaussian: flat across the cutout),
+    # like one seen through the halo of a globular cluster.
+    glow = {"ra": RA, "dec": DEC, "sigma": 2000.0, "flux": {band: 4e6 for band in "gr"}}
+    for band in "gr":
+        write_sdss_frame(tmp_path, band, crval=FRAME_CENTRE, galaxies=[GALAXY, glow])
+    frames = sdss.FrameSet.read(tmp_path, cache=False)
+    level = 4e6 / (2 * np.pi * (2000.0 / 0.396) ** 2)  # nanomaggy per frame pixel
+    options = dict(size=48, field=30 * u.arcsec, bands=["g", "r"], target_psf_fwhm=None)
+    kept = sdss.cutout_from_frames(frames, RA * u.deg, DEC * u.deg, 0.05, **options)
+    cleaned = sdss.cutout_from_frames(frames, RA * u.deg, DEC * u.deg, 0.05,
+                                      subtract_background=True, **options)
+    glow_total = level * (30 / 0.396) ** 2
+    for index, band in enumerate("gr"):
+        assert kept.flux[index].sum().to_value(u.nanomaggy) == pytest.approx(
+            BAND_FLUX[band] + glow_total, rel=0.02)
+        assert cleaned.flux[index].sum().to_value(u.nanomaggy) == pytest.approx(
+            BAND_FLUX[band], rel=0.02)
+        assert cleaned.meta["background_nanomaggy"][band] == pytest.approx(
+            level * (30 / 0.396 / 48) ** 2, rel=0.02)
+    assert glow_total > 0.5 * BAND_FLUX["g"]
+
+
+def test_local_background_leaves_out_masked_pixels():
+    flux = np.zeros((2, 40, 40))
+    flux[:, :, :20] = 5.0  # half the border covered by something masked
+    mask = np.zeros((40, 40), dtype=bool)
+    mask[:, :20] = True
+    assert_allclose(sdss.local_background(flux, mask), [0.0, 0.0])
+    assert np.all(sdss.local_background(flux) > 0)
+    assert_allclose(sdss.local_background(flux + 2.0, mask), [2.0, 2.0])

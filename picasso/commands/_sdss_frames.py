@@ -120,6 +120,10 @@ def add_arguments(parser):
     group.add_argument("--ebv", type=float, help="Milky Way E(B-V) (SFD) to correct for")
     group.add_argument("--method", choices=("adaptive", "exact", "interp"), default="adaptive",
                        help="resampling algorithm (default adaptive)")
+    group.add_argument("--subtract-background", action="store_true",
+                       dest="subtract_background",
+                       help="subtract the sky left at the cutout's border (for galaxies on "
+                            "diffuse light; see picasso.io.sdss.local_background)")
     group.add_argument("--mask-sources", action="store_true", dest="mask_sources",
                        help="mask stars and neighbours (photutils segmentation)")
     group.add_argument("--save-cutout", dest="save_cutout", metavar="PATH",
@@ -160,6 +164,7 @@ def cutout_from_args(args, size):
         psf_fwhm=parse_band_fwhm(args.band_psf_fwhm) if args.band_psf_fwhm else None,
         ebv=args.ebv,
         method=args.method,
+        subtract_background=args.subtract_background,
         mask_sources=args.mask_sources,
     )
 

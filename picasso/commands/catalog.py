@@ -54,6 +54,10 @@ def add_parser(subparsers):
                              "'none'; default: picasso.io.sdss.DEFAULT_TARGET_PSF_FWHM)")
     parser.add_argument("--method", choices=("adaptive", "exact", "interp"), default="adaptive",
                         help="resampling algorithm (default adaptive)")
+    parser.add_argument("--subtract-background", action="store_true",
+                        dest="subtract_background",
+                        help="subtract the sky left at the cutout's border (for galaxies on "
+                             "diffuse light; see picasso.io.sdss.local_background)")
     parser.add_argument("--mask-sources", action="store_true", dest="mask_sources",
                         help="mask stars and neighbours (photutils segmentation)")
     parser.add_argument("--symmetries", type=int, default=1, choices=(1, 2, 4, 8),
@@ -79,7 +83,8 @@ def run(args):
         chunk_size=args.chunk_size,
         retry_failed=args.retry_failed, overwrite=args.overwrite, progress=args.progress,
         figure=args.figure, size=args.size, target_psf_fwhm=parse_target_psf(args.target_psf),
-        method=args.method, mask_sources=args.mask_sources, symmetries=args.symmetries,
+        method=args.method, subtract_background=args.subtract_background,
+        mask_sources=args.mask_sources, symmetries=args.symmetries,
     )
     print(f"{result.n_ok} galaxies done, {result.n_failed} failed: wrote {result.table_path}"
           + (f" and {result.figure_path}" if result.figure_path else ""))

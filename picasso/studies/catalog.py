@@ -795,8 +795,8 @@ def run_catalog(catalog, output, *, model="default", frames=None, index=None, sc
                 n_workers=None, processes=True, chunk_size=16, retry_failed=True,
                 overwrite=False, progress=True, figure=True, size=None, n_half_light=None,
                 target_psf_fwhm=DEFAULT_TARGET_PSF_FWHM, method="adaptive", kernel="auto",
-                mask_sources=False, symmetries=1, batch_size=16, bands=None,
-                geometry_method=GEOMETRY_METHOD, torch_threads=None, checkpoint=100):
+                subtract_background=False, mask_sources=False, symmetries=1, batch_size=16,
+                bands=None, geometry_method=GEOMETRY_METHOD, torch_threads=None, checkpoint=100):
     """
     Property maps and a table of resolved properties for a catalogue of SDSS galaxies, on Dask.
 
@@ -850,7 +850,7 @@ def run_catalog(catalog, output, *, model="default", frames=None, index=None, sc
         Cutout side in half-light radii; by default the model's training
         field (`model_field_in_half_light_radii`: 13.3 for 10 3-D half-mass
         radii).
-    target_psf_fwhm, method, kernel, mask_sources
+    target_psf_fwhm, method, kernel, subtract_background, mask_sources
         Passed to `picasso.io.sdss.cutout_from_frames`
         (``target_psf_fwhm``: `picasso.io.sdss.DEFAULT_TARGET_PSF_FWHM` by
         default; ``kernel="auto"``: the adaptive reprojection's Hann window
@@ -899,6 +899,7 @@ def run_catalog(catalog, output, *, model="default", frames=None, index=None, sc
     del loaded
     options = {"size": size, "n_half_light": float(n_half_light),
                "target_psf_fwhm": target_psf_fwhm, "method": method, "kernel": kernel,
+               "subtract_background": bool(subtract_background),
                "mask_sources": bool(mask_sources), "bands": bands,
                "symmetries": tuple(range(int(symmetries))), "batch_size": int(batch_size),
                "geometry_method": geometry_method}
