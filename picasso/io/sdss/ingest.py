@@ -314,9 +314,11 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
         ``meta["background_nanomaggy"]``): for galaxies on diffuse light (a
         cluster's halo, residual sky). On galaxies injected into the crowded
         half of the test field it takes the bundled model's stellar mass
-        from 1.0 dex too high to 0.1; on clean mocks, whose sky is zero,
-        it removes some of the galaxy's own outer light and costs 0.03 dex
-        (the model is trained without it), so it is off by default.
+        from 1.0 dex too high to +0.03; on clean sky, where the border
+        holds some of the galaxy's own outer light, it moves them from
+        +0.04 / 0.10 dex to +0.05 / 0.12 (the model is trained without it),
+        so it is off by default (``benchmarks/bench_real_conditions.py
+        --subtract-background``).
     mask_sources : bool
         Mask other sources detected on the r band (or the first band).
     mask_threshold : float
