@@ -299,6 +299,7 @@ def main(argv=None):
 
     from picasso.analysis import colour_mass_total, fit_geometry, log_residual
     from picasso.io import sdss
+    from picasso.io.sdss import BACKGROUND_WARNING
     from picasso.mock.observe import observe
     from picasso.nn.diagnostics import PicassoOODWarning, diagnose, psf_fwhm_pixels
     from picasso.nn.predict import predict_cutouts
@@ -333,7 +334,8 @@ def main(argv=None):
     background_of = {"real": "real", "neighbours": "real", "resampling": "blank",
                      "psf": "blank", "noise": "noise"}
     records = {c: {"totals": {p: [] for p in properties}, "pixels": {p: [] for p in properties},
-                   "baseline": [], "ood": [], "flagged": [], "psf_matched": []}
+                   "baseline": [], "ood": [], "flagged": [], "psf_matched": [],
+                   "border_sky": []}
                for c in args.conditions}
     galaxies = []
     examples = []
@@ -389,6 +391,9 @@ def main(argv=None):
             info[f"d_stellar_mass_{condition}"] = totals.get("stellar_mass")
             info[f"ood_distance_{condition}"] = record["ood"][-1]
             info[f"ood_flagged_{condition}"] = record["flagged"][-1]
+            # the sky at the border in noise units (cut from frames only; see local_background)
+            record["border_sky"].append(cutout.meta.get("background_significance"))
+            info[f"border_sky_{condition}"] = record["border_sky"][-1]
             if condition == "real" and len(examples) < args.examples:
                 examples.append((f"{placement.name} z={placement.redshift:g} {where}", cutout,
                                  truth, prediction, geometry))
@@ -409,6 +414,9 @@ def main(argv=None):
         entry["ood_distance_median"] = float(np.median(distances)) if distances else None
         flagged = [f for f in record["flagged"] if f is not None]
         entry["ood_flagged_fraction"] = float(np.mean(flagged)) if flagged else None
+        border = [value for value in record["border_sky"] if value is not None]
+        entry["border_sky_warned_fraction"] = (
+            float(np.mean(np.asarray(border) > BACKGROUND_WARNING)) if border else None)
         summary[condition] = entry
 
     print()
@@ -432,7 +440,8 @@ def main(argv=None):
         line += f"{base['mu']:>+8.3f}/{base['sigma']:<8.3f}{'':>17}"
     print(line)
     for label, key, spec in (("OOD distance (med)", "ood_distance_median", ".2f"),
-                             ("OOD warned", "ood_flagged_fraction", ".0%")):
+                             ("OOD warned", "ood_flagged_fraction", ".0%"),
+                             ("border sky warned", "border_sky_warned_fraction", ".0%")):
         line = f"{label:<20}"
         for condition in args.conditions:
             value = summary[condition][key]

@@ -17,6 +17,7 @@ from astropy.coordinates import SkyCoord
 from astropy.cosmology import Planck18
 from astropy.io import fits
 from astropy.stats import sigma_clipped_stats
+from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
 from helpers_sdss import gaussian_image, write_sdss_frame
 from numpy.testing import assert_allclose
@@ -646,7 +647,8 @@ def test_the_sky_left_at_the_border_is_subtracted(tmp_path):
     frames = sdss.FrameSet.read(tmp_path, cache=False)
     level = 4e6 / (2 * np.pi * (2000.0 / 0.396) ** 2)  # nanomaggy per frame pixel
     options = dict(size=48, field=30 * u.arcsec, bands=["g", "r"], target_psf_fwhm=None)
-    kept = sdss.cutout_from_frames(frames, RA * u.deg, DEC * u.deg, 0.05, **options)
+    with pytest.warns(AstropyUserWarning, match="the sky at the cutout's border is"):
+        kept = sdss.cutout_from_frames(frames, RA * u.deg, DEC * u.deg, 0.05, **options)
     cleaned = sdss.cutout_from_frames(frames, RA * u.deg, DEC * u.deg, 0.05,
                                       subtract_background=True, **options)
     glow_total = level * (30 / 0.396) ** 2

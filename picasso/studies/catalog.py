@@ -263,6 +263,8 @@ def catalog_columns(properties=None):
         ("psf_fwhm", u.kpc, "common PSF FWHM the bands were matched to"),
         ("psf_rule", None, "how the common PSF was chosen"),
         ("masked_fraction", None, "fraction of cutout pixels off the frames"),
+        ("border_sky", None, "sky at the cutout's border in units of the per-pixel noise "
+                             "(largest band; above 1: diffuse light, see subtract_background)"),
         ("r_half", u.kpc, "half-mass radius of the predicted stellar mass (semi-major axis)"),
         ("ellipticity", None, "1 - b/a of the predicted stellar mass"),
         ("position_angle", u.deg, "of the major axis, from the cutout's +x (west) axis"),
@@ -550,8 +552,11 @@ def process_chunk(task, prepared=None):
         if r_half is not None and not np.isfinite(r_half.value):
             r_half = None
         try:
-            cutout = cutout_from_frames(frames, row["ra"] * u.deg, row["dec"] * u.deg, row["z"],
-                                        r_half=r_half, timings=timings, **options)
+            with warnings.catch_warnings():
+                # diffuse light at the border is reported in the table (border_sky)
+                warnings.filterwarnings("ignore", message="the sky at the cutout's border")
+                cutout = cutout_from_frames(frames, row["ra"] * u.deg, row["dec"] * u.deg,
+                                            row["z"], r_half=r_half, timings=timings, **options)
         except Exception as error:  # a bad galaxy fails its row, not the run
             record.update(_failure(row, "cutout", error))
             continue
@@ -566,6 +571,7 @@ def process_chunk(task, prepared=None):
             "psf_rule": cutout.meta.get("psf_rule", str(options.get("target_psf_fwhm"))),
             "masked_fraction": _plain(cutout.combined_mask.mean()
                                       if cutout.combined_mask is not None else 0.0),
+            "border_sky": _plain(cutout.meta["background_significance"]),
         })
     start = time.process_time()
     checked = []

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import time
+import warnings
 
 import astropy.units as u
 import numpy as np
@@ -17,6 +18,7 @@ from astropy.coordinates import SkyCoord
 from astropy.cosmology import Planck18
 from astropy.io import registry
 from astropy.stats import gaussian_fwhm_to_sigma
+from astropy.utils.exceptions import AstropyUserWarning
 
 from ...cutout import GalaxyCutout
 from ...instrument import (
@@ -36,6 +38,7 @@ __all__ = [
     "measure_half_light_radius",
     "mask_neighbours",
     "BACKGROUND_ANNULUS",
+    "BACKGROUND_WARNING",
     "local_background",
     "cutout_from_frames",
 ]
@@ -140,6 +143,12 @@ def measure_half_light_radius(frame, center, *, threshold=2.0, start_size=151, m
 #: from the centre: its border and corners, 6-9 half-light radii out in the default field,
 #: where picasso's training images hold zero-mean sky.
 BACKGROUND_ANNULUS = (0.45, 0.71)
+
+#: A cutout whose border sky (`local_background`) exceeds this many times the per-pixel
+#: noise there in any band is warned about when it is not subtracted. Set on the galaxies
+#: of ``benchmarks/bench_real_conditions.py``: the eight on clean sky stay below 0.8, the
+#: eight on the halo of a globular cluster (0.3-1.7 dex too much mass) reach 1.6-56.
+BACKGROUND_WARNING = 1.0
 
 
 def local_background(flux, mask=None, *, annulus=BACKGROUND_ANNULUS):
@@ -310,9 +319,11 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
     kernel : {'gaussian', 'hann', 'auto'}
         Kernel of the adaptive method (see `reproject_band`).
     subtract_background : bool
-        Subtract each band's `local_background` (recorded in
-        ``meta["background_nanomaggy"]``): for galaxies on diffuse light (a
-        cluster's halo, residual sky). On galaxies injected into the crowded
+        Subtract each band's `local_background` (always recorded in
+        ``meta["background_nanomaggy"]``, and the largest level in units of
+        the per-pixel noise there in ``meta["background_significance"]``;
+        without the subtraction, a level above `BACKGROUND_WARNING` warns): for galaxies on
+        diffuse light (a cluster's halo, residual sky). On galaxies injected into the crowded
         half of the test field it takes the bundled model's stellar mass
         from 1.0 dex too high to +0.03; on clean sky, where the border
         holds some of the galaxy's own outer light, it moves them from
@@ -483,11 +494,23 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
     flux = np.stack(fluxes).astype(np.float32)
     variance = np.stack(variances).astype(np.float32)
     mask = np.stack(masks)
+    with _timed(timings, "background"):
+        levels = local_background(flux, mask)
+        noise = np.sqrt(np.clip(local_background(variance, mask), 0, None))
+    significance = np.where(noise > 0, levels / np.where(noise > 0, noise, 1.0), 0.0)
+    worst = int(np.argmax(significance))
+    meta["background_nanomaggy"] = dict(zip(bands, levels.tolist()))
+    meta["background_significance"] = float(significance[worst])
     if subtract_background:
-        with _timed(timings, "background"):
-            levels = local_background(flux, mask)
         flux -= levels.astype(np.float32)[:, np.newaxis, np.newaxis]
-        meta["background_nanomaggy"] = dict(zip(bands, levels.tolist()))
+    elif significance[worst] > BACKGROUND_WARNING:
+        warnings.warn(
+            f"the sky at the cutout's border is {significance[worst]:.1f} times the "
+            f"per-pixel noise in band {bands[worst]} (residual sky or a large neighbour's "
+            "diffuse light), which a model reads as the galaxy's own light; cut with "
+            "subtract_background=True (--subtract-background) to remove it",
+            AstropyUserWarning, stacklevel=2,
+        )
     if mask_sources:
         detect = bands.index("r") if "r" in bands else 0
         with _timed(timings, "mask"):
