@@ -112,6 +112,7 @@ def test_a_catalogue_run_records_every_row(first_run):
         assert row["r_half"] > 0 * u.kpc and row["r_half_light"] > 0 * u.arcsec
         assert np.isfinite(row["ood_distance"]) and not row["ood_warning"]
         assert row["psf_rule"].startswith("auto")
+        assert abs(row["border_sky"]) < 1  # synthetic frames: no diffuse light at the border
         maps = PropertyMaps.read(output / row["maps_file"])
         assert maps.shape == (64, 64) and maps.meta["catalog_id"] == row["id"]
         # the field is the model's: 10 3-D half-mass radii in half-light radii
