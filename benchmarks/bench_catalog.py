@@ -269,8 +269,8 @@ def main(argv=None):
     n = len(table)
     n_ok = result.n_ok
     timings = result.timings
-    stages = ("decompress", "read", "r_half", "reproject", "psf_match", "predict", "analysis",
-              "write")
+    stages = ("decompress", "read", "r_half", "reproject", "psf_match", "background", "predict",
+              "analysis", "write")
     cpu_total = sum(timings.get(stage, 0.0) for stage in stages)
     after_read = cpu_total - timings.get("read", 0.0) - timings.get("decompress", 0.0)
     print(f"\n{n} galaxies ({n_ok} ok, {n - n_ok} failed) in {wall:.1f} s wall: "

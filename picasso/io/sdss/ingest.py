@@ -319,17 +319,17 @@ def cutout_from_frames(frames, ra, dec, redshift, *, size=256, field=None, r_hal
     kernel : {'gaussian', 'hann', 'auto'}
         Kernel of the adaptive method (see `reproject_band`).
     subtract_background : bool
-        Subtract each band's `local_background` (always recorded in
-        ``meta["background_nanomaggy"]``, and the largest level in units of
-        the per-pixel noise there in ``meta["background_significance"]``;
-        without the subtraction, a level above `BACKGROUND_WARNING` warns): for galaxies on
-        diffuse light (a cluster's halo, residual sky). On galaxies injected into the crowded
-        half of the test field it takes the bundled model's stellar mass
-        from 1.0 dex too high to +0.03; on clean sky, where the border
-        holds some of the galaxy's own outer light, it moves them from
-        +0.04 / 0.10 dex to +0.05 / 0.12 (the model is trained without it),
-        so it is off by default (``benchmarks/bench_real_conditions.py
-        --subtract-background``).
+        Subtract each band's `local_background`, for galaxies on diffuse
+        light (a cluster's halo, residual sky). The levels are always
+        recorded (``meta["background_nanomaggy"]``, and the largest in units
+        of the per-pixel noise there in ``meta["background_significance"]``);
+        without the subtraction, one above `BACKGROUND_WARNING` warns. On
+        galaxies injected into the crowded half of the test field it takes
+        the bundled model's stellar mass from 1.0 dex too high to +0.03; on
+        clean sky, where the border holds some of the galaxy's own outer
+        light, from +0.04 / 0.10 dex to +0.05 / 0.12 (the model is trained
+        without it), so it is off by default
+        (``benchmarks/bench_real_conditions.py --subtract-background``).
     mask_sources : bool
         Mask other sources detected on the r band (or the first band).
     mask_threshold : float
