@@ -268,9 +268,10 @@ def main(argv=None):
         "evaluate_seconds": evaluate_seconds,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=str))
-    os.replace(tmp, args.output)
+    from picasso.utils.atomic import atomic_path
+
+    with atomic_path(args.output, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(record, indent=1, default=str))
     print(f"\nwrote {args.output}")
     return 0
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from picasso.mock import build
 from picasso.mock.observe import ObservingConfig
+from picasso.utils.atomic import atomic_path
 
 
 def children_cpu():
@@ -110,9 +111,8 @@ def main(argv=None):
     print(f"load average {record['load_average_after'][0]:.2f} at the end")
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, output)
+    with atomic_path(output, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
     print(f"wrote {output}")
 
 

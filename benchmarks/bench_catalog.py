@@ -339,9 +339,10 @@ def main(argv=None):
     }
     path = Path(args.output)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(report, indent=1))
-    os.replace(tmp, path)
+    from picasso.utils.atomic import atomic_path
+
+    with atomic_path(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(report, indent=1))
     print(f"wrote {path} and {result.figure_path}")
     return 0
 

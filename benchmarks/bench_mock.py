@@ -60,6 +60,7 @@ from picasso.mock.observe import render as observe_render  # noqa: E402
 from picasso.mock.observe import truth as observe_truth  # noqa: E402
 from picasso.mock.populations import stellar_fluxes  # noqa: E402
 from picasso.properties import PROPERTIES  # noqa: E402
+from picasso.utils.atomic import atomic_path  # noqa: E402
 
 #: The paper's Fig. 4 ranges (totals inside 2 R_half, log10 Msun or Msun/yr).
 PAPER_FIG4 = {
@@ -640,8 +641,9 @@ def main(argv=None):
         output = Path(args.output)
         output = output.with_name(output.stem + "_build.json")
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps({"build": build, "args": vars(args)}, indent=2,
-                                     default=float))
+        with atomic_path(output, overwrite=True) as tmp:
+            tmp.write_text(json.dumps({"build": build, "args": vars(args)}, indent=2,
+                                      default=float))
         print(f"wrote {output}")
         return
     timing, filled, totals, examples = render(universe, config, args.render_galaxies, args.views)
@@ -734,7 +736,8 @@ def main(argv=None):
         "args": vars(args),
         "png": str(png),
     }
-    output.write_text(json.dumps(result, indent=2, default=float))
+    with atomic_path(output, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(result, indent=2, default=float))
     print(f"\nwrote {output} and {png}")
 
 

@@ -56,6 +56,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from picasso.nn.model import Model, native_bf16
 from picasso.nn.unet import UNet, UNetConfig
+from picasso.utils.atomic import atomic_path
 
 CONFIGS = {"paper": UNetConfig(), "small": UNetConfig(base_width=16)}
 
@@ -336,9 +337,8 @@ def main(argv=None):
     results["load_average_after"] = os.getloadavg()
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    os.replace(tmp, output)
+    with atomic_path(output, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(results, indent=1))
     print(f"load average after: {results['load_average_after'][0]:.2f}; wrote {output}")
 
 

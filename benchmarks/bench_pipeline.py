@@ -47,6 +47,7 @@ from picasso.io.dataset import DatasetWriter, PairDataset
 from picasso.nn.train import TrainConfig, Trainer
 from picasso.nn.unet import UNetConfig
 from picasso.properties import BANDS, LOG10_EMPTY, PROPERTIES
+from picasso.utils.atomic import atomic_path
 
 #: Architectures and the training settings that go with them.
 PRESETS = {
@@ -289,9 +290,8 @@ def main(argv=None):
     print(f"load average {record['load_average_after'][0]:.2f} at the end")
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp_output = output.with_suffix(".json.tmp")
-    tmp_output.write_text(json.dumps(record, indent=1))
-    os.replace(tmp_output, output)
+    with atomic_path(output, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(record, indent=1))
     print(f"wrote {output}")
 
 

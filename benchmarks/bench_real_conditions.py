@@ -285,9 +285,10 @@ def figure(examples, path, k):
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".partial" + path.suffix)
-    fig.savefig(tmp, dpi=90)
-    os.replace(tmp, path)
+    from picasso.utils.atomic import atomic_path
+
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
     return path
 
@@ -489,9 +490,10 @@ def main(argv=None):
     }
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".partial")
-    tmp.write_text(json.dumps(record, indent=1, default=float))
-    os.replace(tmp, output)
+    from picasso.utils.atomic import atomic_path
+
+    with atomic_path(output, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(record, indent=1, default=float))
     print(f"wrote {output}")
     if "real" in args.conditions:
         print(f"wrote {figure(examples, args.figure, args.k)}")
