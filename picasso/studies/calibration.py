@@ -99,6 +99,20 @@ def _table(accumulators, properties, n_sigma):
     return table
 
 
+def _model_and_pairs(model, dataset, device, purpose):
+    """The model (which must give an uncertainty) and the pairs, as `PairDataset`."""
+    model = resolve_model(model, device)
+    if not model.has_uncertainty:
+        raise ValueError(
+            f"the model predicts no uncertainty {purpose}: use an ensemble "
+            "(picasso.nn.ensemble) or a network with the heteroscedastic head "
+            "(UNetConfig(heteroscedastic=True))"
+        )
+    if not isinstance(dataset, PairDataset):
+        dataset = PairDataset(dataset)
+    return model, dataset
+
+
 def _evenly_spread(dataset, indices, limit):
     """``indices`` (every pair by default), thinned evenly to at most ``limit``."""
     indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=int)
@@ -213,14 +227,7 @@ def calibration_table(model, dataset, *, n_sigma=1.0, batch_size=8, device=None,
         If the model gives no uncertainty (a single network without the
         heteroscedastic head).
     """
-    model = resolve_model(model, device)
-    if not model.has_uncertainty:
-        raise ValueError(
-            "the model predicts no uncertainty: use an ensemble (picasso.nn.ensemble) or a "
-            "network with the heteroscedastic head (UNetConfig(heteroscedastic=True))"
-        )
-    if not isinstance(dataset, PairDataset):
-        dataset = PairDataset(dataset)
+    model, dataset = _model_and_pairs(model, dataset, device, "to check")
     n = len(dataset) if limit is None else min(int(limit), len(dataset))
     properties = tuple(name for name in model.properties if name in dataset.properties)
     if not properties:
@@ -273,11 +280,7 @@ def fit_uncertainty_scale(model, dataset, *, indices=None, batch_size=8, device=
     scale : dict
         Property name -> factor (1 means already calibrated).
     """
-    model = resolve_model(model, device)
-    if not model.has_uncertainty:
-        raise ValueError("the model predicts no uncertainty to calibrate")
-    if not isinstance(dataset, PairDataset):
-        dataset = PairDataset(dataset)
+    model, dataset = _model_and_pairs(model, dataset, device, "to calibrate")
     indices = _evenly_spread(dataset, indices, limit)
     previous = model.info.pop("uncertainty_scale", None)
     rng = np.random.default_rng(seed)
@@ -344,11 +347,7 @@ def fit_mean_correction(model, dataset, *, indices=None, batch_size=8, device=No
     from photutils.aperture import CircularAperture
     from scipy.optimize import brentq
 
-    model = resolve_model(model, device)
-    if not model.has_uncertainty:
-        raise ValueError("the model predicts no uncertainty to correct its mean with")
-    if not isinstance(dataset, PairDataset):
-        dataset = PairDataset(dataset)
+    model, dataset = _model_and_pairs(model, dataset, device, "to correct its mean with")
     indices = _evenly_spread(dataset, indices, limit)
     names = [name for name in model.properties
              if PROPERTIES[name].is_extensive and name in dataset.properties]
