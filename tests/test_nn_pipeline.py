@@ -137,21 +137,3 @@ def test_precision_follows_the_cpu(pairs, tmp_path, monkeypatch):
         assert trainer.network.inc(torch.randn(1, 5, 8, 8)).dtype == torch.bfloat16
     with pytest.raises(ValueError, match="num_workers"):
         TrainConfig(num_workers=-1)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_resume_is_exact_in_either_precision(pairs, tmp_path, precision):
-    settings = dict(FAST, epochs=2, checkpoint_every=3, precision=precision)
-    straight = Trainer(pairs, tmp_path / "straight", model_config=tiny_config(),
-                       config=TrainConfig(**settings), progress=False)
-    straight.fit()
-    first = Trainer(pairs, tmp_path / "resumed", model_config=tiny_config(),
-                    config=TrainConfig(**{**settings, "epochs": 1}), progress=False)
-    first.fit()
-    resumed = Trainer.resume(pairs, tmp_path / "resumed", progress=False, epochs=2)
-    resumed.fit()
-    assert resumed.precision == precision
-    for name, tensor in straight.network.state_dict().items():
-        assert torch.equal(tensor, resumed.network.state_dict()[name]), name
-    assert straight.history[-1]["validation_loss"] == resumed.history[-1]["validation_loss"]

@@ -131,8 +131,9 @@ def test_block_sum_term_in_the_loss(pairs, tmp_path):
                 config=replace(config, block_weights={"hi_mass": 1.0}), progress=False)
 
 
-def test_resume_reproduces_the_uninterrupted_run(pairs, tmp_path):
-    settings = dict(epochs=2, checkpoint_every=3, **FAST)
+@pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=pytest.mark.slow)])
+def test_resume_reproduces_the_uninterrupted_run(pairs, tmp_path, precision):
+    settings = dict(FAST, epochs=2, checkpoint_every=3, precision=precision)
     straight = Trainer(pairs, tmp_path / "straight", model_config=tiny_config(),
                        config=TrainConfig(**settings), progress=False)
     straight.fit()
@@ -143,6 +144,7 @@ def test_resume_reproduces_the_uninterrupted_run(pairs, tmp_path):
     resumed = Trainer.resume(pairs, tmp_path / "resumed", progress=False, epochs=2)
     assert resumed.epoch == 1
     resumed.fit()
+    assert resumed.precision == precision
     for name, tensor in straight.network.state_dict().items():
         assert torch.equal(tensor, resumed.network.state_dict()[name]), name
     assert straight.history[-1]["validation_loss"] == resumed.history[-1]["validation_loss"]
