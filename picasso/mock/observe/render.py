@@ -5,6 +5,7 @@ convolved with the PSF, binned to pixels and given noise.
 
 import functools
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
@@ -130,6 +131,83 @@ def _psf_transfer64(size, psf_px):
     return psf_transfer((size, size), psf_px).astype(np.complex64)
 
 
+class _ArrayKey:
+    """A float array as a cache key: hashed by its bytes, equal to an array of equal values."""
+
+    def __init__(self, array):
+        self.array = np.array(array, dtype=np.float64)
+        self._hash = hash((self.array.shape, self.array.tobytes()))
+
+    def __hash__(self):
+        return self._hash
+
+    def __eq__(self, other):
+        return isinstance(other, _ArrayKey) and np.array_equal(self.array, other.array)
+
+
+@dataclass(frozen=True)
+class _Level:
+    """The sources of one coarsening level, in the order they are deposited, and its transfers."""
+
+    level: int
+    coarse: int
+    members: np.ndarray
+    local: np.ndarray
+    gy: np.ndarray
+    gx: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a render needs besides the positions and fluxes: the same for every view."""
+
+    pixel: float
+    psf_px: float
+    margin: int
+    size: int
+    origin: float
+    levels: tuple
+
+
+@functools.lru_cache(maxsize=8)
+def _plan(sigma_key, grid_half, n_grid, psf_sigma_kpc, coarse_sigma):
+    """
+    The groups, levels, deposit order and transfer functions of sources of these widths.
+
+    They depend on the widths and the grid only, so the views of a galaxy share them
+    (cached).
+    """
+    sigma_kpc = sigma_key.array
+    pixel = 2.0 * grid_half / n_grid
+    psf_px = psf_sigma_kpc / pixel
+    own_px = sigma_kpc / pixel
+    # A margin for the wide kernels; the widest 0.1% of the light is narrowed to fit it.
+    total_px = np.hypot(own_px, psf_px)
+    wide = (
+        np.partition(total_px, int(0.999 * (total_px.size - 1)))[int(0.999 * (total_px.size - 1))]
+        if total_px.size > 1000
+        else total_px.max()
+    )
+    margin = int(min(np.ceil(3.0 * wide) + 2, MAX_MARGIN))
+    total_px = np.minimum(total_px, max(margin / 3.0, psf_px))
+    inverse, sigma_group, factor = group_plan(total_px, coarse_sigma=coarse_sigma)
+    block = int(factor.max())
+    size = block * scipy.fft.next_fast_len(int(np.ceil((n_grid + 2 * margin) / block)), real=True)
+    # Sources sorted by group (stably: each cell still sums its sources in their order), so
+    # that every level, a run of consecutive groups, is a slice.
+    order = np.argsort(inverse.astype(np.uint16), kind="stable")
+    group_start = np.searchsorted(inverse[order], np.arange(sigma_group.size + 1))
+    levels = []
+    for level in np.unique(factor):
+        coarse = size // level
+        in_level = np.flatnonzero(factor == level)
+        members = order[group_start[in_level[0]]:group_start[in_level[-1] + 1]]
+        gy, gx = _level_transfer(sigma_group[in_level], psf_px, level, coarse)
+        levels.append(_Level(int(level), int(coarse), members, inverse[members] - in_level[0],
+                             gy, gx))
+    return _Plan(pixel, psf_px, margin, size, grid_half + margin * pixel, tuple(levels))
+
+
 def render_particles(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc, coarse_sigma=1.25):
     """
     Noiseless image of Gaussian sources convolved with the PSF; flux is conserved exactly.
@@ -151,46 +229,24 @@ def render_particles(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc, co
     The transforms are pruned, which changes nothing but float round-off: rows
     without a source are not transformed, nor the frequencies where a group's
     Gaussian is below `NEGLIGIBLE_TRANSFER`, nor the rows and columns of the
-    margin on the way back.
+    margin on the way back. The grouping and the transfer functions depend on
+    the widths only: they are computed once for all views of a galaxy.
     """
-    pixel = 2.0 * grid_half / n_grid
     n_bands = fluxes.shape[1]
     if xy.shape[0] == 0:
         return np.zeros((n_bands, n_grid, n_grid))
-    psf_px = psf_sigma_kpc / pixel
-    own_px = sigma_kpc / pixel
-    # A margin for the wide kernels; the widest 0.1% of the light is narrowed to fit it.
-    total_px = np.hypot(own_px, psf_px)
-    wide = (
-        np.partition(total_px, int(0.999 * (total_px.size - 1)))[int(0.999 * (total_px.size - 1))]
-        if total_px.size > 1000
-        else total_px.max()
-    )
-    margin = int(min(np.ceil(3.0 * wide) + 2, MAX_MARGIN))
-    total_px = np.minimum(total_px, max(margin / 3.0, psf_px))
-    inverse, sigma_group, factor = group_plan(total_px, coarse_sigma=coarse_sigma)
-    block = int(factor.max())
-    size = block * scipy.fft.next_fast_len(int(np.ceil((n_grid + 2 * margin) / block)), real=True)
-    origin = grid_half + margin * pixel
-    # Sources sorted by group (stably: each cell still sums its sources in their order), so
-    # that every level, a run of consecutive groups, is a slice.
-    order = np.argsort(inverse.astype(np.uint16), kind="stable")
-    group_start = np.searchsorted(inverse[order], np.arange(sigma_group.size + 1))
-    shifted = xy[order] + origin
-    weights = fluxes[order]
-    group = inverse[order]
+    plan = _plan(_ArrayKey(sigma_kpc), float(grid_half), int(n_grid), float(psf_sigma_kpc),
+                 float(coarse_sigma))
+    size, margin, pixel = plan.size, plan.margin, plan.pixel
     spectrum = None
-    for level in np.unique(factor):
-        coarse = size // level
-        in_level = np.flatnonzero(factor == level)
-        sources = slice(group_start[in_level[0]], group_start[in_level[-1] + 1])
-        ix = np.floor(shifted[sources, 0] / (pixel * level)).astype(np.int64)
-        iy = np.floor(shifted[sources, 1] / (pixel * level)).astype(np.int64)
+    for step in plan.levels:
+        level, coarse = step.level, step.coarse
+        position = xy[step.members]
+        ix = np.floor((position[:, 0] + plan.origin) / (pixel * level)).astype(np.int64)
+        iy = np.floor((position[:, 1] + plan.origin) / (pixel * level)).astype(np.int64)
         keep = (ix >= 0) & (ix < coarse) & (iy >= 0) & (iy < coarse)
-        local = group[sources][keep] - in_level[0]
-        gy, gx = _level_transfer(sigma_group[in_level], psf_px, level, coarse)
-        combined = _level_spectrum(local, iy[keep], ix[keep], weights[sources][keep], gy, gx,
-                                   coarse)
+        combined = _level_spectrum(step.local[keep], iy[keep], ix[keep],
+                                   fluxes[step.members[keep]], step.gy, step.gx, coarse)
         if level == 1:
             spectrum = combined
             continue
@@ -204,8 +260,8 @@ def render_particles(xy, fluxes, sigma_kpc, grid_half, n_grid, psf_sigma_kpc, co
             spectrum[:, size - negative :, :positive] += combined[
                 :, coarse - negative :, :positive
             ]
-    if psf_px > 0:
-        spectrum *= _psf_transfer64(size, float(psf_px))
+    if plan.psf_px > 0:
+        spectrum *= _psf_transfer64(size, float(plan.psf_px))
     # back along y, then along x for the rows inside the field only
     rows = scipy.fft.ifft(spectrum, axis=1, workers=1, overwrite_x=True)
     image = scipy.fft.irfft(rows[:, margin : margin + n_grid], n=size, axis=2, workers=1)
