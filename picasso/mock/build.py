@@ -670,10 +670,10 @@ def build_dataset(
     universe : `~picasso.mock.universe.Universe`, optional
         A universe with non-default parameters (its seed overrides ``seed``).
     compression : str or None
-        HDF5 filter of the image and truth chunks: ``"lzf"`` (default; about
-        1.1 MB per 256 x 256 pair, ~35 ms of CPU per pair), ``"gzip"`` or
-        `None` (about 3 MB per pair, ~6 ms). Parallel builds compress in the
-        workers.
+        HDF5 filter of the image and truth chunks, byte-shuffled:
+        ``"lzf"`` (default; about 1.95 MB per 256 x 256 pair of the paper
+        preset, ~19 ms of CPU per pair), ``"gzip"`` or `None` (3.15 MB per
+        pair, ~6 ms). Parallel builds compress in the workers.
     shard_size : int, optional
         Galaxies per shard, the unit of work of a parallel build
         (`default_shard_size`: about eight shards per worker, at most 64
