@@ -75,6 +75,25 @@ def test_round_trip(tmp_path):
     assert np.all(dataset[0]["truth"][PROPERTIES.index("stellar_mass")] >= LOG10_EMPTY)
 
 
+def test_galaxy_pairs_are_the_observed_cutouts_and_maps():
+    """The build's arrays are the images, log10 maps and totals of `observe_views`' objects."""
+    from picasso.mock.observe import observe_views
+
+    universe, config = small_universe(0), small_config()
+    pairs = build.galaxy_pairs(universe, 1, config, views=2)
+    streams = universe.seed_sequence(1).spawn(build.OBSERVING_STREAM + 1)
+    observed = observe_views(
+        universe.particles(1), build.galaxy_observing(config, streams[build.OBSERVING_STREAM]),
+        seed=streams[build.VIEW_STREAM], views=2)
+    for (image, truth_log10, row), (cutout, truth) in zip(pairs, observed):
+        assert_array_equal(image, cutout.flux.to_value(u.nanomaggy).astype(np.float32))
+        assert_array_equal(truth_log10, truth.to_log10())
+        for name in PROPERTIES.names:
+            total = truth.total(name)
+            assert row[f"total_{name}"].unit == total.unit
+            assert_allclose(row[f"total_{name}"].value, total.value, rtol=1e-14)
+
+
 def test_resume_after_interruption_gives_the_same_file(tmp_path, monkeypatch):
     reference = _build(tmp_path / "reference.h5")
     original = build.galaxy_pairs

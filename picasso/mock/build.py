@@ -39,7 +39,7 @@ import astropy.units as u
 import numpy as np
 
 from ..io.dataset import DatasetWriter
-from ..properties import PROPERTIES
+from ..properties import LOG10_EMPTY, PROPERTIES
 from ..utils.optional_deps import require
 from .observe import ObservingConfig, observe_views
 from .universe import Universe
@@ -162,8 +162,9 @@ def galaxy_pairs(universe, index, config, views=4):
             "inclination_deg": truth.meta["inclination"] * u.deg,
             "psf_fwhm_pixels": float(np.max(cutout.psf_fwhm_pixels)),
         }
+        truth_log10, totals = _truth_arrays(truth)
         for name in PROPERTIES.names:
-            row[f"total_{name}"] = truth.total(name)
+            row[f"total_{name}"] = totals[name]
         for name in _PROPERTY_COLUMNS:
             row[f"galaxy_{name}"] = float(summary[name])
         row["noise_rms_r"] = (
@@ -172,8 +173,47 @@ def galaxy_pairs(universe, index, config, views=4):
             else 0.0
         )
         image = cutout.flux.to_value(u.nanomaggy).astype(np.float32)
-        pairs.append((image, truth.to_log10(), row))
+        pairs.append((image, truth_log10, row))
     return pairs
+
+
+def _truth_arrays(truth):
+    """
+    The truth maps as log10 planes and their totals, in one pass over the maps.
+
+    The numbers of `~picasso.PropertyMaps.to_log10` and `~picasso.PropertyMaps.total`
+    (the tests hold them to it) without the unit handling that each call repeats.
+
+    Parameters
+    ----------
+    truth : `~picasso.PropertyMaps`
+
+    Returns
+    -------
+    log10 : ndarray float32 (properties, N, N)
+        `~picasso.properties.LOG10_EMPTY` in empty or zero pixels.
+    totals : dict of `~astropy.units.Quantity`
+        Every property's total over the map, in its ``total_unit``.
+    """
+    area = truth.pixel_area.to_value(u.kpc**2)
+    log10 = np.full((len(truth.properties), *truth.shape), LOG10_EMPTY, dtype=np.float32)
+    values, empty = {}, {}
+    for index, name in enumerate(truth.properties):
+        values[name] = truth[name].value
+        empty[name] = truth.empty(name)
+        np.log10(values[name], out=log10[index], where=(values[name] > 0) & ~empty[name])
+    totals = {}
+    for name in truth.properties:
+        prop = PROPERTIES[name]
+        kept = np.where(empty[name], 0.0, 1.0)
+        if prop.is_extensive:
+            scale = (prop.unit * u.kpc**2).to(prop.total_unit)
+            totals[name] = np.sum(kept * values[name]) * area * scale * prop.total_unit
+            continue
+        weights = kept * values[prop.weighted_by] * ~empty[prop.weighted_by]
+        total = np.sum(values[name] * weights) / weights.sum() if weights.sum() > 0 else np.nan
+        totals[name] = total * prop.total_unit
+    return log10, totals
 
 
 class BuildInterrupted(KeyboardInterrupt):
