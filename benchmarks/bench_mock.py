@@ -186,7 +186,7 @@ BUILD_STAGES = (
     ("dust", observe_galaxy, "attenuation"),
     ("image", observe_galaxy, "render_image"),
     ("image_particles", observe_render, "render_particles"),
-    ("truth", observe_galaxy, "project_truth"),
+    ("truth", observe_galaxy, "truth_planes"),
     ("truth_kernels", observe_truth, "render_particles"),
 )
 #: Compressions a `DatasetWriter` offers (the build's ``compression``).

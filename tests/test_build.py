@@ -88,10 +88,20 @@ def test_galaxy_pairs_are_the_observed_cutouts_and_maps():
     for (image, truth_log10, row), (cutout, truth) in zip(pairs, observed):
         assert_array_equal(image, cutout.flux.to_value(u.nanomaggy).astype(np.float32))
         assert_array_equal(truth_log10, truth.to_log10())
-        for name in PROPERTIES.names:
-            total = truth.total(name)
-            assert row[f"total_{name}"].unit == total.unit
-            assert_allclose(row[f"total_{name}"].value, total.value, rtol=1e-14)
+        expected = {
+            "pixel_scale_kpc": truth.pixel_scale,
+            "r_half_kpc": truth.r_half.value,
+            "r_half_3d_kpc": truth.meta["r_half_3d"].to(u.kpc),
+            "fov_kpc": truth.meta["fov"].to(u.kpc),
+            "inclination_deg": truth.meta["inclination"] * u.deg,
+            "psf_fwhm_pixels": float(np.max(cutout.psf_fwhm_pixels)),
+            "noise_rms_r": cutout.meta["noise_rms_native"][list(cutout.bands).index("r")],
+        }
+        expected.update({f"total_{name}": truth.total(name) for name in PROPERTIES.names})
+        for key, value in expected.items():
+            assert u.Quantity(row[key]).unit == u.Quantity(value).unit, key
+            assert_allclose(u.Quantity(row[key]).value, u.Quantity(value).value, rtol=1e-14,
+                            err_msg=key)
 
 
 def test_resume_after_interruption_gives_the_same_file(tmp_path, monkeypatch):

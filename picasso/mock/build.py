@@ -37,11 +37,14 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
+from astropy.cosmology import default_cosmology
 
 from ..io.dataset import DatasetWriter
 from ..properties import LOG10_EMPTY, PROPERTIES
 from ..utils.optional_deps import require
-from .observe import ObservingConfig, observe_views
+from ..utils.scales import kpc_per_arcsec
+from .observe import ObservingConfig
+from .observe.galaxy import observe_arrays, prepare, view_cameras
 from .universe import Universe
 
 __all__ = ["build_dataset", "galaxy_pairs", "render_shard", "default_shard_size",
@@ -146,47 +149,63 @@ def galaxy_pairs(universe, index, config, views=4):
     config = galaxy_observing(config, streams[OBSERVING_STREAM])
     summary = particles.meta["properties"]
     seed = _galaxy_seed(universe, index)
+    prepared = prepare(particles, config)
     pairs = []
-    for view, (cutout, truth) in enumerate(
-        observe_views(particles, config, seed=streams[VIEW_STREAM], views=views)
-    ):
+    # arrays, as observe_views' cutouts and maps hold them (tests compare them)
+    for view, (view_seed, direction, up, _) in enumerate(
+            view_cameras(particles, streams[VIEW_STREAM], views)):
+        arrays = observe_arrays(prepared, config, seed=view_seed, direction=direction, up=up)
+        truth_log10, totals = _truth_arrays(arrays.truth, arrays.pixel)
         row = {
             "galaxy_id": int(index),
             "view": int(view),
-            "pixel_scale_kpc": truth.pixel_scale,
+            "pixel_scale_kpc": arrays.pixel * u.kpc,
             "redshift": float(config.redshift),
-            "r_half_kpc": truth.r_half.value,
+            "r_half_kpc": arrays.r_half * u.kpc,
             "seed": seed,
-            "r_half_3d_kpc": truth.meta["r_half_3d"].to(u.kpc),
-            "fov_kpc": truth.meta["fov"].to(u.kpc),
-            "inclination_deg": truth.meta["inclination"] * u.deg,
-            "psf_fwhm_pixels": float(np.max(cutout.psf_fwhm_pixels)),
+            "r_half_3d_kpc": prepared.half_mass_radius_3d * u.kpc,
+            "fov_kpc": 2.0 * arrays.half * u.kpc,
+            "inclination_deg": arrays.inclination * u.deg,
+            "psf_fwhm_pixels": _psf_fwhm_pixels(config, arrays.pixel),
         }
-        truth_log10, totals = _truth_arrays(truth)
         for name in PROPERTIES.names:
             row[f"total_{name}"] = totals[name]
         for name in _PROPERTY_COLUMNS:
             row[f"galaxy_{name}"] = float(summary[name])
         row["noise_rms_r"] = (
-            float(cutout.meta["noise_rms_native"][list(config.bands).index("r")])
+            float(arrays.info["noise_rms_native"][list(config.bands).index("r")])
             if "r" in config.bands
             else 0.0
         )
-        image = cutout.flux.to_value(u.nanomaggy).astype(np.float32)
-        pairs.append((image, truth_log10, row))
+        pairs.append((arrays.image.astype(np.float32, copy=False), truth_log10, row))
     return pairs
 
 
-def _truth_arrays(truth):
+def _psf_fwhm_pixels(config, pixel):
+    """The widest PSF FWHM in pixels of ``pixel`` kpc, as a `~picasso.GalaxyCutout` has it."""
+    psf = np.atleast_1d(config.psf_fwhm)
+    if psf.unit.is_equivalent(u.arcsec):
+        cosmology = default_cosmology.get() if config.cosmology is None else config.cosmology
+        scale = (pixel * u.kpc / kpc_per_arcsec(config.redshift, cosmology)).to(u.arcsec)
+    else:
+        scale = (pixel * u.kpc).to(u.kpc)
+    return float(np.max((psf / scale).to_value(u.dimensionless_unscaled)))
+
+
+def _truth_arrays(planes, pixel):
     """
     The truth maps as log10 planes and their totals, in one pass over the maps.
 
     The numbers of `~picasso.PropertyMaps.to_log10` and `~picasso.PropertyMaps.total`
-    (the tests hold them to it) without the unit handling that each call repeats.
+    of the maps these planes make (the tests hold them to it), without the maps.
 
     Parameters
     ----------
-    truth : `~picasso.PropertyMaps`
+    planes : dict
+        ``name: (value, empty)`` of every property
+        (`~picasso.mock.observe.truth.truth_planes`).
+    pixel : float
+        Pixel side (kpc).
 
     Returns
     -------
@@ -195,23 +214,24 @@ def _truth_arrays(truth):
     totals : dict of `~astropy.units.Quantity`
         Every property's total over the map, in its ``total_unit``.
     """
-    area = truth.pixel_area.to_value(u.kpc**2)
-    log10 = np.full((len(truth.properties), *truth.shape), LOG10_EMPTY, dtype=np.float32)
-    values, empty = {}, {}
-    for index, name in enumerate(truth.properties):
-        values[name] = truth[name].value
-        empty[name] = truth.empty(name)
-        np.log10(values[name], out=log10[index], where=(values[name] > 0) & ~empty[name])
+    area = pixel**2
+    shape = planes[PROPERTIES.names[0]][0].shape
+    log10 = np.full((len(PROPERTIES.names), *shape), LOG10_EMPTY, dtype=np.float32)
+    for index, name in enumerate(PROPERTIES.names):
+        value, empty = planes[name]
+        np.log10(value, out=log10[index], where=(value > 0) & ~empty)
     totals = {}
-    for name in truth.properties:
+    for name in PROPERTIES.names:
         prop = PROPERTIES[name]
-        kept = np.where(empty[name], 0.0, 1.0)
+        value, empty = planes[name]
+        kept = np.where(empty, 0.0, 1.0)
         if prop.is_extensive:
             scale = (prop.unit * u.kpc**2).to(prop.total_unit)
-            totals[name] = np.sum(kept * values[name]) * area * scale * prop.total_unit
+            totals[name] = np.sum(kept * value) * area * scale * prop.total_unit
             continue
-        weights = kept * values[prop.weighted_by] * ~empty[prop.weighted_by]
-        total = np.sum(values[name] * weights) / weights.sum() if weights.sum() > 0 else np.nan
+        weight, weight_empty = planes[prop.weighted_by]
+        weights = kept * weight * ~weight_empty
+        total = np.sum(value * weights) / weights.sum() if weights.sum() > 0 else np.nan
         totals[name] = total * prop.total_unit
     return log10, totals
 

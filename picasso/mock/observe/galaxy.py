@@ -10,7 +10,9 @@ import numpy as np
 from astropy.cosmology import Planck18
 
 from ...cutout import GalaxyCutout
+from ...maps import PropertyMaps
 from ...particles import Particles, weighted_half_radius
+from ...properties import PROPERTIES
 from ...radius import HalfRadius
 from ..populations import stellar_fluxes
 from ..universe import view_directions
@@ -18,9 +20,10 @@ from .config import ObservingConfig
 from .dust import attenuation
 from .grid import smoothing_lengths
 from .render import render_image
-from .truth import project_truth
+from .truth import truth_planes
 
-__all__ = ["PreparedGalaxy", "prepare", "observe", "observe_views", "disc_geometry"]
+__all__ = ["PreparedGalaxy", "prepare", "observe", "observe_views", "observe_arrays", "ViewArrays",
+           "view_cameras", "disc_geometry"]
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +164,105 @@ def observe(
     """
     config = ObservingConfig() if config is None else config
     prepared = galaxy if isinstance(galaxy, PreparedGalaxy) else prepare(galaxy, config)
+    arrays = observe_arrays(prepared, config, seed=seed, direction=direction, up=up)
+    n = config.image_size
+    half = arrays.half
+    meta = {
+        "galaxy_id": prepared.particles.meta.get("galaxy_id"),
+        "view": int(view),
+        "view_name": view_name,
+        "direction": [float(v) for v in np.asarray(direction, dtype=float)],
+        "r_half_3d": prepared.half_mass_radius_3d * u.kpc,
+        "centre": [0.5 * (n - 1), 0.5 * (n - 1)],
+        "fov": 2.0 * half * u.kpc,
+        "inclination": arrays.inclination,
+        "position_angle": arrays.position_angle,
+    }
+    names = PROPERTIES.names
+    truth = PropertyMaps(
+        {name: arrays.truth[name][0] << PROPERTIES[name].unit for name in names},
+        pixel_scale=arrays.pixel * u.kpc, mask={name: arrays.truth[name][1] for name in names},
+        r_half=HalfRadius(arrays.r_half * u.kpc, "mass_projected"), meta=meta,
+    )
+    cutout_meta = {key: value for key, value in meta.items() if not isinstance(value, u.Quantity)}
+    cutout_meta.update(
+        noise=config.noise,
+        noise_rms_native=arrays.info["noise_rms_native"],
+        native_pixel_kpc=arrays.info["native_pixel_kpc"],
+        n_background_sources=arrays.info["n_background_sources"],
+        dust=bool(config.dust),
+        light_weighted_a_v=arrays.mean_a_v,
+    )
+    cutout = GalaxyCutout(
+        arrays.image << u.nanomaggy,
+        config.bands,
+        pixel_scale=arrays.pixel * u.kpc,
+        redshift=config.redshift,
+        cosmology=config.cosmology,
+        psf_fwhm=config.psf_fwhm,
+        # the field spans config.field_of_view of these radii: what a model checks it against
+        r_half=HalfRadius(prepared.half_mass_radius_3d * u.kpc, "mass_3d"),
+        variance=arrays.variance << u.nanomaggy**2,
+        meta=cutout_meta,
+    )
+    return cutout, truth
+
+
+@dataclass
+class ViewArrays:
+    """
+    One view of a galaxy as bare arrays: what `observe` makes its cutout and maps of.
+
+    Parameters
+    ----------
+    image, variance : ndarray float32 (n_bands, N, N)
+        Flux (nanomaggy) and noise variance per pixel.
+    info : dict
+        The noise and contaminant record of `~picasso.mock.observe.render_image`.
+    truth : dict
+        ``name: (value, empty)`` of every property (`truth_planes`).
+    half : float
+        Half the side of the field (kpc).
+    pixel : float
+        Pixel side (kpc).
+    r_half : float
+        Projected stellar half-mass radius of the main galaxy (kpc).
+    inclination, position_angle : float
+        Of the disc (deg).
+    mean_a_v : float
+        Light-weighted V-band attenuation (0 without dust).
+    """
+
+    image: np.ndarray
+    variance: np.ndarray
+    info: dict
+    truth: dict
+    half: float
+    pixel: float
+    r_half: float
+    inclination: float
+    position_angle: float
+    mean_a_v: float
+
+
+def observe_arrays(prepared, config, *, seed=0, direction=(0.0, 0.0, 1.0), up=None):
+    """
+    Observe one prepared galaxy from one direction, as arrays (`observe` without its objects).
+
+    A dataset build stores arrays: it skips the construction and checks of a
+    `~picasso.GalaxyCutout` and `~picasso.PropertyMaps` per view.
+
+    Parameters
+    ----------
+    prepared : `PreparedGalaxy`
+    config : `ObservingConfig`
+    seed, direction, up
+        As for `observe`.
+
+    Returns
+    -------
+    arrays : `ViewArrays`
+    """
     rng = np.random.default_rng(seed)
     particles = prepared.particles
     rotation = Particles.view_rotation(direction, up)
@@ -182,42 +284,9 @@ def observe(
     image, variance, info = render_image(
         xy, fluxes, prepared.smoothing, half, config, rng, centre_radius=config.snr_radius * r_half
     )
-    pixel = 2.0 * half / n
-    meta = {
-        "galaxy_id": particles.meta.get("galaxy_id"),
-        "view": int(view),
-        "view_name": view_name,
-        "direction": [float(v) for v in np.asarray(direction, dtype=float)],
-        "r_half_3d": prepared.half_mass_radius_3d * u.kpc,
-        "centre": [0.5 * (n - 1), 0.5 * (n - 1)],
-        "fov": 2.0 * half * u.kpc,
-        "inclination": inclination,
-        "position_angle": position_angle,
-    }
-    truth = project_truth(viewed, half, n, r_half=HalfRadius(r_half * u.kpc, "mass_projected"),
-                          meta=meta, star_smoothing=_truth_smoothing(prepared, config))
-    cutout_meta = {key: value for key, value in meta.items() if not isinstance(value, u.Quantity)}
-    cutout_meta.update(
-        noise=config.noise,
-        noise_rms_native=info["noise_rms_native"],
-        native_pixel_kpc=info["native_pixel_kpc"],
-        n_background_sources=info["n_background_sources"],
-        dust=bool(config.dust),
-        light_weighted_a_v=mean_a_v,
-    )
-    cutout = GalaxyCutout(
-        image * u.nanomaggy,
-        config.bands,
-        pixel_scale=pixel * u.kpc,
-        redshift=config.redshift,
-        cosmology=config.cosmology,
-        psf_fwhm=config.psf_fwhm,
-        # the field spans config.field_of_view of these radii: what a model checks it against
-        r_half=HalfRadius(prepared.half_mass_radius_3d * u.kpc, "mass_3d"),
-        variance=variance * u.nanomaggy**2,
-        meta=cutout_meta,
-    )
-    return cutout, truth
+    truth = truth_planes(viewed, half, n, star_smoothing=_truth_smoothing(prepared, config))
+    return ViewArrays(image, variance, info, truth, half, 2.0 * half / n, r_half, inclination,
+                      position_angle, mean_a_v)
 
 
 def observe_views(particles, config=None, *, seed=0, views=4):
@@ -239,34 +308,43 @@ def observe_views(particles, config=None, *, seed=0, views=4):
     -------
     pairs : list of (`~picasso.GalaxyCutout`, `~picasso.PropertyMaps`)
     """
-    from scipy.spatial.transform import Rotation
-
-
     config = ObservingConfig() if config is None else config
     prepared = prepare(particles, config)
+    return [observe(prepared, config, seed=view_seed, direction=direction, up=up, view=index,
+                    view_name=name)
+            for index, (view_seed, direction, up, name) in enumerate(
+                view_cameras(particles, seed, views))]
+
+
+def view_cameras(particles, seed=0, views=4):
+    """
+    The cameras of `observe_views`: per view its noise seed, direction, up and name.
+
+    Parameters
+    ----------
+    particles : `~picasso.particles.Particles`
+        In the galaxy's own frame (``meta["disc_normal"]`` is the face-on axis).
+    seed : int or `numpy.random.SeedSequence`
+    views : int
+
+    Returns
+    -------
+    cameras : list of (`numpy.random.SeedSequence`, ndarray (3,), ndarray (3,), str)
+    """
+    from scipy.spatial.transform import Rotation
+
     sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     direction_seed, *view_seeds = sequence.spawn(views + 1)
     rng = np.random.default_rng(direction_seed)
     directions, names = view_directions(rng, views)
     normal = np.asarray(particles.meta.get("disc_normal", [0.0, 0.0, 1.0]), dtype=float)
     to_disc = Particles.view_rotation(normal).inv() if not np.allclose(normal, [0, 0, 1]) else None
-    pairs = []
+    cameras = []
     for index, (direction, name) in enumerate(zip(directions, names)):
         if to_disc is not None:
             direction = to_disc.apply(direction)
         up = rng.normal(size=3)
         if np.linalg.norm(np.cross(up, direction)) < 1e-6:
             up = Rotation.from_rotvec([0.3, 0.2, 0.1]).apply(up)
-        pairs.append(
-            observe(
-                prepared,
-                config,
-                seed=view_seeds[index],
-                direction=direction,
-                up=up,
-                view=index,
-                view_name=name,
-            )
-        )
-    return pairs
-
+        cameras.append((view_seeds[index], direction, up, name))
+    return cameras

@@ -12,7 +12,7 @@ from ...properties import PROPERTIES
 from .grid import SPLINE_SIGMA_PER_SUPPORT
 from .render import render_particles
 
-__all__ = ["project_truth", "pixel_index", "TRUTH_COARSE_SIGMA", "NEAREST_BELOW"]
+__all__ = ["project_truth", "truth_planes", "pixel_index", "TRUTH_COARSE_SIGMA", "NEAREST_BELOW"]
 
 #: Smallest kernel width (coarse pixels) of a kernel-deposited truth map: no ringing.
 TRUTH_COARSE_SIGMA = 2.5
@@ -81,6 +81,35 @@ def project_truth(particles, half_size, image_size, properties=None, r_half=None
     n = int(image_size)
     if half <= 0 or n < 1:
         raise ValueError("half_size and image_size must be positive")
+    planes = truth_planes(particles, half, n, star_smoothing)
+    maps = {name: planes[name][0] << PROPERTIES[name].unit for name in names}
+    masks = {name: planes[name][1] for name in names}
+    return PropertyMaps(maps, pixel_scale=2.0 * half / n * u.kpc, mask=masks, r_half=r_half,
+                        meta=meta)
+
+
+def truth_planes(particles, half, n, star_smoothing=None):
+    """
+    The seven truth maps of `project_truth` as bare arrays, before they become `PropertyMaps`.
+
+    Parameters
+    ----------
+    particles : `~picasso.particles.Particles`
+        Already rotated to the view (observer at +z).
+    half : float
+        Half the side of the field (kpc), positive.
+    n : int
+        Pixels per side, positive.
+    star_smoothing : `numpy.ndarray`, optional
+        As for `project_truth`.
+
+    Returns
+    -------
+    planes : dict
+        ``name: (value, empty)`` for every property: ``value`` float64 ``(n, n)``
+        in the property's registry unit (surface densities per kpc2), zero
+        where ``empty`` (bool ``(n, n)``) marks an empty pixel.
+    """
     pixel = 2.0 * half / n
     area = pixel**2
     stars, gas = particles.stars, particles.gas
@@ -106,7 +135,7 @@ def project_truth(particles, half_size, image_size, properties=None, r_half=None
     hi_floor = 1e-3 * _smallest_positive(gas.hi_mass_value)
     with np.errstate(invalid="ignore", divide="ignore"):
         age = np.where(stellar_mass > 0, mass_times_age / stellar_mass, 0.0)
-    planes = {
+    raw = {
         "stellar_mass": (stellar_mass, stellar_mass <= star_floor),
         "stellar_metal_mass": (stellar_metals, stellar_mass <= star_floor),
         "stellar_age": (age, stellar_mass <= star_floor),
@@ -115,14 +144,12 @@ def project_truth(particles, half_size, image_size, properties=None, r_half=None
         "gas_metal_mass": (gas_metals, gas_mass <= gas_floor),
         "hi_mass": (hi_mass, hi_mass <= hi_floor),
     }
-    maps, masks = {}, {}
-    for name in names:
-        value, empty = planes[name]
+    planes = {}
+    for name, (value, empty) in raw.items():
         if PROPERTIES[name].is_extensive:
             value = value / area
-        maps[name] = np.where(empty, 0.0, value) * PROPERTIES[name].unit
-        masks[name] = empty
-    return PropertyMaps(maps, pixel_scale=pixel * u.kpc, mask=masks, r_half=r_half, meta=meta)
+        planes[name] = (np.where(empty, 0.0, value), empty)
+    return planes
 
 
 def _smallest_positive(values):
