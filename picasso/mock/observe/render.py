@@ -64,12 +64,13 @@ def _level_spectrum(local, iy, ix, weights, gy, gx, coarse):
 
     Only the rows that hold a source are transformed along x, and along y only the columns
     where a group's Gaussian is above `NEGLIGIBLE_TRANSFER` (the rest carries less than that
-    fraction of the light: float round-off).
+    fraction of the light: float round-off). One group at a time, so that its rows and
+    transforms stay in the cache.
 
     Parameters
     ----------
     local : ndarray of int (n,)
-        Group of every source within the level.
+        Group of every source within the level, in non-decreasing order.
     iy, ix : ndarray of int (n,)
         Coarse cell of every source.
     weights : ndarray (n, n_weights)
@@ -84,42 +85,41 @@ def _level_spectrum(local, iy, ix, weights, gy, gx, coarse):
     n_groups = gy.shape[0]
     n_weights = weights.shape[1]
     n_fx = coarse // 2 + 1
-    # occupied rows (group, y), numbered without a sort
-    row = local * coarse + iy
-    occupied = np.flatnonzero(np.bincount(row, minlength=n_groups * coarse))
-    compact = np.zeros(n_groups * coarse, dtype=np.int64)
-    compact[occupied] = np.arange(occupied.size)
-    flat = compact[row] * coarse + ix
-    group_of_row, y_of_row = np.divmod(occupied, coarse)
-    starts = np.searchsorted(group_of_row, np.arange(n_groups + 1))
+    group_start = np.searchsorted(local, np.arange(n_groups + 1))
     # columns each group needs: its Gaussian decreases with |fx|
     needed = (np.abs(gx) >= NEGLIGIBLE_TRANSFER).sum(axis=1)
     spectrum = np.zeros((n_weights, coarse, n_fx), dtype=np.complex64)
     # without the cell-centre phase (level 1) the Gaussians are real: real products are cheaper
     real = not (gy.imag.any() or gx.imag.any())
-    gy_factor = gy.real[:, None, :, None, None] if real else gy[:, None, :, None]
+    gy_factor = gy.real[:, None, :, None] if real else gy[:, None, :, None]
     # as many weights at a time as keep a group's transform in the cache
     chunk = max(1, min(n_weights, CACHE_BYTES // (8 * coarse * n_fx)))
     weights = np.ascontiguousarray(weights.T)
-    for first_weight in range(0, n_weights, chunk):
-        part = slice(first_weight, first_weight + chunk)
-        # summed in float64 in the sources' order, as a full-grid bincount would
-        rows = np.empty((len(weights[part]), occupied.size, coarse), dtype=np.float32)
-        for row_block, column in zip(rows, weights[part]):
-            row_block.reshape(-1)[...] = np.bincount(flat, weights=column,
-                                                     minlength=occupied.size * coarse)
-        rows = scipy.fft.rfft(rows, axis=-1, workers=1)
-        for group in range(n_groups):
-            first, last = starts[group], starts[group + 1]
-            n_columns = int(needed[group])
-            if first == last or n_columns == 0:
-                continue
-            block = np.zeros((rows.shape[0], coarse, n_columns), dtype=np.complex64)
-            block[:, y_of_row[first:last]] = rows[:, first:last, :n_columns] * gx[
-                group, :n_columns]
+    compact = np.zeros(coarse, dtype=np.int64)
+    for group in range(n_groups):
+        first, last = group_start[group], group_start[group + 1]
+        n_columns = int(needed[group])
+        if first == last or n_columns == 0:
+            continue
+        # the group's occupied rows, numbered without a sort
+        y = iy[first:last]
+        occupied = np.flatnonzero(np.bincount(y, minlength=coarse))
+        compact[occupied] = np.arange(occupied.size)
+        flat = compact[y] * coarse + ix[first:last]
+        for first_weight in range(0, n_weights, chunk):
+            part = slice(first_weight, first_weight + chunk)
+            columns = weights[part, first:last]
+            # summed in float64 in the sources' order, as a full-grid bincount would
+            rows = np.empty((len(columns), occupied.size, coarse), dtype=np.float32)
+            for row_block, column in zip(rows, columns):
+                row_block.reshape(-1)[...] = np.bincount(flat, weights=column,
+                                                         minlength=occupied.size * coarse)
+            rows = scipy.fft.rfft(rows, axis=-1, workers=1)
+            block = np.zeros((len(columns), coarse, n_columns), dtype=np.complex64)
+            block[:, occupied] = rows[:, :, :n_columns] * gx[group, :n_columns]
             block = scipy.fft.fft(block, axis=1, workers=1, overwrite_x=True)
             if real:
-                block.view(np.float32).reshape(*block.shape, 2)[...] *= gy_factor[group]
+                block.view(np.float32)[...] *= gy_factor[group]
             else:
                 block *= gy_factor[group]
             spectrum[part, :, :n_columns] += block
