@@ -21,6 +21,7 @@ raise `BuildInterrupted`.
 """
 
 import ctypes
+import functools
 import json
 import logging
 import math
@@ -217,23 +218,27 @@ def _truth_arrays(planes, pixel):
     area = pixel**2
     shape = planes[PROPERTIES.names[0]][0].shape
     log10 = np.full((len(PROPERTIES.names), *shape), LOG10_EMPTY, dtype=np.float32)
-    for index, name in enumerate(PROPERTIES.names):
-        value, empty = planes[name]
-        np.log10(value, out=log10[index], where=(value > 0) & ~empty)
     totals = {}
-    for name in PROPERTIES.names:
+    for index, name in enumerate(PROPERTIES.names):
         prop = PROPERTIES[name]
         value, empty = planes[name]
-        kept = np.where(empty, 0.0, 1.0)
+        # empty pixels hold zero: neither a logarithm nor a share of the total
+        np.log10(value, out=log10[index], where=value > 0)
         if prop.is_extensive:
-            scale = (prop.unit * u.kpc**2).to(prop.total_unit)
-            totals[name] = np.sum(kept * value) * area * scale * prop.total_unit
+            totals[name] = np.sum(value) * area * _area_scale(name) * prop.total_unit
             continue
         weight, weight_empty = planes[prop.weighted_by]
-        weights = kept * weight * ~weight_empty
+        weights = np.where(empty, 0.0, 1.0) * weight * ~weight_empty
         total = np.sum(value * weights) / weights.sum() if weights.sum() > 0 else np.nan
         totals[name] = total * prop.total_unit
     return log10, totals
+
+
+@functools.cache
+def _area_scale(name):
+    """Factor from a surface density in the registry unit times kpc2 to the total's unit."""
+    prop = PROPERTIES[name]
+    return (prop.unit * u.kpc**2).to(prop.total_unit)
 
 
 class BuildInterrupted(KeyboardInterrupt):

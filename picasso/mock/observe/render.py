@@ -413,9 +413,8 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
             image = image + render_compact(positions, flux, sizes, grid_half, n_grid, psf_sigma)
     smoothed = np.ones(n_bands)
     if config.noise != "none":
-        noise = rng.standard_normal(size=image.shape, dtype=np.float32) * rms[
-            :, None, None
-        ].astype(np.float32)
+        noise = rng.standard_normal(size=image.shape, dtype=np.float32)
+        noise *= rms[:, None, None].astype(np.float32)
         if config.noise == "sky" and config.ingest_smoothing:
             sigma = ingest_noise_sigma(config, native, out_pixel) / render_pixel
             for index in range(n_bands):
@@ -439,7 +438,9 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
         squared = weights.squared_sums(np.float32)
         variance_pattern = np.outer(squared, squared)
     # smoothed noise has a lower rms per pixel (its variance pattern ignores the correlation)
-    variance = (((rms * smoothed) ** 2)[:, None, None] * variance_pattern[None]).astype(np.float32)
+    variance = np.multiply(((rms * smoothed) ** 2)[:, None, None], variance_pattern[None],
+                           out=np.empty((n_bands, *variance_pattern.shape), dtype=np.float32),
+                           casting="unsafe")
     info = {
         "noise_rms_native": [float(v) for v in rms],
         "native_pixel_kpc": float(render_pixel),

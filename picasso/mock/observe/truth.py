@@ -182,5 +182,5 @@ def _deposit_kernels(position, weights, sigma, half, n):
     if not compact.all():
         wide = render_particles(position[~compact, :2], weights[~compact].astype(np.float64),
                                 sigma[~compact], half, n, 0.0, coarse_sigma=TRUTH_COARSE_SIGMA)
-        planes += np.maximum(wide, 0.0)
+        planes += np.maximum(wide, 0.0, out=wide)
     return planes
