@@ -296,59 +296,64 @@ def _h5py_write(path, pairs, filters):
                 data[position] = pair[index]
 
 
-def reference_renderer(commit):
-    """
-    The renderer of an earlier commit (its ``render.py`` and ``grid.py``, read with ``git
-    show``), as replacements for the functions a build worker calls.
-    """
+#: Modules of a build worker's observation path that ``--compare-with`` reads from the commit.
+REFERENCE_MODULES = ("picasso.mock.observe.grid", "picasso.mock.observe.render",
+                     "picasso.mock.observe.truth", "picasso.mock.observe.galaxy",
+                     "picasso.mock.build")
+
+
+def _load_source(commit, name):
+    """Module ``name`` as it was at ``commit`` (read with ``git show``), under a private name."""
     import importlib.util
     import subprocess
     import sys
 
-    functions = {}
-    for name in ("render", "grid"):
-        source = subprocess.run(
-            ["git", "show", f"{commit}:picasso/mock/observe/{name}.py"], check=True,
-            capture_output=True, text=True, cwd=Path(__file__).resolve().parent,
-        ).stdout
-        module_name = f"picasso.mock.observe._reference_{name}"
-        spec = importlib.util.spec_from_loader(module_name, loader=None)
-        module = importlib.util.module_from_spec(spec)
-        module.__package__ = "picasso.mock.observe"
-        sys.modules[module_name] = module
-        exec(compile(source, f"{commit}:{name}.py", "exec"), module.__dict__)
-        functions[name] = module
-    return {
-        (observe_galaxy, "render_image"): functions["render"].render_image,
-        (observe_galaxy, "smoothing_lengths"): functions["grid"].smoothing_lengths,
-        (observe_truth, "render_particles"): functions["render"].render_particles,
-    }
+    path = name.replace(".", "/") + ".py"
+    source = subprocess.run(
+        ["git", "show", f"{commit}:{path}"], check=True, capture_output=True, text=True,
+        cwd=Path(__file__).resolve().parent,
+    ).stdout
+    package, _, short = name.rpartition(".")
+    module_name = f"{package}._reference_{short}"
+    spec = importlib.util.spec_from_loader(module_name, loader=None)
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = package
+    sys.modules[module_name] = module
+    exec(compile(source, f"{commit}:{path}", "exec"), module.__dict__)
+    return module
 
 
-@contextmanager
-def replaced(functions):
-    saved = {key: getattr(*key) for key in functions}
-    for (owner, name), function in functions.items():
-        setattr(owner, name, function)
-    try:
-        yield
-    finally:
-        for (owner, name), function in saved.items():
-            setattr(owner, name, function)
+def reference_pipeline(commit):
+    """
+    ``commit``'s `~picasso.mock.build.galaxy_pairs` with that commit's observation path.
+
+    Its renderer, grids, truth maps, galaxy observation and build worker (`REFERENCE_MODULES`,
+    read with ``git show``) call each other; the universe, populations, dust and observing
+    set-up are this tree's, so both sides observe the same galaxies.
+    """
+    loaded = {name: _load_source(commit, name) for name in REFERENCE_MODULES}
+    # every name a reference module imported from a current one points to the reference's
+    for module in loaded.values():
+        for attribute, value in list(vars(module).items()):
+            origin = loaded.get(getattr(value, "__module__", None))
+            if origin is not None and hasattr(origin, attribute):
+                setattr(module, attribute, getattr(origin, attribute))
+    observe = loaded["picasso.mock.observe.galaxy"]
+    loaded["picasso.mock.build"].observe_views = observe.observe_views
+    return loaded["picasso.mock.build"].galaxy_pairs
 
 
 def compare_with(commit, universe, config, n_galaxies, views, repeats):
-    """CPU time per galaxy of this renderer and ``commit``'s, interleaved; and their agreement."""
-    reference = reference_renderer(commit)
-    best = {"current": float("inf"), commit: float("inf")}
+    """CPU time per galaxy of this build worker and ``commit``'s, interleaved; their agreement."""
+    workers = {"current": mock_build.galaxy_pairs, commit: reference_pipeline(commit)}
+    best = dict.fromkeys(workers, float("inf"))
     pairs = {}
     for _ in range(repeats):
-        for name in best:
-            with replaced(reference if name == commit else {}):
-                start = time.process_time()
-                pairs[name] = [mock_build.galaxy_pairs(universe, index, config, views)
-                               for index in range(n_galaxies)]
-                best[name] = min(best[name], (time.process_time() - start) / n_galaxies)
+        for name, galaxy_pairs in workers.items():
+            start = time.process_time()
+            pairs[name] = [galaxy_pairs(universe, index, config, views)
+                           for index in range(n_galaxies)]
+            best[name] = min(best[name], (time.process_time() - start) / n_galaxies)
     image_error = truth_error = 0.0
     for new, old in zip(sum(pairs["current"], []), sum(pairs[commit], [])):
         scale = np.abs(old[0]).max(axis=(1, 2), keepdims=True)
@@ -363,6 +368,8 @@ def compare_with(commit, universe, config, n_galaxies, views, repeats):
                 truth_error = max(truth_error, float(difference))
     return {
         "commit": commit,
+        "compared": "the build worker (galaxy_pairs) with the commit's " + ", ".join(
+            name.rpartition(".")[2] for name in REFERENCE_MODULES) + "; this tree's universe",
         "cpu_s_per_galaxy": best,
         "speedup": best[commit] / best["current"],
         "image_max_difference_over_plane_max": image_error,
@@ -400,7 +407,7 @@ def print_build(build, preset):
     if comparison:
         times = comparison["cpu_s_per_galaxy"]
         print(
-            f"  against {comparison['commit']}'s renderer, interleaved: "
+            f"  against {comparison['commit']}'s build worker, interleaved: "
             f"{times[comparison['commit']] * 1e3:.0f} -> {times['current'] * 1e3:.0f} ms per "
             f"galaxy ({comparison['speedup']:.2f}x); images agree to "
             f"{comparison['image_max_difference_over_plane_max']:.1e} of a plane's maximum, "
@@ -611,8 +618,9 @@ def main(argv=None):
     parser.add_argument("--build-only", action="store_true",
                         help="only the build profile (written to <output>_build.json)")
     parser.add_argument("--compare-with", metavar="COMMIT",
-                        help="also time the renderer of this git commit against the current "
-                             "one, interleaved, on the build profile's galaxies")
+                        help="also time the build worker (observation path) of this git commit "
+                             "against the current one, interleaved, on the build profile's "
+                             "galaxies")
     parser.add_argument("--compare-repeats", type=int, default=3)
     args = parser.parse_args(argv)
     try:
