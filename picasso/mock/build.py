@@ -152,11 +152,14 @@ def galaxy_pairs(universe, index, config, views=4):
     seed = _galaxy_seed(universe, index)
     prepared = prepare(particles, config)
     pairs = []
+    psf_pixels = None
     # arrays, as observe_views' cutouts and maps hold them (tests compare them)
     for view, (view_seed, direction, up, _) in enumerate(
             view_cameras(particles, streams[VIEW_STREAM], views)):
         arrays = observe_arrays(prepared, config, seed=view_seed, direction=direction, up=up)
         truth_log10, totals = _truth_arrays(arrays.truth, arrays.pixel)
+        if psf_pixels is None:  # the views of a galaxy share their pixels
+            psf_pixels = _psf_fwhm_pixels(config, arrays.pixel)
         row = {
             "galaxy_id": int(index),
             "view": int(view),
@@ -167,7 +170,7 @@ def galaxy_pairs(universe, index, config, views=4):
             "r_half_3d_kpc": prepared.half_mass_radius_3d * u.kpc,
             "fov_kpc": 2.0 * arrays.half * u.kpc,
             "inclination_deg": arrays.inclination * u.deg,
-            "psf_fwhm_pixels": _psf_fwhm_pixels(config, arrays.pixel),
+            "psf_fwhm_pixels": psf_pixels,
         }
         for name in PROPERTIES.names:
             row[f"total_{name}"] = totals[name]
@@ -224,21 +227,23 @@ def _truth_arrays(planes, pixel):
         value, empty = planes[name]
         # empty pixels hold zero: neither a logarithm nor a share of the total
         np.log10(value, out=log10[index], where=value > 0)
+        unit, scale = _total_unit(name)
         if prop.is_extensive:
-            totals[name] = np.sum(value) * area * _area_scale(name) * prop.total_unit
+            totals[name] = np.sum(value) * area * scale * unit
             continue
         weight, weight_empty = planes[prop.weighted_by]
         weights = np.where(empty, 0.0, 1.0) * weight * ~weight_empty
         total = np.sum(value * weights) / weights.sum() if weights.sum() > 0 else np.nan
-        totals[name] = total * prop.total_unit
+        totals[name] = total * unit
     return log10, totals
 
 
 @functools.cache
-def _area_scale(name):
-    """Factor from a surface density in the registry unit times kpc2 to the total's unit."""
+def _total_unit(name):
+    """A property's total unit, and the factor to it from its map unit times kpc2 (cached)."""
     prop = PROPERTIES[name]
-    return (prop.unit * u.kpc**2).to(prop.total_unit)
+    scale = (prop.unit * u.kpc**2).to(prop.total_unit) if prop.is_extensive else 1.0
+    return prop.total_unit, scale
 
 
 class BuildInterrupted(KeyboardInterrupt):

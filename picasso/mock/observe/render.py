@@ -446,6 +446,6 @@ def render_image(xy, fluxes, smoothing, half_size, config, rng, *, centre_radius
         "native_pixel_kpc": float(render_pixel),
         "n_background_sources": int(n_contaminants),
     }
-    return image.astype(np.float32), variance, info
+    return image.astype(np.float32, copy=False), variance, info
 
 
