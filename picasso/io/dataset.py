@@ -131,6 +131,10 @@ class DatasetWriter:
         self.properties = PROPERTIES.validate(properties)
         self.flux_unit = u.Unit(flux_unit)
         self._compression = compression
+        self._required = list(REQUIRED_COLUMNS) + [_total_column(name) for name in self.properties]
+        self._units = {**REQUIRED_COLUMNS, **{_total_column(name): PROPERTIES[name].total_unit
+                                              for name in self.properties}}
+        self._columns = None
         attrs = dict(attrs or {})
         settings = {
             "format": FORMAT,
@@ -266,7 +270,7 @@ class DatasetWriter:
             raise ValueError(
                 f"truth shape {truth_log10.shape} differs from the dataset's {expected}"
             )
-        if not np.all(np.isfinite(image)) or not np.all(np.isfinite(truth_log10)):
+        if not (_all_finite(image) and _all_finite(truth_log10)):
             raise ValueError("image and truth must be finite (use LOG10_EMPTY for empty pixels)")
         values, units = self._row_values(row)
         if "galaxies" not in self._file:
@@ -278,12 +282,14 @@ class DatasetWriter:
             table = self._file.create_dataset(
                 "galaxies", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(256,)
             )
-            table.attrs["units"] = json.dumps(units)
+            table.attrs["units"] = json.dumps({name: "" if unit is None else unit.to_string()
+                                               for name, unit in units.items()})
         table = self._file["galaxies"]
-        if set(values) != set(table.dtype.names):
+        if self._columns is None:
+            self._columns = frozenset(table.dtype.names)
+        if set(values) != self._columns:
             raise ValueError(
-                f"row columns {sorted(values)} differ from the dataset's "
-                f"{sorted(table.dtype.names)}"
+                f"row columns {sorted(values)} differ from the dataset's {sorted(self._columns)}"
             )
         n = self._n
         for name in ("images", "truth", "galaxies"):
@@ -299,16 +305,13 @@ class DatasetWriter:
         self._file.flush()
 
     def _row_values(self, row):
-        required = list(REQUIRED_COLUMNS) + [_total_column(name) for name in self.properties]
+        required = self._required
         missing = [name for name in required if row.get(name) is None]
         if missing:
             raise ValueError(f"row lacks the column(s) {', '.join(missing)}")
         units = {}
         values = {}
-        expected_units = dict(REQUIRED_COLUMNS)
-        expected_units.update(
-            {_total_column(name): PROPERTIES[name].total_unit for name in self.properties}
-        )
+        expected_units = self._units
         for name in required + sorted(set(row) - set(required)):
             value = row[name]
             unit = expected_units.get(name)
@@ -321,7 +324,7 @@ class DatasetWriter:
             if not np.issubdtype(value.dtype, np.number):
                 raise TypeError(f"column {name} must be numeric, got {value.dtype}")
             values[name] = value
-            units[name] = unit.to_string() if unit is not None else ""
+            units[name] = unit
         return values, units
 
     def append_file(self, path, *, skip=0):
@@ -400,6 +403,16 @@ class DatasetWriter:
         self._file.close()
         os.replace(self.partial_path, self.path)
         log.info("wrote %d pairs to %s", self._n, self.path)
+
+
+def _all_finite(array):
+    """
+    Whether a float32 array holds no NaN or infinity.
+
+    Its float64 sum is finite exactly then (float32 values cannot overflow it), and is
+    cheaper than testing every element.
+    """
+    return bool(np.isfinite(np.sum(array, dtype=np.float64)))
 
 
 def _same_storage(source, target):
