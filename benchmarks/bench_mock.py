@@ -616,7 +616,8 @@ def main(argv=None):
     parser.add_argument("--build-processes", type=int, default=2,
                         help="worker processes the build rate is quoted for")
     parser.add_argument("--build-only", action="store_true",
-                        help="only the build profile (written to <output>_build.json)")
+                        help="only the build profile (the build section of <output>; its "
+                             "other sections are kept)")
     parser.add_argument("--compare-with", metavar="COMMIT",
                         help="also time the build worker (observation path) of this git commit "
                              "against the current one, interleaved, on the build profile's "
@@ -647,13 +648,14 @@ def main(argv=None):
         print(f"  load average {load[0]:.2f} -> {os.getloadavg()[0]:.2f} on {os.cpu_count()} "
               "cores (CPU time counts this process only, but a shared core runs slower)\n")
     if args.build_only:
+        # the build section of the results, the population's and rendering's kept
         output = Path(args.output)
-        output = output.with_name(output.stem + "_build.json")
+        result = json.loads(output.read_text()) if output.exists() else {}
+        result.update(build=build, build_args=vars(args))
         output.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(output, overwrite=True) as tmp:
-            tmp.write_text(json.dumps({"build": build, "args": vars(args)}, indent=2,
-                                      default=float))
-        print(f"wrote {output}")
+            tmp.write_text(json.dumps(result, indent=2, default=float))
+        print(f"wrote the build section of {output}")
         return
     timing, filled, totals, examples = render(universe, config, args.render_galaxies, args.views)
     pop = population(universe, args.galaxies)
