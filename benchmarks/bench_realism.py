@@ -1,9 +1,12 @@
 """
 Realism of picasso's synthetic universe: integrated colours at fixed stellar mass.
 
-For galaxies drawn flat in log M* between 10^9.5 and 10^11.5 Msun, the
-benchmark measures the integrated ugriz light of the main galaxy (companions
-left out, as SDSS model magnitudes are deblended) seen from one random
+For galaxies drawn flat in log M* between 10^9 and 10^12 Msun and weighted
+by the stellar mass function of Baldry et al. (2012) (so that a bin holds
+them in the proportions of a real sample, also when it is a bin of inferred
+mass, which galaxies enter from either side), the benchmark measures the
+integrated ugriz light of the main galaxy (companions left out, as SDSS
+model magnitudes are deblended) seen from one random
 direction with the observing preset's dust (``--preset sdss``: dust on), and
 prints, per bin of log M*, the median observed colours u - g, g - r, u - r and
 r - i at z = 0.05 on the SDSS magnitude system (u_SDSS = u_AB + 0.04; g, r, i
@@ -40,8 +43,12 @@ of the mass an observer would infer from each galaxy's rest-frame u - r and
 M_r with the same M/L of Baldry et al. (2006) that places the published
 relations at a mass. B compares like with like; A and B differ by the
 universe's M/L at a given colour, which sits ~0.2 dex above Baldry et al.
-(2006) (and Taylor et al. 2011), near Bell et al. (2003): a question of the
-stellar-mass scale, printed at the end.
+(2006) (and Taylor et al. 2011): a question of the stellar-mass scale. A third
+table checks that scale: per bin, the median log M* an observer would infer
+from each galaxy's rest-frame g - r and L_r with the colour mass-to-light
+relations of Bell et al. (2003) and Zibetti, Charlot & Rix (2009) (the ones
+`picasso.analysis.baselines` uses, Chabrier IMF) minus the true one, beside the
+same for Baldry et al. (2006).
 
 The red and blue sequences are also compared directly, in the rest frame, at
 each galaxy's own M_r (the median offset of the universe's galaxies above and
@@ -52,7 +59,7 @@ Kauffmann et al. 2003; Salim et al. 2018).
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_realism.py --galaxies 1000
+    OMP_NUM_THREADS=1 python benchmarks/bench_realism.py --galaxies 1500
 """
 
 import argparse
@@ -67,19 +74,26 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import astropy.units as u  # noqa: E402
 import numpy as np  # noqa: E402
 
+from picasso.analysis.baselines import COLOUR_RELATIONS  # noqa: E402
 from picasso.mock import relations  # noqa: E402
 from picasso.mock.observe import ObservingConfig, attenuation  # noqa: E402
 from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
 from picasso.mock.universe import Universe  # noqa: E402
 from picasso.particles import Particles, weighted_half_radius  # noqa: E402
+from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES  # noqa: E402
 
 #: Mass bins (log10 Msun).
 BINS = ((9.5, 10.0), (10.0, 10.5), (10.5, 11.0), (11.0, 11.5))
+#: Galaxies are drawn flat in log10 M* across this range, wider than the bins, so that bins
+#: of inferred mass (0.2-0.3 dex off the true one) are filled from both sides.
+DRAW_RANGE = (9.0, 12.0)
 #: u_SDSS - u_AB (the SDSS u band is not quite AB; g, r, i are within 0.01-0.02 mag).
 U_SDSS_MINUS_AB = 0.04
 #: 5 log10 h for h = 0.7: M(h = 1) = M(h = 0.7) - 5 log10 0.7.
 FIVE_LOG_H = 5.0 * np.log10(0.7)
 COLOURS = ("u_g", "g_r", "u_r", "r_i")
+#: Colour mass-to-light relations the universe's stellar-mass scale is checked against.
+MASS_SCALE_RELATIONS = ("bell03_gr_r", "zibetti09_gr_r")
 #: The goal: every median colour within this of the published relation.
 GOAL_MAG = 0.05
 
@@ -156,6 +170,13 @@ def _colours(magnitudes):
             "r_i": m[:, 2] - m[:, 3]}
 
 
+def _weighted_median(values, weights):
+    """The median of ``values`` with ``weights`` (the value at half the cumulative weight)."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(np.interp(0.5 * cumulative[-1], cumulative, values[order]))
+
+
 def published(low, high, k_corrections, n_draws=100_000, seed=0):
     """
     Median observed colours and red fraction of the published SDSS relations in a mass bin.
@@ -168,7 +189,8 @@ def published(low, high, k_corrections, n_draws=100_000, seed=0):
         ``{"red": {"u_r": k, "g_r": k}, "blue": {...}}``: observed (z = 0.05)
         minus rest-frame colour of each sequence.
     n_draws : int
-        Monte Carlo galaxies drawn flat in log M* across the bin.
+        Monte Carlo galaxies drawn flat in log M* across the bin, weighted
+        by the mass function of Baldry et al. (2012).
     seed : int
 
     Returns
@@ -194,12 +216,13 @@ def published(low, high, k_corrections, n_draws=100_000, seed=0):
     centre = 0.5 * (low + high)
     loci = {name: relations.baldry_sequence_at_mass(np.array([centre]), name)
             for name in ("red", "blue")}
+    weight = relations.baldry2012_mass_function(log_mass)
     return {
-        "u_g": float(np.median(u_r - g_r)),
-        "g_r": float(np.median(g_r)),
-        "u_r": float(np.median(u_r)),
+        "u_g": _weighted_median(u_r - g_r, weight),
+        "g_r": _weighted_median(g_r, weight),
+        "u_r": _weighted_median(u_r, weight),
         "r_i": None,
-        "red_fraction": float(np.mean(red_fraction)),
+        "red_fraction": float(np.average(red_fraction, weights=weight)),
         "rest_u_r_red_locus": float(loci["red"][1][0]),
         "rest_u_r_blue_locus": float(loci["blue"][1][0]),
         "abs_mag_r_red": float(loci["red"][0][0]),
@@ -225,6 +248,29 @@ def inferred_log_mass(data):
     return (solar - data["abs_mag_r"]) / 2.5 + relations.baldry2006_mass_to_light(rest["u_r"])
 
 
+def colour_log_mass(data, relation):
+    """
+    log M* an observer would infer from rest-frame light with a colour mass-to-light relation.
+
+    Parameters
+    ----------
+    data : dict
+        As returned by `measure`.
+    relation : str
+        A name in `picasso.analysis.baselines.COLOUR_RELATIONS`.
+
+    Returns
+    -------
+    log_mass : ndarray
+    """
+    relation = COLOUR_RELATIONS[relation]
+    index = {band: i for i, band in enumerate("ugriz")}
+    rest = data["rest"]
+    colour = rest[:, index[relation.blue]] - rest[:, index[relation.red]]
+    luminosity = 0.4 * (SOLAR_ABSOLUTE_MAGNITUDES[relation.band] - rest[:, index[relation.band]])
+    return relation.log_mass_to_light(colour) + luminosity
+
+
 def summarise(data, mass="inferred"):
     """
     Per-bin medians of the universe beside the published values.
@@ -247,40 +293,48 @@ def summarise(data, mass="inferred"):
     abs_mag = data["abs_mag_r"]
     red = rest["u_r"] > relations.baldry2004_divider(abs_mag)
     log_mass = inferred_log_mass(data) if mass == "inferred" else data["log_mass"]
+    # Galaxies are drawn flat in log M*; a real sample at fixed (inferred) mass holds them in
+    # the proportions of the mass function.
+    weight = relations.baldry2012_mass_function(data["log_mass"])
     rows = []
     for low, high in BINS:
         inside = (log_mass >= low) & (log_mass < high)
         if not inside.any():
             continue
+
+        def median(values, members=inside):
+            return _weighted_median(values[members], weight[members])
+
+        def mean(values, members=inside):
+            return float(np.average(values[members], weights=weight[members]))
+
         k = {}
         for name, members in (("red", inside & red), ("blue", inside & ~red)):
             members = members if members.sum() >= 5 else inside
-            k[name] = {c: float(np.median(observed[c][members] - rest[c][members]))
-                       for c in ("u_r", "g_r")}
+            k[name] = {c: median(observed[c] - rest[c], members) for c in ("u_r", "g_r")}
         pub = published(low, high, k)
         row = {"bin": [low, high], "n": int(inside.sum()), "k_corrections": k, "published": pub,
-               "inferred_minus_true_log_mass": float(
-                   np.median(inferred_log_mass(data)[inside] - data["log_mass"][inside])
-               )}
+               "inferred_minus_true_log_mass": median(inferred_log_mass(data) - data["log_mass"]),
+               "colour_mass_minus_true": {
+                   name: median(colour_log_mass(data, name) - data["log_mass"])
+                   for name in MASS_SCALE_RELATIONS
+               }}
         for colour in COLOURS:
-            row[colour] = float(np.median(observed[colour][inside]))
+            row[colour] = median(observed[colour])
             if pub[colour] is not None:
                 row[f"{colour}_difference"] = row[colour] - pub[colour]
-        row["red_fraction"] = float(np.mean(red[inside]))
-        row["quenched_fraction"] = float(np.mean(data["quenched"][inside]))
-        row["strateva_u_r_above_2.22"] = float(np.mean(observed["u_r"][inside] > 2.22))
+        row["red_fraction"] = mean(red)
+        row["quenched_fraction"] = mean(data["quenched"])
+        row["strateva_u_r_above_2.22"] = mean(observed["u_r"] > 2.22)
         for name, members in (("red", inside & red), ("blue", inside & ~red)):
             if members.sum() >= 5:
-                mean, _ = relations.baldry2004_colour_magnitude(abs_mag[members], name)
-                row[f"rest_{name}_offset_from_baldry2004"] = float(
-                    np.median(rest["u_r"][members] - mean)
-                )
+                sequence, _ = relations.baldry2004_colour_magnitude(abs_mag, name)
+                row[f"rest_{name}_offset_from_baldry2004"] = median(rest["u_r"] - sequence,
+                                                                    members)
         star_forming = inside & ~data["quenched"].astype(bool)
         if star_forming.any():
-            row["star_forming_a_v_eff_median"] = float(np.median(data["a_v_eff"][star_forming]))
-            row["star_forming_a_v_light_median"] = float(
-                np.median(data["a_v_light"][star_forming])
-            )
+            row["star_forming_a_v_eff_median"] = median(data["a_v_eff"], star_forming)
+            row["star_forming_a_v_light_median"] = median(data["a_v_light"], star_forming)
         rows.append(row)
     return rows
 
@@ -314,6 +368,14 @@ def report(rows):
               f"{row.get('star_forming_a_v_eff_median', np.nan):7.2f} "
               f"{row.get('star_forming_a_v_light_median', np.nan):7.2f}   "
               f"{row['quenched_fraction']:8.2f} {row['strateva_u_r_above_2.22']:8.2f}")
+    print()
+    print("stellar mass inferred from rest-frame light minus the true one (median, dex)")
+    print(f"{'log M*':10s} {'Baldry06 u-r':>12s} " + " ".join(
+        f"{name:>14s}" for name in MASS_SCALE_RELATIONS))
+    for row in rows:
+        baldry = row["inferred_minus_true_log_mass"]
+        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {baldry:+12.2f} " + " ".join(
+            f"{row['colour_mass_minus_true'][name]:+14.2f}" for name in MASS_SCALE_RELATIONS))
     worst = max(abs(row[f"{c}_difference"]) for row in rows for c in COLOURS
                 if f"{c}_difference" in row)
     print(f"\nlargest |median colour - published| = {worst:.3f} mag (goal {GOAL_MAG})")
@@ -322,7 +384,7 @@ def report(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
-    parser.add_argument("--galaxies", type=int, default=1000)
+    parser.add_argument("--galaxies", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", choices=("paper", "sdss"), default="sdss")
     parser.add_argument("--dust", action=argparse.BooleanOptionalAction, default=None,
@@ -333,14 +395,15 @@ def main(argv=None):
     config = ObservingConfig.preset(args.preset, **changes)
     # The universe's default particle numbers (those of the training sets): fewer gas cells
     # change the dust columns by ~0.05 mag.
-    universe = Universe(seed=args.seed, mass_range=(10**9.5, 10**11.5) * u.Msun)
+    universe = Universe(seed=args.seed, mass_range=10.0 ** np.array(DRAW_RANGE) * u.Msun)
     start = time.process_time()
     data = measure(universe, config, args.galaxies)
     seconds = time.process_time() - start
     print(f"picasso realism benchmark ({platform.processor() or platform.machine()}, "
           f"{seconds:.0f} s CPU)")
     print(f"preset {args.preset}, dust {'on' if config.dust else 'off'}, {args.galaxies} "
-          f"galaxies flat in log M*, one random view each; observed colours at z = "
+          f"galaxies flat in log M* weighted by the Baldry et al. (2012) mass function, one "
+          f"random view each; observed colours at z = "
           f"{config.redshift}, SDSS system; pic: picasso, pub: published relation\n")
     result = {"args": vars(args), "cpu_seconds": seconds, "goal_mag": GOAL_MAG,
               "u_sdss_minus_ab": U_SDSS_MINUS_AB}
@@ -360,6 +423,10 @@ def main(argv=None):
     print(f"inferred minus true log M* (median): {offset:+.2f} dex: the universe's M/L at a "
           "colour over that of Baldry et al. (2006)")
     result["inferred_minus_true_log_mass"] = float(offset)
+    for name in MASS_SCALE_RELATIONS:
+        scale = float(np.median(colour_log_mass(data, name) - data["log_mass"]))
+        print(f"  the same with {COLOUR_RELATIONS[name].reference}: {scale:+.2f} dex")
+        result[f"{name}_minus_true_log_mass"] = scale
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))

@@ -504,7 +504,12 @@ class Universe:
             bulge_n = float(rng.uniform(1.0, 4.0))
             bulge_re = half_mass_radius * rng.uniform(0.12, 0.35)
             bulge_q = float(rng.uniform(0.6, 0.9))
-            disc_height_ratio = rng.uniform(0.08, 0.16) if not quenched else rng.uniform(0.12, 0.25)
+            if quenched:
+                disc_height_ratio = rng.uniform(0.12, 0.25)
+            else:
+                # sech^2 height z0 = 2 h_z over the scale length: h_R / h_z = 7.3 +- 2.2 in
+                # edge-on late-type discs (Kregel, van der Kruit & de Grijs 2002).
+                disc_height_ratio = 2.0 / float(np.clip(rng.normal(7.3, 2.2), 4.0, 12.0))
         disc_half = half_mass_radius * (1.0 + 0.6 * bulge_fraction)
         disc_scale_length = disc_half / 1.678
         disc_scale_height = disc_scale_length * disc_height_ratio
