@@ -189,11 +189,9 @@ BUILD_STAGES = (
     ("truth", observe_galaxy, "truth_planes"),
     ("truth_kernels", observe_truth, "render_particles"),
 )
-#: Compressions a `DatasetWriter` offers (the build's ``compression``).
-COMPRESSIONS = (None, "lzf", "gzip")
-#: HDF5 filters the writer does not offer, measured with h5py on the same chunks (lzf without
-#: the byte shuffle: what the writer did before it shuffled).
-H5PY_FILTERS = {"lzf-no-shuffle": {"compression": "lzf", "shuffle": False}}
+#: Storage a `DatasetWriter` offers: (name, compression, shuffle); the build's is ``"lzf"``.
+WRITERS = (("None", None, False), ("lzf", "lzf", True), ("gzip", "gzip", True),
+           ("lzf-no-shuffle", "lzf", False))
 
 
 @contextmanager
@@ -241,30 +239,19 @@ def build_profile(universe, config, n_galaxies, views, processes):
     stages["other"] = total - sum(stages.values())
     writes = {}
     with tempfile.TemporaryDirectory() as directory:
-        for compression in COMPRESSIONS:
-            path = Path(directory) / f"{compression}.h5"
+        for name, compression, shuffle in WRITERS:
+            path = Path(directory) / f"{name}.h5"
             start = time.process_time()
             with DatasetWriter(path, image_size=config.image_size, bands=config.bands,
-                               compression=compression) as writer:
+                               compression=compression, shuffle=shuffle) as writer:
                 for pairs in all_pairs:
                     for image, truth_log10, row in pairs:
                         writer.append_arrays(image, truth_log10, row)
-            seconds = (time.process_time() - start) / n_galaxies
-            writes[str(compression)] = {
-                "cpu_s_per_galaxy": seconds,
-                "cpu_s_per_pair": seconds / views,
-                "mb_per_pair": path.stat().st_size / 1e6 / (n_galaxies * views),
-            }
-        for name, filters in H5PY_FILTERS.items():
-            path = Path(directory) / f"{name}.h5"
-            start = time.process_time()
-            _h5py_write(path, [pair for pairs in all_pairs for pair in pairs], filters)
             seconds = (time.process_time() - start) / n_galaxies
             writes[name] = {
                 "cpu_s_per_galaxy": seconds,
                 "cpu_s_per_pair": seconds / views,
                 "mb_per_pair": path.stat().st_size / 1e6 / (n_galaxies * views),
-                "note": "h5py directly, images and truth only (not offered by DatasetWriter)",
             }
     rates = {
         name: processes / (total + write["cpu_s_per_galaxy"]) for name, write in writes.items()
@@ -281,19 +268,6 @@ def build_profile(universe, config, n_galaxies, views, processes):
         "note": f"rate = {processes} / (worker CPU + writer CPU) per galaxy: {processes} "
                 "processes on as many idle cores, the writer's CPU shared among them",
     }
-
-
-def _h5py_write(path, pairs, filters):
-    """The images and truth maps of ``pairs`` in chunks of one pair, as the writer lays them."""
-    import h5py
-
-    with h5py.File(path, "w") as handle:
-        for key, index in (("images", 0), ("truth", 1)):
-            shape = pairs[0][index].shape
-            data = handle.create_dataset(key, shape=(len(pairs), *shape), dtype=np.float32,
-                                         chunks=(1, *shape), **filters)
-            for position, pair in enumerate(pairs):
-                data[position] = pair[index]
 
 
 #: Modules of a build worker's observation path that ``--compare-with`` reads from the commit.

@@ -139,6 +139,19 @@ def test_read_batch_equals_items(tmp_path, rng):
         PairDataset(path).read_batch([6])
 
 
+@pytest.mark.parametrize("compression, shuffle, stored", [
+    ("lzf", None, True), ("lzf", False, False), (None, None, False)])
+def test_compressed_chunks_are_byte_shuffled(tmp_path, compression, shuffle, stored):
+    reference = write(tmp_path / "reference.h5", np.random.default_rng(2), compression=None)
+    path = write(tmp_path / "pairs.h5", np.random.default_rng(2), compression=compression,
+                 shuffle=shuffle)
+    with h5py.File(reference, "r") as a, h5py.File(path, "r") as b:
+        for name in ("images", "truth"):
+            assert b[name].compression == compression
+            assert b[name].shuffle == stored
+            assert_array_equal(a[name][...], b[name][...])
+
+
 @pytest.mark.parametrize("compression", ["lzf", None])
 def test_append_file_joins_datasets(tmp_path, compression):
     whole = write(tmp_path / "whole.h5", np.random.default_rng(1), n=5)
