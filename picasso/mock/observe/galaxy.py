@@ -10,9 +10,7 @@ import numpy as np
 from astropy.cosmology import Planck18
 
 from ...cutout import GalaxyCutout
-from ...maps import PropertyMaps
 from ...particles import Particles, weighted_half_radius
-from ...properties import PROPERTIES
 from ...radius import HalfRadius
 from ..populations import stellar_fluxes
 from ..universe import view_directions
@@ -20,7 +18,7 @@ from .config import ObservingConfig
 from .dust import attenuation
 from .grid import smoothing_lengths
 from .render import render_image
-from .truth import truth_planes
+from .truth import planes_to_maps, truth_planes
 
 __all__ = ["PreparedGalaxy", "prepare", "observe", "observe_views", "observe_arrays", "ViewArrays",
            "view_cameras", "disc_geometry"]
@@ -178,12 +176,8 @@ def observe(
         "inclination": arrays.inclination,
         "position_angle": arrays.position_angle,
     }
-    names = PROPERTIES.names
-    truth = PropertyMaps(
-        {name: arrays.truth[name][0] << PROPERTIES[name].unit for name in names},
-        pixel_scale=arrays.pixel * u.kpc, mask={name: arrays.truth[name][1] for name in names},
-        r_half=HalfRadius(arrays.r_half * u.kpc, "mass_projected"), meta=meta,
-    )
+    truth = planes_to_maps(arrays.truth, arrays.pixel, meta=meta,
+                           r_half=HalfRadius(arrays.r_half * u.kpc, "mass_projected"))
     cutout_meta = {key: value for key, value in meta.items() if not isinstance(value, u.Quantity)}
     cutout_meta.update(
         noise=config.noise,

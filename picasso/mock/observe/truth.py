@@ -12,7 +12,8 @@ from ...properties import PROPERTIES
 from .grid import SPLINE_SIGMA_PER_SUPPORT
 from .render import render_particles
 
-__all__ = ["project_truth", "truth_planes", "pixel_index", "TRUTH_COARSE_SIGMA", "NEAREST_BELOW"]
+__all__ = ["project_truth", "truth_planes", "planes_to_maps", "pixel_index", "TRUTH_COARSE_SIGMA",
+           "NEAREST_BELOW"]
 
 #: Smallest kernel width (coarse pixels) of a kernel-deposited truth map: no ringing.
 TRUTH_COARSE_SIGMA = 2.5
@@ -82,10 +83,32 @@ def project_truth(particles, half_size, image_size, properties=None, r_half=None
     if half <= 0 or n < 1:
         raise ValueError("half_size and image_size must be positive")
     planes = truth_planes(particles, half, n, star_smoothing)
-    maps = {name: planes[name][0] << PROPERTIES[name].unit for name in names}
-    masks = {name: planes[name][1] for name in names}
-    return PropertyMaps(maps, pixel_scale=2.0 * half / n * u.kpc, mask=masks, r_half=r_half,
-                        meta=meta)
+    return planes_to_maps(planes, 2.0 * half / n, properties=names, r_half=r_half, meta=meta)
+
+
+def planes_to_maps(planes, pixel, *, properties=None, r_half=None, meta=None):
+    """
+    `PropertyMaps` of the planes of `truth_planes`.
+
+    Parameters
+    ----------
+    planes : dict
+        ``name: (value, empty)`` (`truth_planes`).
+    pixel : float
+        Pixel side (kpc).
+    properties : sequence of str, optional
+        Which maps (all seven by default).
+    r_half, meta
+        As for `project_truth`.
+
+    Returns
+    -------
+    maps : `~picasso.PropertyMaps`
+    """
+    names = PROPERTIES.validate(properties)
+    return PropertyMaps({name: planes[name][0] << PROPERTIES[name].unit for name in names},
+                        pixel_scale=pixel * u.kpc, mask={name: planes[name][1] for name in names},
+                        r_half=r_half, meta=meta)
 
 
 def truth_planes(particles, half, n, star_smoothing=None):
