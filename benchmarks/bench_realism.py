@@ -382,6 +382,48 @@ def report(rows):
     return worst
 
 
+def disc_attenuation(config, n_discs=12, seed=3, log_mass_range=(10.0, 10.5)):
+    """
+    r-band attenuation of the whole light of star-forming discs seen face-on and edge-on.
+
+    Parameters
+    ----------
+    config : `~picasso.mock.observe.ObservingConfig`
+    n_discs : int
+        Star-forming, late-type galaxies of a universe drawn in ``log_mass_range``.
+    seed : int
+        The universe's seed.
+    log_mass_range : tuple of float
+
+    Returns
+    -------
+    a_r : dict
+        ``{"face_on": median, "edge_on": median}`` (mag).
+    """
+    universe = Universe(seed=seed, mass_range=10.0 ** np.array(log_mass_range) * u.Msun)
+    a_r = {"face_on": [], "edge_on": []}
+    index = 0
+    while len(a_r["face_on"]) < n_discs:
+        props = universe.properties(index)
+        index += 1
+        if props.quenched or props.early_type:
+            continue
+        galaxy = universe.particles(index - 1, properties=props)
+        main = slice(0, galaxy.meta["n_main_stars"])
+        flux = stellar_fluxes(galaxy.stars, redshift=config.redshift).to_value(u.nanomaggy)[main, 2]
+        radius = weighted_half_radius(
+            np.linalg.norm(galaxy.stars.position_value[main], axis=1),
+            galaxy.stars.mass_value[main],
+        )
+        # the disc lies in the x-y plane
+        for name, direction in (("face_on", (0.0, 0.0, 1.0)), ("edge_on", (1.0, 0.0, 0.0))):
+            viewed = galaxy.rotated(Particles.view_rotation(np.array(direction),
+                                                            np.array([0.0, 1.0, 0.3])))
+            transmission, _ = attenuation(viewed, 0.5 * config.field_of_view * radius, config)
+            a_r[name].append(-2.5 * np.log10(np.sum(flux * transmission[main, 2]) / flux.sum()))
+    return {name: float(np.median(values)) for name, values in a_r.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--galaxies", type=int, default=1500)
@@ -427,6 +469,11 @@ def main(argv=None):
         scale = float(np.median(colour_log_mass(data, name) - data["log_mass"]))
         print(f"  the same with {COLOUR_RELATIONS[name].reference}: {scale:+.2f} dex")
         result[f"{name}_minus_true_log_mass"] = scale
+    if config.dust:
+        discs = disc_attenuation(config)
+        print(f"r-band attenuation of star-forming discs of 10^10-10^10.5 Msun (median of 12): "
+              f"face-on {discs['face_on']:.2f} mag, edge-on {discs['edge_on']:.2f} mag")
+        result["disc_attenuation_r"] = discs
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
