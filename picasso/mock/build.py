@@ -742,7 +742,7 @@ def build_dataset(
     compression : str or None
         HDF5 filter of the image and truth chunks, byte-shuffled:
         ``"lzf"`` (default; about 1.95 MB per 256 x 256 pair of the paper
-        preset, ~19 ms of CPU per pair), ``"gzip"`` or `None` (3.15 MB per
+        preset, ~24 ms of CPU per pair), ``"gzip"`` or `None` (3.15 MB per
         pair, ~6 ms). Parallel builds compress in the workers.
     shard_size : int, optional
         Galaxies per shard, the unit of work of a parallel build
