@@ -123,6 +123,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model, source = resolve_model(args.model)
 
+    from picasso import __version__
     from picasso.analysis.metrics import PAPER_COLOUR_ML_SIGMA, PAPER_HEADLINE
     from picasso.io.dataset import PairDataset
     from picasso.mock.build import build_dataset
@@ -134,9 +135,10 @@ def main(argv=None):
     started = time.perf_counter()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     # observed as the model's training images were (the paper's set-up if it does not say);
-    # the cached set is named after that set-up
+    # the cached set is named after that set-up and the picasso that renders it
     observing = training_observing(model) or ObservingConfig(image_size=model.image_size)
-    setup = hashlib.sha1(json.dumps(observing.to_dict(), sort_keys=True).encode()).hexdigest()
+    setup = hashlib.sha1(json.dumps({"observing": observing.to_dict(), "picasso": __version__},
+                                    sort_keys=True).encode()).hexdigest()
     data_path = args.work_dir / (f"heldout_{args.galaxies}x{args.views}_{model.image_size}px_"
                                  f"{setup[:8]}_seed{args.universe_seed}.h5")
     if not data_path.exists():
