@@ -181,6 +181,7 @@ def accuracy(table, output, truth_dir, properties, k=2.0):
                             ("crowded", where)):
             stats = residual_statistics(values[pick] * u.dex)
             entry[label] = {"n": int(stats["n"]), "mu": float(stats["mu"].value),
+                            "median": float(stats["median"].value),
                             "sigma": float(stats["sigma"].value)}
         summary[name] = entry
     by_redshift = {}
@@ -309,6 +310,12 @@ def main(argv=None):
               f"{entry['psf_fwhm_kpc']:>12.2f}")
     ood = np.asarray(table["ood_warning"][table["status"] == "ok"], dtype=bool)
     print(f"out-of-distribution warnings: {int(ood.sum())} of {ood.size}")
+    done = merged[merged["status"] == "ok"]
+    border = {label: int(np.sum(np.asarray(done["border_sky"][pick], dtype=float) > 1.0))
+              for label, pick in (("clean", ~np.asarray(done["crowded"], dtype=bool)),
+                                  ("crowded", np.asarray(done["crowded"], dtype=bool)))}
+    print(f"border sky above the per-pixel noise: {border['clean']} clean, "
+          f"{border['crowded']} crowded")
     by_z = {}
     for z in REDSHIFTS:
         pick = np.isclose(np.asarray(merged["z"], dtype=float), z) & (merged["status"] == "ok")
@@ -333,6 +340,7 @@ def main(argv=None):
         "accuracy_2rhalf": summary,
         "stellar_mass_2rhalf_by_redshift": by_redshift,
         "ood_warned": int(ood.sum()),
+        "border_sky_above_noise": border,
         "model": repr(model),
         "cores": os.cpu_count(),
         "machine": platform.platform(),
