@@ -93,6 +93,19 @@ def test_quiescent_population_and_main_sequence():
     assert np.median(offset[quenched]) < -1.0
 
 
+def test_star_forming_discs_are_as_thick_as_real_ones():
+    """h_R / h_z of star-forming discs as in edge-on late types: 7.3 +- 2.2 (Kregel et al. 2002)."""
+    universe = small_universe(5)
+    props = [universe.properties(i) for i in range(400)]
+    late = [p for p in props if not p.quenched and not p.early_type]
+    # the disc's sech^2 height z0 is twice the exponential scale height h_z
+    ratio = np.array([2.0 * p.disc_scale_length / p.disc_scale_height for p in late])
+    assert len(late) > 100
+    assert abs(np.mean(ratio) - 7.3) < 0.5
+    assert 1.5 < np.std(ratio) < 2.6
+    assert ratio.min() > 4.0 - 1e-9 and ratio.max() < 12.0 + 1e-9  # the clipped range
+
+
 def test_inside_out_ages_and_negative_metallicity_gradient():
     universe = small_universe(
         11,
