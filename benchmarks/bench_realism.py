@@ -177,7 +177,7 @@ def _weighted_median(values, weights):
     return float(np.interp(0.5 * cumulative[-1], cumulative, values[order]))
 
 
-def published(low, high, k_corrections, n_draws=100_000, seed=0):
+def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=0):
     """
     Median observed colours and red fraction of the published SDSS relations in a mass bin.
 
@@ -188,6 +188,10 @@ def published(low, high, k_corrections, n_draws=100_000, seed=0):
     k_corrections : dict
         ``{"red": {"u_r": k, "g_r": k}, "blue": {...}}``: observed (z = 0.05)
         minus rest-frame colour of each sequence.
+    scale_offset : float
+        log10 M* of the bin's mass scale minus that of Baldry et al. (2006),
+        on which the relations are placed at a mass (0: that scale). The
+        relations are read at the bin's masses minus this.
     n_draws : int
         Monte Carlo galaxies drawn flat in log M* across the bin, weighted
         by the mass function of Baldry et al. (2012).
@@ -202,18 +206,19 @@ def published(low, high, k_corrections, n_draws=100_000, seed=0):
     """
     rng = np.random.default_rng(seed)
     log_mass = rng.uniform(low, high, n_draws)
-    red_fraction = relations.quenched_fraction(log_mass)
+    baldry_mass = log_mass - scale_offset
+    red_fraction = relations.quenched_fraction(baldry_mass)
     red = rng.uniform(size=n_draws) < red_fraction
     deviate = rng.normal(size=n_draws)
     u_r = np.empty(n_draws)
     g_r = np.empty(n_draws)
     for name, members in (("red", red), ("blue", ~red)):
-        abs_mag, mean, sigma = relations.baldry_sequence_at_mass(log_mass[members], name)
+        abs_mag, mean, sigma = relations.baldry_sequence_at_mass(baldry_mass[members], name)
         u_r[members] = mean + sigma * deviate[members] + k_corrections[name]["u_r"]
         gr_mean, gr_sigma = relations.smith2017_colour_magnitude(abs_mag - FIVE_LOG_H, name)
         # ^0.1(g - r) to z = 0.05: half-way to the rest frame, by the universe's own k-correction.
         g_r[members] = gr_mean + gr_sigma * deviate[members] - k_corrections[name]["g_r"]
-    centre = 0.5 * (low + high)
+    centre = 0.5 * (low + high) - scale_offset
     loci = {name: relations.baldry_sequence_at_mass(np.array([centre]), name)
             for name in ("red", "blue")}
     weight = relations.baldry2012_mass_function(log_mass)
@@ -339,6 +344,82 @@ def summarise(data, mass="inferred"):
     return rows
 
 
+def mass_scale_offset(data, relation="bell03_gr_r"):
+    """
+    How far a colour M/L relation's stellar-mass scale lies above that of Baldry et al. (2006).
+
+    Parameters
+    ----------
+    data : dict
+        As returned by `measure`: the two estimators are applied to the same
+        galaxies.
+    relation : str
+        A name in `picasso.analysis.baselines.COLOUR_RELATIONS`.
+
+    Returns
+    -------
+    offset : float
+        Median log10 M* (``relation``) - log10 M* (Baldry et al. 2006), dex.
+    """
+    return float(np.median(colour_log_mass(data, relation) - inferred_log_mass(data)))
+
+
+def rescale(rows, offset):
+    """
+    Add the published values placed at a mass on another stellar-mass scale to rows of true mass.
+
+    The published relations are luminosity relations placed at a mass with
+    the M/L of Baldry et al. (2006). On a mass scale ``offset`` dex above it
+    they are read at the bin's masses minus ``offset``; how far the published
+    colours move is the floor that the choice of mass scale sets on a
+    comparison at fixed mass.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by `summarise` with ``mass="true"``; each gains
+        ``published_rescaled`` and ``{colour}_mass_scale_shift``.
+    offset : float
+        dex, as returned by `mass_scale_offset`.
+
+    Returns
+    -------
+    floor : float
+        The largest shift of a published median colour (mag).
+    """
+    shifts = []
+    for row in rows:
+        pub = published(*row["bin"], row["k_corrections"], scale_offset=offset)
+        row["published_rescaled"] = pub
+        for colour in COLOURS:
+            if pub[colour] is not None:
+                row[f"{colour}_mass_scale_shift"] = pub[colour] - row["published"][colour]
+                shifts.append(abs(row[f"{colour}_mass_scale_shift"]))
+    print(f"C. the published relations placed with the stellar-mass scale of "
+          f"{COLOUR_RELATIONS['bell03_gr_r'].reference.split(',')[0]} (Chabrier IMF)\n"
+          f"   ({offset:+.2f} dex above Baldry et al. 2006 on the same galaxies), which the "
+          "universe's M/L follows;")
+    print("   pub': the published median there, shift: pub' - pub of table A (the floor the mass "
+          "scale sets)")
+    print(f"{'log M*':10s}       " + "  ".join(
+        f"{name.replace('_', '-'):^17s}" for name in COLOURS if name != "r_i")
+        + f"  {'red fraction':^11s}")
+    print(f"{'':10s}       " + "  ".join(
+        f"{'pub_':>5s} {'diff':>5s} {'shift':>5s}".replace("_", "'") for _ in range(3))
+        + f"  {'pub':>5s} {'diff':>5s}".replace("pub", "pub'"))
+    for row in rows:
+        pub = row["published_rescaled"]
+        cells = [f"{pub[c]:5.2f} {row[c] - pub[c]:+5.2f} {row[f'{c}_mass_scale_shift']:+5.2f}"
+                 for c in COLOURS if pub[c] is not None]
+        cells.append(f"{pub['red_fraction']:5.2f} "
+                     f"{row['red_fraction'] - pub['red_fraction']:+5.2f}")
+        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}       " + "  ".join(cells))
+    floor = max(shifts)
+    print(f"\nlargest shift of a published median colour with the mass scale = {floor:.3f} mag "
+          f"(goal {GOAL_MAG})")
+    return floor
+
+
 def _cell(value, reference):
     if reference is None:
         return f"{value:5.2f}   -      "
@@ -461,6 +542,10 @@ def main(argv=None):
         result[f"bins_{mass}_mass"] = rows
         result[f"largest_difference_mag_{mass}_mass"] = report(rows)
         print()
+    offset = mass_scale_offset(data)
+    result["bell03_minus_baldry06_log_mass"] = offset
+    result["largest_mass_scale_shift_mag"] = rescale(result["bins_true_mass"], offset)
+    print()
     offset = np.median(inferred_log_mass(data) - data["log_mass"])
     print(f"inferred minus true log M* (median): {offset:+.2f} dex: the universe's M/L at a "
           "colour over that of Baldry et al. (2006)")

@@ -11,6 +11,21 @@ observing code (`picasso.mock.observe`) turns into truth maps and ugriz images.
 
 Scaling relations (the numbers live in the module constants named below)
 -------------------------------------------------------------------------
+Mass scale
+    The relations below are measured at the stellar masses observers infer
+    from light with simple star-formation histories. The universe's own
+    histories (delayed-tau, starting early, with bursts) give a higher M/L at
+    a given colour (`MASS_SCALE_OFFSET`, 0.25 dex): the light of young stars
+    hides old ones from fits with simple histories (the 0.1-0.3 dex
+    systematic reviewed by Conroy 2013, ARA&A 51, 393; approximate). A galaxy of stellar mass M*
+    is therefore drawn with the relations at the observed mass
+    M* / 10^0.25 (its quenched state, size, morphology, metallicities, gas and
+    specific SFR) and realised with M* in stars: it has the luminosity and
+    colour of the real galaxies observers place at that mass. With the
+    offset at 0 (the relations read at M* itself), galaxies are 0.6 mag
+    fainter than real ones that look like them, so the universe is too red at
+    a given luminosity (0.13-0.17 mag in u - r on the blue sequence of Baldry
+    et al. 2004).
 Stellar mass function
     Double Schechter fit of Baldry et al. (2012, MNRAS 421, 621; GAMA, z < 0.06,
     Chabrier IMF): log M* = 10.66, phi1 = 3.96e-3, alpha1 = -0.35,
@@ -114,9 +129,16 @@ from .relations import (
     tremonti2004_oxygen_abundance,
 )
 
-__all__ = ["GalaxyProperties", "Universe", "view_directions"]
+__all__ = ["MASS_SCALE_OFFSET", "GalaxyProperties", "Universe", "view_directions"]
 
 log = logging.getLogger(__name__)
+
+#: log10 of a galaxy's stellar mass over the mass observers assign it from its light (dex):
+#: the universe's M/L at a given colour, set by its star-formation histories and the BC03
+#: populations, lies 0.24-0.28 dex above that of Taylor et al. (2011; the GAMA masses of the
+#: Baldry et al. 2012 mass function) and 0.21-0.25 dex above that of Baldry et al. (2006;
+#: the red fraction), measured by ``benchmarks/bench_realism.py``.
+MASS_SCALE_OFFSET = 0.25
 
 
 def view_directions(rng, n_views=4):
@@ -319,6 +341,10 @@ class Universe:
         earlier default of -0.15 matched the red sequence to a colour that was
         probably rest-frame and made quenched galaxies ~0.1 mag too blue in
         observed u - r at fixed mass (``benchmarks/bench_realism.py``).
+    mass_scale_offset : float
+        log10 of a galaxy's stellar mass over the mass the scaling relations
+        are read at (default `MASS_SCALE_OFFSET`; 0 reads them at the stellar
+        mass itself). The mass function is shifted by the same amount.
 
     Examples
     --------
@@ -344,6 +370,7 @@ class Universe:
         gas_particle_mass_ratio=0.5,
         max_gas_cells=12000,
         stellar_metallicity_offset=0.0,
+        mass_scale_offset=MASS_SCALE_OFFSET,
     ):
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
@@ -378,6 +405,7 @@ class Universe:
         self.gas_particle_mass_ratio = float(gas_particle_mass_ratio)
         self.max_gas_cells = int(max_gas_cells)
         self.stellar_metallicity_offset = float(stellar_metallicity_offset)
+        self.mass_scale_offset = float(mass_scale_offset)
 
     def parameters(self):
         """
@@ -400,6 +428,7 @@ class Universe:
             gas_particle_mass_ratio=self.gas_particle_mass_ratio,
             max_gas_cells=self.max_gas_cells,
             stellar_metallicity_offset=self.stellar_metallicity_offset,
+            mass_scale_offset=self.mass_scale_offset,
         )
 
     # -- random streams --------------------------------------------------
@@ -442,7 +471,8 @@ class Universe:
         if self.mass_function == "flat":
             return rng.uniform(low, high)
         grid = np.linspace(low, high, 512)
-        cdf = np.cumsum(baldry2012_mass_function(grid))
+        # The mass function is on the observers' mass scale.
+        cdf = np.cumsum(baldry2012_mass_function(grid - self.mass_scale_offset))
         cdf = (cdf - cdf[0]) / (cdf[-1] - cdf[0])
         return float(np.interp(rng.uniform(), cdf, grid))
 
@@ -473,8 +503,12 @@ class Universe:
             galaxy.merger = bool(ratio > 0.2 and separation < 3.0 * galaxy.half_mass_radius)
         return galaxy
 
-    def _draw_properties(self, rng, log_mass):
+    def _draw_properties(self, rng, log_stellar_mass):
         t0 = self.age_of_universe
+        # Every relation is drawn at the mass observers would assign the galaxy; its stars
+        # and their formation rate (hence its light) are then 10^mass_scale_offset times
+        # those of that observed galaxy (the universe's M/L is that much higher).
+        log_mass = log_stellar_mass - self.mass_scale_offset
         quenched = bool(rng.uniform() < quenched_fraction(log_mass))
         early_type = bool(quenched and rng.uniform() < 0.75) or bool(
             (not quenched) and log_mass > 11.0 and rng.uniform() < 0.3
@@ -484,7 +518,7 @@ class Universe:
             offset = -np.clip(rng.normal(1.7, 0.5), 0.8, 3.0)
         else:
             offset = rng.normal(0.0, 0.25)
-        log_sfr = float(main_sequence + offset)
+        log_sfr = float(main_sequence + offset + self.mass_scale_offset)
 
         median_size, sigma_ln = shen2003_size(log_mass, early_type)
         light_radius = float(median_size * np.exp(rng.normal(0.0, float(sigma_ln))))
@@ -523,7 +557,7 @@ class Universe:
         n_arms = int(rng.choice([2, 2, 2, 3, 4])) if star_forming_disc or rng.uniform() < 0.2 else 0
         pitch_angle = float(np.radians(rng.uniform(10.0, 30.0)))
         arm_strength = float(rng.uniform(0.1, 0.35)) if n_arms else 0.0
-        ssfr_excess = 10 ** (log_sfr - log_mass + 10.0)
+        ssfr_excess = 10 ** (log_sfr - log_stellar_mass + 10.0)
         n_clumps = int(rng.poisson(4.0 + 8.0 * min(ssfr_excess, 3.0))) if star_forming_disc else 0
 
         z_median, z_sigma = gallazzi2005_metallicity(log_mass)
@@ -575,7 +609,7 @@ class Universe:
             burst_fraction = burst_lookback = burst_duration = 0.0
 
         return GalaxyProperties(
-            log_stellar_mass=float(log_mass),
+            log_stellar_mass=float(log_stellar_mass),
             quenched=quenched,
             early_type=early_type,
             log_sfr=log_sfr,
