@@ -116,6 +116,7 @@ class ColourMassToLight:
 
 _BELL = "Bell et al. 2003, ApJS 149, 289, Table 7 (diet Salpeter IMF)"
 _ZIBETTI = "Zibetti, Charlot & Rix 2009, MNRAS 400, 1181, Table B1 (Chabrier IMF)"
+_TAYLOR = "Taylor et al. 2011, MNRAS 418, 1587, GAMA (Chabrier IMF)"
 
 #: The colour mass-to-light relations picasso knows, by name.
 COLOUR_RELATIONS = {
@@ -132,6 +133,7 @@ COLOUR_RELATIONS = {
         ColourMassToLight("zibetti09_gr_r", "g", "r", "r", -0.840, 1.654, 0.0, _ZIBETTI),
         ColourMassToLight("zibetti09_gi_r", "g", "i", "r", -0.977, 1.157, 0.0, _ZIBETTI),
         ColourMassToLight("zibetti09_gi_i", "g", "i", "i", -0.963, 1.032, 0.0, _ZIBETTI),
+        ColourMassToLight("taylor11_gi_i", "g", "i", "i", -0.68, 0.70, 0.0, _TAYLOR),
     )
 }
 
