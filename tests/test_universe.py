@@ -289,3 +289,48 @@ def test_published_colour_relations():
     assert gr_blue < gr_red
     with pytest.raises(ValueError):
         relations.baldry2004_colour_magnitude(-20.0, "green")
+
+
+def test_relations_are_read_at_the_mass_observers_assign():
+    """A galaxy is the observed galaxy of 10^-0.25 its mass, with its stars and SFR scaled up."""
+    offset = uni.MASS_SCALE_OFFSET
+    scaled = uni.Universe(seed=4, mass_range=10 ** np.array([10.0, 11.0]) * u.Msun)
+    plain = uni.Universe(seed=4, mass_range=10 ** (np.array([10.0, 11.0]) - offset) * u.Msun,
+                         mass_scale_offset=0.0)
+    for index in range(6):
+        a, b = scaled.properties(index), plain.properties(index)
+        assert_allclose(a.log_stellar_mass - b.log_stellar_mass, offset, atol=1e-9)
+        assert_allclose([a.log_sfr - b.log_sfr, a.log_h2_mass - b.log_h2_mass], offset, atol=1e-9)
+        assert a.quenched == b.quenched and a.early_type == b.early_type
+        for name in ("half_mass_radius", "log_stellar_metallicity", "log_hi_mass", "sfh_start"):
+            assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-9)
+    # the mass function is on the observers' scale too
+    draws = uni.Universe(seed=1, mass_function="baldry2012")
+    masses = np.array([draws.properties(i).log_stellar_mass for i in range(300)])
+    grid = np.linspace(9.5, 12.0, 200)
+    cdf = np.cumsum(relations.baldry2012_mass_function(grid - offset))
+    assert_allclose(np.median(masses), np.interp(0.5, cdf / cdf[-1], grid), atol=0.08)
+
+
+def test_mass_scale_offset_is_the_universe_m_to_l_over_taylor_et_al():
+    """Taylor et al. (2011)'s colour M/L (the mass function's scale) reads the observed mass."""
+    from picasso.analysis.baselines import COLOUR_RELATIONS
+    from picasso.mock.populations import SSPTable
+    from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES
+
+    relation = COLOUR_RELATIONS["taylor11_gi_i"]
+    table = SSPTable.load()
+    universe = small_universe(8, mass_range=[10**10.0, 10**11.0] * u.Msun, companion_fraction=0.0)
+    read = []
+    for index in range(16):
+        props = universe.properties(index)
+        stars = universe.particles(index, properties=props).stars
+        magnitude = table.absolute_magnitude(
+            stars.age_value * u.Gyr, stars.metallicity, bands=("g", "i")
+        ).value
+        g, i = -2.5 * np.log10((10 ** (-0.4 * magnitude) * stars.initial_mass_value[:, None])
+                               .sum(axis=0))
+        log_mass = relation.log_mass_to_light(g - i) + 0.4 * (SOLAR_ABSOLUTE_MAGNITUDES["i"] - i)
+        read.append(log_mass - props.log_stellar_mass)
+    # dust-free light; the offset was measured with dust (0.24-0.28 dex)
+    assert abs(np.median(read) + uni.MASS_SCALE_OFFSET) < 0.05, np.median(read)
