@@ -564,10 +564,8 @@ def main(argv=None):
     result["largest_difference_mag_like_for_like"] = like_for_like
     print(f"\nlike for like (B and C): largest |median colour - published| = "
           f"{like_for_like:.3f} mag (goal {GOAL_MAG})\n")
-    offset = np.median(inferred_log_mass(data) - data["log_mass"])
-    print(f"inferred minus true log M* (median): {offset:+.2f} dex: the universe's M/L at a "
+    print(f"inferred minus true log M* (median): {-offset:+.2f} dex: the universe's M/L at a "
           "colour over that of Baldry et al. (2006)")
-    result["inferred_minus_true_log_mass"] = float(offset)
     for name in MASS_SCALE_RELATIONS:
         scale = float(np.median(colour_log_mass(data, name) - data["log_mass"]))
         print(f"  the same with {COLOUR_RELATIONS[name].reference}: {scale:+.2f} dex")
