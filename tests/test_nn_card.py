@@ -42,6 +42,8 @@ def test_card_without_results_says_what_is_missing():
     assert "| n_pairs | 24 |" in card and "| observing psf_fwhm | 1.0 kpc |" in card
     assert "| universe seed | 3 |" in card
     assert all(limitation in card for limitation in LIMITATIONS)
+    # a universe from before the mass-scale offset: the card says what its masses were
+    assert "0.6 mag fainter" in card
     # No statistics were recorded: no OOD thresholds are invented either.
     assert "no training-input statistics" in card
 
@@ -121,3 +123,13 @@ def test_card_of_a_psf_aware_model_shows_its_ranges_and_the_floor():
     assert "| circle | all | 8 | +0.020 / 0.200 | +0.100 / 0.400 |  | +0.030 / 0.090 |" in card
     # a model not told the PSF is told to match it instead
     assert "must be matched to the training PSF (1.0 kpc)" in model_card(make_model())
+
+
+def test_card_states_the_training_universe_mass_scale():
+    model = make_model()
+    model.info["training_data"]["generator"] = json.dumps(
+        {"universe": {"seed": 3, "mass_scale_offset": 0.25}, "observing": {}})
+    card = model_card(model)
+    assert "| universe mass_scale_offset | 0.25 |" in card
+    assert "0.25 dex above the masses observers infer" in card
+    assert "0.6 mag fainter" not in card

@@ -195,7 +195,8 @@ def _training_section(doc, header):
     generator = generator_record(header)
     universe = generator.get("universe") or {}
     observing = generator.get("observing") or {}
-    for key in ("seed", "log_mass_range", "mass_function", "redshift", "companion_fraction"):
+    for key in ("seed", "log_mass_range", "mass_function", "mass_scale_offset", "redshift",
+                "companion_fraction"):
         if key in universe:
             rows.append((f"universe {key}", universe[key]))
     for key in ("redshift", "psf_fwhm"):
@@ -390,6 +391,23 @@ def _psf_limitation(header, observing):
             "z ~ 0.035).")
 
 
+def _mass_scale_limitation(universe):
+    """What the stellar masses of a model trained on picasso's universe mean, or None."""
+    if not universe:
+        return None
+    if "mass_scale_offset" not in universe:
+        return ("The training universe read its scaling relations at each galaxy's own stellar "
+                "mass, while its M/L at a given colour is ~0.25 dex above that of the "
+                "observers' masses behind them: its galaxies were ~0.6 mag fainter, and redder "
+                "at a given luminosity, than the real galaxies that look like them.")
+    offset = float(universe["mass_scale_offset"])
+    return (f"Stellar masses are on the training universe's scale (BC03 populations with its "
+            f"star-formation histories), {offset:.2f} dex above the masses observers infer "
+            "from colours with simple histories (Taylor et al. 2011, the GAMA mass function's; "
+            "Baldry et al. 2006) and close to Bell et al. (2003)'s: compare with catalogues "
+            "on that basis.")
+
+
 def model_card(model, *, evaluation=None, calibration=None, real_conditions=None,
                format="markdown", title=None, rst_underlines="=-"):
     """
@@ -468,8 +486,9 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
                 "galaxies are outside what the model learned.")
     else:
         dust = "The header does not say whether the training mocks had dust attenuation."
+    mass_scale = _mass_scale_limitation(generator_record(header).get("universe"))
     doc.items(list(LIMITATIONS) + [_psf_limitation(header, observing), dust]
-              + list(header.get("limitations") or []))
+              + ([mass_scale] if mass_scale else []) + list(header.get("limitations") or []))
     doc.section("Citation")
     doc.text("Buck, T. & Wolf, S.: Predicting resolved galaxy properties from photometric "
              "images using convolutional neural networks (the PICASSO paper), and the picasso "
