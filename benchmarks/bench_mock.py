@@ -421,19 +421,22 @@ def summarise(pop, filled, totals, universe):
     red = pop["u_r"] > 2.22
     summary["g_r_red_sequence_median"] = float(np.median(pop["g_r"][red])) if red.any() else None
     summary["g_r_blue_cloud_median"] = float(np.median(pop["g_r"][~red])) if (~red).any() else None
-    ms = relations.speagle2014_main_sequence(m, universe.age_of_universe)
+    # the relations hold at the mass observers assign a galaxy, which the universe draws at
+    observed = m - universe.mass_scale_offset
+    summary["mass_scale_offset"] = universe.mass_scale_offset
+    ms = relations.speagle2014_main_sequence(observed, universe.age_of_universe)
     sf = ~pop["quenched"].astype(bool)
+    ssfr_offset = (pop["log_sfr"] - m) - (ms - observed)
     summary["main_sequence_offset_sf"] = {
-        "median": float(np.median((pop["log_sfr"] - ms)[sf])),
-        "std": float(np.std((pop["log_sfr"] - ms)[sf])),
+        "median": float(np.median(ssfr_offset[sf])),
+        "std": float(np.std(ssfr_offset[sf])),
     }
-    shen, _ = relations.shen2003_size(m, pop["early_type"].astype(bool))
+    shen, _ = relations.shen2003_size(observed, pop["early_type"].astype(bool))
     good = np.isfinite(pop["r_half"])
     summary["size_over_shen2003_median"] = float(np.median(pop["r_half"][good] / shen[good]))
+    in_bin = (observed > 10) & (observed < 10.5)
     summary["hi_fraction_median_at_10_10.5"] = (
-        float(np.median((pop["log_hi_mass"] - m)[(m > 10) & (m < 10.5)]))
-        if np.any((m > 10) & (m < 10.5))
-        else None
+        float(np.median((pop["log_hi_mass"] - observed)[in_bin])) if np.any(in_bin) else None
     )
     summary["kennicutt_normalisation_ratio_median"] = float(np.nanmedian(pop["kennicutt_ratio"]))
     ranges = {}
@@ -458,6 +461,9 @@ def plot(pop, totals, examples, universe, path):
     fig = plt.figure(figsize=(20, 15))
     grid = fig.add_gridspec(4, 6)
     m = pop["log_stellar_mass"]
+    # sizes and SFRs against the relations at the mass observers assign a galaxy
+    offset = universe.mass_scale_offset
+    observed = m - offset
     quenched = pop["quenched"].astype(bool)
     colour = np.where(quenched, "tab:red", "tab:blue")
 
@@ -493,38 +499,39 @@ def plot(pop, totals, examples, universe, path):
     ax.legend(fontsize=7)
 
     ax = fig.add_subplot(grid[0, 4])
-    ax.scatter(m, np.log10(pop["r_half"]), c=colour, s=6)
-    grid_m = np.linspace(9.5, 12, 20)
+    ax.scatter(observed, np.log10(pop["r_half"]), c=colour, s=6)
+    grid_m = np.linspace(9.5, 12, 20) - offset
     for early, style in ((False, "b--"), (True, "r--")):
         r, _ = relations.shen2003_size(grid_m, early)
         ax.plot(grid_m, np.log10(r), style, label=f"Shen+03 {'early' if early else 'late'} (R50,r)")
-    ax.set_xlabel("log M*")
+    ax.set_xlabel(f"log M* - {offset:g} (observers' scale)")
     ax.set_ylabel("log R_half,proj (kpc)")
     ax.legend(fontsize=7)
 
     ax = fig.add_subplot(grid[0, 5])
-    ax.scatter(m, pop["log_sfr"], c=colour, s=6)
+    ax.scatter(observed, pop["log_sfr"] - offset, c=colour, s=6)
     ax.plot(
         grid_m,
         relations.speagle2014_main_sequence(grid_m, universe.age_of_universe),
         "k--",
         label="Speagle+14",
     )
-    ax.set_xlabel("log M*")
-    ax.set_ylabel("log SFR")
+    ax.set_xlabel(f"log M* - {offset:g} (observers' scale)")
+    ax.set_ylabel(f"log SFR - {offset:g} (the same specific SFR)")
     ax.legend(fontsize=7)
 
     ax = fig.add_subplot(grid[1, 0])
-    ax.scatter(m, pop["log_hi_mass"] - m, c=colour, s=6)
-    ax.set_xlabel("log M*")
-    ax.set_ylabel("log M_HI / M*")
+    ax.scatter(observed, pop["log_hi_mass"] - observed, c=colour, s=6)
+    ax.set_xlabel(f"log M* - {offset:g} (observers' scale)")
+    ax.set_ylabel(f"log M_HI / M* + {offset:g}")
     ax = fig.add_subplot(grid[1, 1])
-    ax.scatter(m, np.log10(10 ** pop["log_stellar_metal_mass"] / 10**m / 0.02), c=colour, s=6)
+    ax.scatter(observed, np.log10(10 ** pop["log_stellar_metal_mass"] / 10**m / 0.02), c=colour,
+               s=6)
     table = relations.GALLAZZI2005
     ax.plot(table[:, 0], table[:, 2], "k-", label="Gallazzi+05")
     ax.plot(table[:, 0], table[:, 1], "k:")
     ax.plot(table[:, 0], table[:, 3], "k:")
-    ax.set_xlabel("log M*")
+    ax.set_xlabel(f"log M* - {offset:g} (observers' scale)")
     ax.set_ylabel("log Z*/Zsun (mass-weighted)")
     ax.legend(fontsize=7)
     ax = fig.add_subplot(grid[1, 2])
@@ -656,7 +663,8 @@ def main(argv=None):
         "(goal: 20 pairs/s)"
     )
     print()
-    print(f"population of {summary['n_galaxies']} galaxies ({args.mass_function} in log M*)")
+    print(f"population of {summary['n_galaxies']} galaxies ({args.mass_function} in log M*); "
+          f"relations at the observers' mass, M* / 10^{summary['mass_scale_offset']:g}")
     print(f"{'check':44s} {'picasso':>22s}   published")
     ml = summary["ml_r_vs_g_r"]
     print(
@@ -680,8 +688,8 @@ def main(argv=None):
     )
     ms = summary["main_sequence_offset_sf"]
     print(
-        f"{'SF offset from Speagle+14: median, std':44s} {ms['median']:10.2f} {ms['std']:10.2f}   "
-        "0, 0.2-0.3"
+        f"{'SF sSFR offset from Speagle+14: median, std':44s} {ms['median']:10.2f} "
+        f"{ms['std']:10.2f}   0, 0.2-0.3"
     )
     print(
         f"{'R_half,proj / Shen+03 R50 (median)':44s} "
@@ -689,7 +697,7 @@ def main(argv=None):
         "~0.8 (mass vs light)"
     )
     print(
-        f"{'log M_HI/M* at 10^10-10^10.5 (median)':44s} "
+        f"{'log M_HI/M*(obs) at 10^10-10^10.5 (median)':44s} "
         f"{summary['hi_fraction_median_at_10_10.5'] or np.nan:21.2f}   ~-0.7 to -1 (GASS, approx.)"
     )
     print(
