@@ -414,9 +414,9 @@ def rescale(rows, offset):
     print(f"{'log M*':10s}       " + "  ".join(
         f"{name.replace('_', '-'):^17s}" for name in COLOURS if name != "r_i")
         + f"  {'red fraction':^11s}")
-    print(f"{'':10s}       " + "  ".join(
-        f"{'pub_':>5s} {'diff':>5s} {'shift':>5s}".replace("_", "'") for _ in range(3))
-        + f"  {'pub':>5s} {'diff':>5s}".replace("pub", "pub'"))
+    moved = "pub'"
+    print(f"{'':10s}       " + "  ".join(f"{moved:>5s} {'diff':>5s} {'shift':>5s}"
+                                         for _ in range(3)) + f"  {moved:>5s} {'diff':>5s}")
     for row in rows:
         pub = row["published_rescaled"]
         cells = [f"{pub[c]:5.2f} {row[c] - pub[c]:+5.2f} {row[f'{c}_mass_scale_shift']:+5.2f}"
