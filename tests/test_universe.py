@@ -175,6 +175,8 @@ def test_view_directions_face_and_edge_on():
         (dict(companion_fraction=2.0), ValueError),
         (dict(mass_range=[1e12, 1e10] * u.Msun), ValueError),
         (dict(n_star_particles=10, min_star_particles=100), ValueError),
+        (dict(mass_scale_offset=np.nan), ValueError),
+        (dict(mass_scale_offset=-0.5), ValueError),
     ],
 )
 def test_bad_universe_arguments(kwargs, error):

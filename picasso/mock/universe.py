@@ -344,8 +344,9 @@ class Universe:
         observed u - r at fixed mass (``benchmarks/bench_realism.py``).
     mass_scale_offset : float
         log10 of a galaxy's stellar mass over the mass the scaling relations
-        are read at (default `MASS_SCALE_OFFSET`; 0 reads them at the stellar
-        mass itself). The mass function is shifted by the same amount.
+        are read at, 0-1 dex (default `MASS_SCALE_OFFSET`; 0 reads them at
+        the stellar mass itself). The mass function is shifted by the same
+        amount.
 
     Examples
     --------
@@ -389,6 +390,10 @@ class Universe:
             raise ValueError(f"companion_fraction must be in [0, 1], got {companion_fraction}")
         if not 0 <= redshift < 1:
             raise ValueError(f"redshift must be in [0, 1), got {redshift}")
+        if not 0 <= mass_scale_offset <= 1:
+            raise ValueError(
+                f"mass_scale_offset must be between 0 and 1 dex, got {mass_scale_offset}"
+            )
         if not 1 <= min_star_particles <= n_star_particles <= max_star_particles:
             raise ValueError(
                 "need 1 <= min_star_particles <= n_star_particles <= max_star_particles"
