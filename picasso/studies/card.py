@@ -404,8 +404,9 @@ def _mass_scale_limitation(universe):
     return (f"Stellar masses are on the training universe's scale (BC03 populations with its "
             f"star-formation histories), {offset:.2f} dex above the masses observers infer "
             "from colours with simple histories (Taylor et al. 2011, the GAMA mass function's; "
-            "Baldry et al. 2006) and close to Bell et al. (2003)'s: compare with catalogues "
-            "on that basis.")
+            "Baldry et al. 2006) and close to Bell et al. (2003)'s; SFRs and molecular gas "
+            "keep their specific values, so they sit as far above those of the observed "
+            "galaxies the universe draws from: compare with catalogues on that basis.")
 
 
 def model_card(model, *, evaluation=None, calibration=None, real_conditions=None,
