@@ -60,9 +60,11 @@ mass-to-light relations of Bell et al. (2003) and Zibetti, Charlot & Rix
 Taylor et al. (2011; GAMA, whose masses the Baldry et al. 2012 mass function
 uses) minus the true one, beside the same for Baldry et al. (2006).
 
-The red and blue sequences are also compared directly, in the rest frame, at
-each galaxy's own M_r (the median offset of the universe's galaxies above and
-below the divider from the Baldry et al. 2004 sequence), and the effective
+The red and blue sequences are also compared directly, with no mass, at
+each galaxy's own M_r: the median offset of the universe's galaxies above and
+below the divider from the Baldry et al. (2004) sequence in rest-frame u - r,
+and from the GAMA sequence of Smith et al. (2017) in ^0.1(g - r) (each
+galaxy's own k-correction to z = 0.05, doubled; approximate), and the effective
 V-band attenuation of the integrated light of star-forming galaxies is
 printed (real star-forming galaxies: roughly 0.3-1 mag; approximate, e.g.
 Kauffmann et al. 2003; Salim et al. 2018).
@@ -346,6 +348,10 @@ def summarise(data, mass="inferred"):
                 sequence, _ = relations.baldry2004_colour_magnitude(abs_mag, name)
                 row[f"rest_{name}_offset_from_baldry2004"] = median(rest["u_r"] - sequence,
                                                                     members)
+                # ^0.1(g - r) of each galaxy: twice its own observed-at-z=0.05 k-correction
+                gama, _ = relations.smith2017_colour_magnitude(abs_mag - FIVE_LOG_H, name)
+                band_shifted = 2.0 * observed["g_r"] - rest["g_r"]
+                row[f"{name}_g_r_offset_from_smith2017"] = median(band_shifted - gama, members)
         star_forming = inside & ~data["quenched"].astype(bool)
         if star_forming.any():
             row["star_forming_a_v_eff_median"] = median(data["a_v_eff"], star_forming)
@@ -448,14 +454,18 @@ def report(rows, goal=True):
         cells.append(_cell(row["red_fraction"], pub["red_fraction"]))
         print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {row['n']:4d}  " + "  ".join(cells))
     print()
-    print("rest-frame u - r of the universe's red / blue galaxies minus the Baldry et al. (2004)")
-    print("sequence at each galaxy's M_r (median), and the star-forming galaxies' attenuation")
-    print(f"{'log M*':10s} {'red':>6s} {'blue':>6s}   {'A_V eff':>7s} {'A_V lw':>7s}"
-          f"   {'quenched':>8s} {'u-r>2.22':>8s}")
+    print("the universe's red / blue galaxies minus the sequences at each galaxy's own M_r "
+          "(median): rest-frame\nu - r against Baldry et al. (2004), ^0.1(g - r) against Smith "
+          "et al. (2017); the star-forming galaxies' attenuation")
+    print(f"{'log M*':10s} {'u-r red':>7s} {'blue':>6s}  {'g-r red':>7s} {'blue':>6s}   "
+          f"{'A_V eff':>7s} {'A_V lw':>7s}   {'quenched':>8s} {'u-r>2.22':>8s}")
     for row in rows:
         red = row.get("rest_red_offset_from_baldry2004", np.nan)
         blue = row.get("rest_blue_offset_from_baldry2004", np.nan)
-        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {red:+6.2f} {blue:+6.2f}   "
+        gr_red = row.get("red_g_r_offset_from_smith2017", np.nan)
+        gr_blue = row.get("blue_g_r_offset_from_smith2017", np.nan)
+        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {red:+7.2f} {blue:+6.2f}  "
+              f"{gr_red:+7.2f} {gr_blue:+6.2f}   "
               f"{row.get('star_forming_a_v_eff_median', np.nan):7.2f} "
               f"{row.get('star_forming_a_v_light_median', np.nan):7.2f}   "
               f"{row['quenched_fraction']:8.2f} {row['strateva_u_r_above_2.22']:8.2f}")
