@@ -38,7 +38,6 @@ from pathlib import Path
 
 import astropy.units as u
 import numpy as np
-from astropy.cosmology import default_cosmology
 
 from ..io.dataset import DatasetWriter
 from ..properties import LOG10_EMPTY, PROPERTIES
@@ -188,11 +187,9 @@ def galaxy_pairs(universe, index, config, views=4):
 def _psf_fwhm_pixels(config, pixel):
     """The widest PSF FWHM in pixels of ``pixel`` kpc, as a `~picasso.GalaxyCutout` has it."""
     psf = np.atleast_1d(config.psf_fwhm)
+    scale = pixel * u.kpc
     if psf.unit.is_equivalent(u.arcsec):
-        cosmology = default_cosmology.get() if config.cosmology is None else config.cosmology
-        scale = (pixel * u.kpc / kpc_per_arcsec(config.redshift, cosmology)).to(u.arcsec)
-    else:
-        scale = (pixel * u.kpc).to(u.kpc)
+        scale = (scale / kpc_per_arcsec(config.redshift, config.cosmology)).to(u.arcsec)
     return float(np.max((psf / scale).to_value(u.dimensionless_unscaled)))
 
 
