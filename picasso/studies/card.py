@@ -477,7 +477,8 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
     _real_section(doc, header, properties)
     _ood_section(doc, header)
     doc.section("Known limitations")
-    observing = generator_record(header).get("observing") or {}
+    generator = generator_record(header)
+    observing = generator.get("observing") or {}
     if observing.get("dust"):
         dust = ("The training mocks are attenuated by a simple dust screen (the neutral gas in "
                 "front of each star particle, G23 curve, birth clouds); real dust geometry and "
@@ -487,7 +488,7 @@ def model_card(model, *, evaluation=None, calibration=None, real_conditions=None
                 "galaxies are outside what the model learned.")
     else:
         dust = "The header does not say whether the training mocks had dust attenuation."
-    mass_scale = _mass_scale_limitation(generator_record(header).get("universe"))
+    mass_scale = _mass_scale_limitation(generator.get("universe"))
     doc.items(list(LIMITATIONS) + [_psf_limitation(header, observing), dust]
               + ([mass_scale] if mass_scale else []) + list(header.get("limitations") or []))
     doc.section("Citation")
