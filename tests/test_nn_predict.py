@@ -185,3 +185,19 @@ def test_a_model_told_the_psf_needs_it_and_uses_it(pairs):
     assert_allclose(stacked[5], 1.0 / 0.396, rtol=1e-5)  # FWHM in pixels
     assert_allclose(stacked[6], 0.05)
     assert not np.allclose(model.predict(sharp)["sfr"].value, model.predict(blurred)["sfr"].value)
+
+
+def test_an_array_or_a_list_of_images_gives_the_same_maps_and_a_broken_network_is_refused():
+    model = _model(heteroscedastic=True)
+    rng = np.random.default_rng(4)
+    images = rng.lognormal(0.0, 1.0, (3, 5, 16, 16)).astype(np.float32)
+    # batches of 2 over 3 images: the last batch is short
+    as_array = model.predict_log10(images, batch_size=2)
+    as_list = model.predict_log10(list(images), batch_size=2)
+    for array_result, list_result in zip(as_array, as_list):
+        assert_array_equal(array_result, list_result)
+    assert as_array[0].shape == (3, 2, 16, 16) and np.all(as_array[1] > 0)
+    with torch.no_grad():
+        model.network.head.bias.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        model.predict_log10(images, batch_size=2)

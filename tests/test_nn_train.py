@@ -21,7 +21,9 @@ from picasso.nn.train import (
 )
 from picasso.nn.transforms import InputTransform
 
-FAST = dict(batch_size=2, learning_rate=1e-2, milestones=(1,), seed=3)
+# On the CPU, where training is bitwise reproducible (CUDA kernels are not; test_nn_cuda.py
+# checks a GPU run) and the data-parallel test forks its processes.
+FAST = dict(batch_size=2, learning_rate=1e-2, milestones=(1,), seed=3, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -221,6 +223,14 @@ def test_presets_and_bad_settings(pairs, tmp_path):
         Trainer(pairs, tmp_path, model_config=tiny_config(depth=5) if False else
                 tiny_config().__class__(depth=5, base_width=4, properties=("stellar_mass",
                                                                            "sfr")))
+
+
+def test_more_processes_than_gpus_is_refused_with_advice(pairs, tmp_path, monkeypatch):
+    # as torchrun would set it for a process beyond the last GPU (none on a CPU machine)
+    monkeypatch.setenv("LOCAL_RANK", str(torch.cuda.device_count()))
+    with pytest.raises(RuntimeError, match="one process per GPU.*--device cpu"):
+        Trainer(pairs, tmp_path, model_config=tiny_config(),
+                config=TrainConfig(**{**FAST, "device": "cuda"}), progress=False)
 
 
 def test_train_command_and_resume(pairs, tmp_path, capsys):

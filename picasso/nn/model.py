@@ -553,11 +553,16 @@ class Model:
         n_properties = len(self.properties)
         log10_maps = sigmas = None
         use_bf16 = None
+        finite = torch.ones((), dtype=torch.bool, device=device)
         # freezing needs no_grad; otherwise inference_mode skips autograd bookkeeping entirely
         with torch.no_grad() if compile else torch.inference_mode():
             for start in tqdm(range(0, n, int(batch_size)), disable=not progress, desc="predict"):
-                batch = np.stack([np.asarray(image, dtype=np.float32)
-                                  for image in images[start:start + int(batch_size)]])
+                chunk = images[start:start + int(batch_size)]
+                if isinstance(chunk, np.ndarray):
+                    # an array's rows are read in place, not copied into a new batch
+                    batch = np.ascontiguousarray(chunk, dtype=np.float32)
+                else:
+                    batch = np.stack([np.asarray(image, dtype=np.float32) for image in chunk])
                 x = self.transform.normalise(torch.from_numpy(batch).to(device))
                 x = x.contiguous(memory_format=memory_format)
                 if use_bf16 is None:
@@ -572,19 +577,23 @@ class Model:
                         variances.append(d4_inverse(torch.exp(2 * log_sigma), k))
                 stacked = torch.stack(means)
                 mean = stacked.mean(0)
+                # checked where the maps are, and read back once at the end
+                finite &= torch.isfinite(mean).all()
                 if log10_maps is None:
                     shape = (n, n_properties, *mean.shape[-2:])
                     log10_maps = np.empty(shape, dtype=np.float32)
                     if variances:
                         sigmas = np.empty(shape, dtype=np.float32)
-                log10_maps[start:start + len(batch)] = mean.cpu().numpy()
+                rows = slice(start, start + len(batch))
+                # one copy from the device straight into the output
+                torch.from_numpy(log10_maps[rows]).copy_(mean)
                 if variances:
                     spread = stacked.var(0, unbiased=False)
                     sigma = torch.sqrt(torch.stack(variances).mean(0) + spread)
-                    sigmas[start:start + len(batch)] = sigma.cpu().numpy()
+                    torch.from_numpy(sigmas[rows]).copy_(sigma)
         if log10_maps is None:
             return np.empty((0, n_properties, 0, 0), dtype=np.float32), None
-        if not np.all(np.isfinite(log10_maps)):
+        if not bool(finite):
             raise FloatingPointError("the network produced non-finite values; the model is broken")
         scale = self.info.get("uncertainty_scale")
         if sigmas is not None and scale:

@@ -859,7 +859,15 @@ class Trainer:
             name = "cuda" if torch.cuda.is_available() else "cpu"
         device = torch.device(name)
         if device.type == "cuda" and device.index is None:
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            local_rank = int(os.environ.get("LOCAL_RANK", 0))
+            available = torch.cuda.device_count()
+            if local_rank >= available:
+                raise RuntimeError(
+                    f"this process is local rank {local_rank} but the machine has {available} "
+                    f"CUDA device(s): launch one process per GPU (torchrun --nproc_per_node "
+                    f"{available}), or train on the CPU with device='cpu' (--device cpu)"
+                )
+            device = torch.device("cuda", local_rank)
             torch.cuda.set_device(device)
         self.device = device
         precision = self.config.precision
