@@ -82,11 +82,11 @@ def test_validation_is_independent_of_the_batch_size(pairs, tmp_path):
     count = np.zeros(2)
     with torch.no_grad():
         for item in range(len(trainer.validation_data)):
-            image, truth = trainer.validation_data[item]
+            image, truth = (tensor.to(trainer.device) for tensor in trainer.validation_data[item])
             prediction, log_sigma = trainer._forward(image[None], network)
             loss_sum += float(trainer._loss(prediction, log_sigma, truth[None]))
-            known = (truth > -50).numpy()
-            error = ((truth - prediction[0]) ** 2).numpy()
+            known = (truth > -50).cpu().numpy()
+            error = ((truth - prediction[0]) ** 2).cpu().numpy()
             squared += np.where(known, error, 0).sum(axis=(1, 2))
             count += known.sum(axis=(1, 2))
     n = len(trainer.validation_data)

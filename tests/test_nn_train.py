@@ -190,9 +190,11 @@ def test_two_process_gloo_data_parallel(pairs, tmp_path):
         port = sock.getsockname()[1]
     settings = dict(epochs=1, augment=False, **FAST)
     # fork: the children reuse the imported torch and picasso (spawn re-imports them, which
-    # costs tens of seconds on a busy 2-core machine); torchrun is the production launcher
+    # costs tens of seconds on a busy 2-core machine); torchrun is the production launcher.
+    # Where a GPU has run autograd in this process, its threads make forking unsafe: spawn.
+    method = "spawn" if torch.cuda.is_available() else "fork"
     mp.start_processes(ddp_worker, args=(2, port, str(pairs.path), str(tmp_path), settings),
-                       nprocs=2, start_method="fork")
+                       nprocs=2, start_method=method)
     rank0 = load_file(tmp_path / "rank0.safetensors")
     rank1 = load_file(tmp_path / "rank1.safetensors")
     for name in rank0:

@@ -79,6 +79,15 @@ BF16_TOLERANCE_DEX = 0.01
 BF16_CHECK_IMAGES = 4
 
 
+def _same_device(wanted, current):
+    """Whether ``wanted`` (``cuda`` means the current CUDA device) is ``current``."""
+    if wanted.type != current.type:
+        return False
+    if wanted.index is None:
+        return wanted.type != "cuda" or current.index == torch.cuda.current_device()
+    return wanted.index == current.index
+
+
 def native_bf16(device="cpu"):
     """
     How ``device`` computes in bf16 natively, or `None` where bf16 would be emulated.
@@ -542,11 +551,15 @@ class Model:
         if not symmetries:
             raise ValueError("symmetries must name at least one symmetry (0 is the identity)")
         network = self.network
-        if device is not None:
+        here = next(network.parameters()).device
+        if device is not None and not _same_device(torch.device(device), here):
             network.to(device)
         device = next(network.parameters()).device
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        network.to(memory_format=memory_format)
+        if getattr(network, "_picasso_memory_format", None) != (memory_format, device):
+            # walking every parameter costs a millisecond a call on a GPU: done when it changes
+            network.to(memory_format=memory_format)
+            network._picasso_memory_format = (memory_format, device)
         network.eval()
         features = self._compiled_features() if compile else network.features
         n = len(images)
