@@ -91,7 +91,11 @@ from picasso.mock import relations  # noqa: E402
 from picasso.mock.observe import ObservingConfig, attenuation  # noqa: E402
 from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
 from picasso.mock.universe import Universe  # noqa: E402
-from picasso.particles import Particles, weighted_half_radius  # noqa: E402
+from picasso.particles import (  # noqa: E402
+    HYDROGEN_MASS_FRACTION,
+    Particles,
+    weighted_half_radius,
+)
 from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES  # noqa: E402
 
 #: Mass bins (log10 Msun).
@@ -108,10 +112,43 @@ COLOURS = ("u_g", "g_r", "u_r", "r_i")
 MASS_SCALE_RELATIONS = ("bell03_gr_r", "zibetti09_gr_r", "taylor11_gi_i")
 #: The goal: every median colour within this of the published relation.
 GOAL_MAG = 0.05
+#: Dust mass per neutral hydrogen mass at the reference metallicity: the Milky Way's, about
+#: 1/100 (Draine et al. 2007; approximate).
+DUST_PER_HYDROGEN_MASS = 0.01
+#: Mean log10 dust-to-stellar mass of early-type galaxies in the Herschel Reference Survey,
+#: non-detections included (Smith et al. 2012, ApJ 748, 123).
+HRS_EARLY_TYPE_DUST = {"S0": -4.4, "E": -5.8}
+#: Face-on to edge-on dimming of SDSS spirals in r: Masters et al. (2010, MNRAS 404, 792),
+#: 0.7, 0.6, 0.5, 0.4 mag in u, g, r, i; Unterborn & Ryden (2008, ApJ 687, 976),
+#: Delta M_r = 1.27 (log q)^2 for exponential discs, 0.62 mag at an axis ratio q = 0.2.
+EDGE_ON_DIMMING_R = {"Masters et al. 2010": 0.5, "Unterborn & Ryden 2008 (q = 0.2)": 0.62}
 
 
 def _magnitudes(flux):
     return -2.5 * np.log10(np.maximum(flux, 1e-300))
+
+
+def dust_mass(gas, config):
+    """
+    Dust mass (Msun) of gas cells, as the observing preset's dust model holds it.
+
+    The dust model (`picasso.mock.observe.attenuation`) gives neutral hydrogen
+    at the reference metallicity the Milky Way's dust-to-gas ratio; in mass
+    that is taken as ``DUST_PER_HYDROGEN_MASS`` (approximate), scaled
+    linearly with the gas metallicity as the model scales A_V.
+
+    Parameters
+    ----------
+    gas : `~picasso.particles.GasCells`
+    config : `~picasso.mock.observe.ObservingConfig`
+
+    Returns
+    -------
+    mass : float
+    """
+    hydrogen = gas.mass_value * HYDROGEN_MASS_FRACTION * np.asarray(gas.neutral_fraction)
+    relative = np.asarray(gas.metallicity) / config.dust_reference_metallicity
+    return float(DUST_PER_HYDROGEN_MASS * np.sum(hydrogen * relative))
 
 
 def measure(universe, config, n_galaxies):
@@ -127,15 +164,17 @@ def measure(universe, config, n_galaxies):
     Returns
     -------
     table : dict of ndarray
-        ``log_mass``, ``quenched``, ``observed`` and ``rest`` (n, 5) AB
-        magnitudes (up to a constant), ``abs_mag_r`` (rest-frame M_r),
-        ``a_v_eff`` (effective V attenuation of the integrated light) and
-        ``a_v_light`` (mean A_V of the star particles weighted by their light).
+        ``log_mass``, ``quenched``, ``early_type``, ``observed`` and ``rest``
+        (n, 5) AB magnitudes (up to a constant), ``abs_mag_r`` (rest-frame
+        M_r), ``a_v_eff`` (effective V attenuation of the integrated light),
+        ``a_v_light`` (mean A_V of the star particles weighted by their light)
+        and ``log_dust_to_stellar_mass`` (`dust_mass` of all the galaxy's gas
+        over the main galaxy's stellar mass).
     """
     table = SSPTable.load()
     rest_config = config.replace(redshift=1e-6)
-    rows = {key: [] for key in ("log_mass", "quenched", "observed", "rest", "abs_mag_r",
-                                "a_v_eff", "a_v_light")}
+    rows = {key: [] for key in ("log_mass", "quenched", "early_type", "observed", "rest",
+                                "abs_mag_r", "a_v_eff", "a_v_light", "log_dust_to_stellar_mass")}
     for index in range(n_galaxies):
         props = universe.properties(index)
         galaxy = universe.particles(index, properties=props)
@@ -163,6 +202,9 @@ def measure(universe, config, n_galaxies):
         weight = observed[main, 2]
         rows["log_mass"].append(np.log10(stars.mass_value[main].sum()))
         rows["quenched"].append(props.quenched)
+        rows["early_type"].append(props.early_type)
+        rows["log_dust_to_stellar_mass"].append(
+            np.log10(max(dust_mass(galaxy.gas, config), 1e-30)) - rows["log_mass"][-1])
         rows["observed"].append(_magnitudes(observed_main))
         rows["rest"].append(_magnitudes(rest_main))
         # rest-frame light is per unit mass formed in absolute magnitudes: this is M_r
@@ -352,10 +394,14 @@ def summarise(data, mass="inferred"):
                 gama, _ = relations.smith2017_colour_magnitude(abs_mag - FIVE_LOG_H, name)
                 band_shifted = 2.0 * observed["g_r"] - rest["g_r"]
                 row[f"{name}_g_r_offset_from_smith2017"] = median(band_shifted - gama, members)
-        star_forming = inside & ~data["quenched"].astype(bool)
-        if star_forming.any():
-            row["star_forming_a_v_eff_median"] = median(data["a_v_eff"], star_forming)
-            row["star_forming_a_v_light_median"] = median(data["a_v_light"], star_forming)
+        quenched = data["quenched"].astype(bool)
+        for name, members in (("star_forming", inside & ~quenched),
+                              ("quenched", inside & quenched)):
+            if members.any():
+                row[f"{name}_a_v_eff_median"] = median(data["a_v_eff"], members)
+                row[f"{name}_a_v_light_median"] = median(data["a_v_light"], members)
+                row[f"{name}_inferred_minus_true_log_mass"] = median(
+                    inferred_log_mass(data) - data["log_mass"], members)
         rows.append(row)
     return rows
 
@@ -456,9 +502,10 @@ def report(rows, goal=True):
     print()
     print("the universe's red / blue galaxies minus the sequences at each galaxy's own M_r "
           "(median): rest-frame\nu - r against Baldry et al. (2004), ^0.1(g - r) against Smith "
-          "et al. (2017); the star-forming galaxies' attenuation")
+          "et al. (2017); the attenuation of star-forming (SF) and quenched (Q) galaxies")
     print(f"{'log M*':10s} {'u-r red':>7s} {'blue':>6s}  {'g-r red':>7s} {'blue':>6s}   "
-          f"{'A_V eff':>7s} {'A_V lw':>7s}   {'quenched':>8s} {'u-r>2.22':>8s}")
+          f"{'A_V eff SF':>10s} {'A_V lw SF':>9s} {'A_V eff Q':>9s}   "
+          f"{'quenched':>8s} {'u-r>2.22':>8s}")
     for row in rows:
         red = row.get("rest_red_offset_from_baldry2004", np.nan)
         blue = row.get("rest_blue_offset_from_baldry2004", np.nan)
@@ -466,16 +513,20 @@ def report(rows, goal=True):
         gr_blue = row.get("blue_g_r_offset_from_smith2017", np.nan)
         print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {red:+7.2f} {blue:+6.2f}  "
               f"{gr_red:+7.2f} {gr_blue:+6.2f}   "
-              f"{row.get('star_forming_a_v_eff_median', np.nan):7.2f} "
-              f"{row.get('star_forming_a_v_light_median', np.nan):7.2f}   "
+              f"{row.get('star_forming_a_v_eff_median', np.nan):10.2f} "
+              f"{row.get('star_forming_a_v_light_median', np.nan):9.2f} "
+              f"{row.get('quenched_a_v_eff_median', np.nan):9.2f}   "
               f"{row['quenched_fraction']:8.2f} {row['strateva_u_r_above_2.22']:8.2f}")
     print()
-    print("stellar mass inferred from rest-frame light minus the true one (median, dex)")
-    print(f"{'log M*':10s} {'Baldry06 u-r':>12s} " + " ".join(
+    print("stellar mass inferred from rest-frame light minus the true one (median, dex; "
+          "Baldry06 also for\nthe star-forming (SF) and quenched (Q) galaxies alone)")
+    print(f"{'log M*':10s} {'Baldry06 u-r':>12s} {'SF':>6s} {'Q':>6s} " + " ".join(
         f"{name:>14s}" for name in MASS_SCALE_RELATIONS))
     for row in rows:
         baldry = row["inferred_minus_true_log_mass"]
-        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {baldry:+12.2f} " + " ".join(
+        by_type = " ".join(f"{row.get(f'{name}_inferred_minus_true_log_mass', np.nan):+6.2f}"
+                           for name in ("star_forming", "quenched"))
+        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {baldry:+12.2f} {by_type} " + " ".join(
             f"{row['colour_mass_minus_true'][name]:+14.2f}" for name in MASS_SCALE_RELATIONS))
     worst = max(abs(row[f"{c}_difference"]) for row in rows for c in COLOURS
                 if f"{c}_difference" in row)
@@ -500,10 +551,12 @@ def disc_attenuation(config, n_discs=12, seed=3, log_mass_range=(10.0, 10.5)):
     Returns
     -------
     a_r : dict
-        ``{"face_on": median, "edge_on": median}`` (mag).
+        ``{"face_on": median, "edge_on": median, "edge_on_inner_gas": median}``
+        (mag); the last with only the gas inside three disc scale lengths
+        (what the dust of the outer atomic disc adds edge-on).
     """
     universe = Universe(seed=seed, mass_range=10.0 ** np.array(log_mass_range) * u.Msun)
-    a_r = {"face_on": [], "edge_on": []}
+    a_r = {"face_on": [], "edge_on": [], "edge_on_inner_gas": []}
     index = 0
     while len(a_r["face_on"]) < n_discs:
         props = universe.properties(index)
@@ -518,12 +571,49 @@ def disc_attenuation(config, n_discs=12, seed=3, log_mass_range=(10.0, 10.5)):
             galaxy.stars.mass_value[main],
         )
         # the disc lies in the x-y plane
-        for name, direction in (("face_on", (0.0, 0.0, 1.0)), ("edge_on", (1.0, 0.0, 0.0))):
-            viewed = galaxy.rotated(Particles.view_rotation(np.array(direction),
-                                                            np.array([0.0, 1.0, 0.3])))
+        gas_radius = np.hypot(*galaxy.gas.position_value[:, :2].T)
+        inner = Particles(galaxy.stars, galaxy.gas[gas_radius < 3.0 * props.disc_scale_length],
+                          galaxy.meta)
+        for name, direction, seen in (("face_on", (0.0, 0.0, 1.0), galaxy),
+                                      ("edge_on", (1.0, 0.0, 0.0), galaxy),
+                                      ("edge_on_inner_gas", (1.0, 0.0, 0.0), inner)):
+            viewed = seen.rotated(Particles.view_rotation(np.array(direction),
+                                                          np.array([0.0, 1.0, 0.3])))
             transmission, _ = attenuation(viewed, 0.5 * config.field_of_view * radius, config)
             a_r[name].append(-2.5 * np.log10(np.sum(flux * transmission[main, 2]) / flux.sum()))
     return {name: float(np.median(values)) for name, values in a_r.items()}
+
+
+def dust_summary(data, log_mass_range=(10.0, 11.0)):
+    """
+    Mean log dust-to-stellar mass of quenched early types and star-forming galaxies (printed).
+
+    Parameters
+    ----------
+    data : dict
+        As returned by `measure`.
+    log_mass_range : tuple of float
+        True log10 M* of the galaxies included.
+
+    Returns
+    -------
+    summary : dict
+        Mean log10 M_dust / M* of ``quenched_early_type`` and ``star_forming``
+        galaxies (unweighted), and ``hrs_early_type``, the published values.
+    """
+    low, high = log_mass_range
+    inside = (data["log_mass"] >= low) & (data["log_mass"] < high)
+    quenched = data["quenched"].astype(bool)
+    groups = {"quenched_early_type": inside & quenched & data["early_type"].astype(bool),
+              "star_forming": inside & ~quenched}
+    summary = {name: float(np.mean(data["log_dust_to_stellar_mass"][members]))
+               for name, members in groups.items() if members.any()}
+    summary["hrs_early_type"] = HRS_EARLY_TYPE_DUST
+    print(f"dust-to-stellar mass of 10^{low:g}-10^{high:g} Msun galaxies (mean log): quenched "
+          f"early types {summary.get('quenched_early_type', np.nan):+.2f}, against "
+          f"{HRS_EARLY_TYPE_DUST['S0']:+.1f} (S0) and {HRS_EARLY_TYPE_DUST['E']:+.1f} (E) in the "
+          f"Herschel Reference Survey;\n  star-forming {summary.get('star_forming', np.nan):+.2f}")
+    return summary
 
 
 def main(argv=None):
@@ -582,9 +672,16 @@ def main(argv=None):
         result[f"{name}_minus_true_log_mass"] = scale
     if config.dust:
         discs = disc_attenuation(config)
+        published_dimming = ", ".join(f"{value:.2f} ({name})"
+                                      for name, value in EDGE_ON_DIMMING_R.items())
         print(f"r-band attenuation of star-forming discs of 10^10-10^10.5 Msun (median of 12): "
-              f"face-on {discs['face_on']:.2f} mag, edge-on {discs['edge_on']:.2f} mag")
+              f"face-on {discs['face_on']:.2f} mag, edge-on {discs['edge_on']:.2f} mag: "
+              f"{discs['edge_on'] - discs['face_on']:.2f} mag\n  more edge-on, against "
+              f"{published_dimming} in SDSS; {discs['edge_on_inner_gas']:.2f} mag edge-on "
+              "with only the gas inside 3 disc scale lengths")
         result["disc_attenuation_r"] = discs
+        result["edge_on_dimming_r_published"] = EDGE_ON_DIMMING_R
+        result["dust_to_stellar_mass"] = dust_summary(data)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(result, indent=2))
