@@ -5,7 +5,9 @@ mixed precision and data-parallel training with ``torchrun``.
 One `Trainer` holds the whole training state (network, optimiser, scheduler,
 epoch, step, best validation loss, history, random-number-generator states)
 and a checkpoint is exactly that state, so ``resume`` continues a killed run
-to the same weights an uninterrupted run reaches. Data order and
+to the same weights an uninterrupted run reaches (bit for bit on a CPU; on a
+GPU to rounding, as CUDA's gradient kernels are not bitwise deterministic
+between any two runs). Data order and
 augmentation are functions of (seed, epoch, sample), not of a generator's
 running state, so they too are identical after a resume, in any number of
 data-loader workers.
