@@ -350,16 +350,14 @@ class PropertyMaps(Mapping):
             skip = skip | mask
         weights = np.where(skip, 0.0, weights)
         if prop.is_extensive:
-            return (np.sum(weights * values.value) * values.unit * self.pixel_area).to(
+            return (prop.combine(values.value, weights) * values.unit * self.pixel_area).to(
                 prop.total_unit)
         if prop.weighted_by not in self._maps:
             raise ValueError(
                 f"the mean {name} is weighted by {prop.weighted_by}, which these maps do not hold"
             )
-        weights = weights * self[prop.weighted_by].value * ~self.empty(prop.weighted_by)
-        if not weights.sum() > 0:
-            return np.nan * prop.total_unit
-        return (np.sum(values.value * weights) / weights.sum()) * values.unit
+        by = self[prop.weighted_by].value * ~self.empty(prop.weighted_by)
+        return (prop.combine(values.value, weights, by) * values.unit).to(prop.total_unit)
 
     def to_log10(self, properties=None):
         """

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import astropy.units as u
+import numpy as np
 
 __all__ = [
     "Property",
@@ -96,6 +97,33 @@ class Property:
         if self.is_extensive:
             return self.unit * u.kpc**2
         return self.unit
+
+    def combine(self, values, weights, weighted_by=None):
+        """
+        The pixel-weighted sum of a map of this property, or its weighted mean.
+
+        Parameters
+        ----------
+        values : ndarray
+            The map, in this property's unit (plain numbers).
+        weights : ndarray
+            Weight of every pixel (0 leaves it out), e.g. an aperture's overlap.
+        weighted_by : ndarray, optional
+            For an intensive property, the map it is averaged over (e.g. the
+            stellar mass surface density of the stellar age), 0 where empty.
+
+        Returns
+        -------
+        total : float
+            ``sum(weights * values)`` (times the pixel area, this is the total
+            in `total_unit`), or the mean weighted by ``weights * weighted_by``
+            (NaN where those weights are all zero).
+        """
+        if self.is_extensive:
+            return float(np.sum(weights * values))
+        weights = weights * weighted_by
+        total = weights.sum()
+        return float(np.sum(values * weights) / total) if total > 0 else np.nan
 
 
 @dataclass(frozen=True)

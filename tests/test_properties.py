@@ -1,4 +1,5 @@
 import astropy.units as u
+import numpy as np
 import pytest
 
 from picasso import BANDS, PROPERTIES
@@ -47,3 +48,15 @@ def test_validate_spelled_out_bands():
     assert BANDS.validate("gri") == ("g", "r", "i")
     assert BANDS.validate("r") == ("r",)
     assert BANDS.index("i") == 3
+
+
+def test_combine_sums_extensive_maps_and_averages_intensive_ones():
+    mass = PROPERTIES["stellar_mass"]
+    age = PROPERTIES["stellar_age"]
+    values = np.array([[1.0, 2.0], [3.0, 4.0]])
+    weights = np.array([[1.0, 0.5], [0.0, 1.0]])
+    assert mass.combine(values, weights) == pytest.approx(1.0 + 1.0 + 4.0)
+    stellar_mass = np.array([[1.0, 2.0], [5.0, 0.0]])
+    # weights 1 and 1 (0.5 x 2); the last pixel has no stellar mass, the third no weight
+    assert age.combine(values, weights, stellar_mass) == pytest.approx((1.0 + 2.0) / 2.0)
+    assert np.isnan(age.combine(values, np.zeros((2, 2)), stellar_mass))

@@ -198,7 +198,8 @@ def _truth_arrays(planes, pixel):
     The truth maps as log10 planes and their totals, in one pass over the maps.
 
     The numbers of `~picasso.PropertyMaps.to_log10` and `~picasso.PropertyMaps.total`
-    of the maps these planes make (the tests hold them to it), without the maps.
+    (both through `~picasso.properties.Property.combine`) of the maps these planes
+    make (the tests hold them to it), without building the maps.
 
     Parameters
     ----------
@@ -225,13 +226,12 @@ def _truth_arrays(planes, pixel):
         # empty pixels hold zero: neither a logarithm nor a share of the total
         np.log10(value, out=log10[index], where=value > 0)
         unit, scale = _total_unit(name)
+        weights = np.where(empty, 0.0, 1.0)
         if prop.is_extensive:
-            totals[name] = np.sum(value) * area * scale * unit
-            continue
-        weight, weight_empty = planes[prop.weighted_by]
-        weights = np.where(empty, 0.0, 1.0) * weight * ~weight_empty
-        total = np.sum(value * weights) / weights.sum() if weights.sum() > 0 else np.nan
-        totals[name] = total * unit
+            totals[name] = prop.combine(value, weights) * area * scale * unit
+        else:
+            weight, weight_empty = planes[prop.weighted_by]
+            totals[name] = prop.combine(value, weights, weight * ~weight_empty) * unit
     return log10, totals
 
 
