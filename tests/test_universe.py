@@ -6,7 +6,7 @@ import pytest
 from helpers_mock import small_universe
 from numpy.testing import assert_allclose, assert_array_equal
 
-from picasso.mock import relations
+from picasso.mock import realise, relations
 from picasso.mock import universe as uni
 from picasso.mock.populations import stellar_fluxes
 from picasso.particles import weighted_half_radius
@@ -336,3 +336,26 @@ def test_mass_scale_offset_is_the_universe_m_to_l_over_taylor_et_al():
         read.append(log_mass - props.log_stellar_mass)
     # dust-free light; the offset was measured with dust (0.24-0.28 dex)
     assert abs(np.median(read) + uni.MASS_SCALE_OFFSET) < 0.05, np.median(read)
+
+
+def test_hi_discs_flare_no_further_than_the_milky_way_s():
+    # compact galaxies with extended HI discs: before the flare was bounded, the outermost
+    # cells of about one galaxy in ten were thrown tens of kpc to 10^25 kpc off the plane
+    universe = small_universe(5, companion_fraction=0.0, max_gas_cells=3000)
+    extreme = []
+    for index in range(200):
+        props = universe.properties(index)
+        edge = 2.0 * float(relations.wang2016_hi_radius(props.log_hi_mass))
+        if (edge - 3.0 * props.disc_scale_length) / (3.5 * props.disc_scale_length) > 8:
+            extreme.append(index)
+        if len(extreme) == 2:
+            break
+    assert len(extreme) == 2
+    for index in extreme:
+        gas = universe.particles(index).gas
+        cold = gas.neutral_fraction > 0.5
+        # the thickest layer: sech^2 scale 0.12 x 1.4 kpc times the largest flare; its cells
+        # lie within ~5 scales of the plane (a few thousand draws of a sech^2 distribution)
+        assert realise.HI_FLARE_EFOLDS == pytest.approx((35 - 8.5) / 9.8, abs=0.05)
+        limit = 6 * 0.12 * 1.4 * np.exp(2.7)  # 15 kpc
+        assert np.abs(gas.position_value[cold, 2]).max() < limit

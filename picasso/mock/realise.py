@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 #: Fewest star particles a galaxy is realised with.
 MIN_PARTICLES = 64
+#: e-folds of the HI flare at most: the Milky Way's HI thickens as exp((R - R_sun) / 9.8 kpc)
+#: (Kalberla & Kerp 2009) in a coherent disc out to R ~ 35 kpc (Kalberla & Dedes 2008), i.e.
+#: (35 - 8.5) / 9.8 = 2.7 e-folds beyond the solar circle.
+HI_FLARE_EFOLDS = 2.7
 
 # --------------------------------------------------------------------------
 # realisation of one galaxy
@@ -407,8 +411,11 @@ def _realise_gas(
         np.interp(rng.uniform(size=n_cold), hi_cdf, grid),
     )
     # A thin layer inside the stellar disc, flaring beyond about its optical radius (~3 scale
-    # lengths), approximately as the Milky Way's HI (Kalberla & Kerp 2009).
-    flare = np.exp(np.maximum(radius - 3.0 * h_star, 0.0) / (3.5 * h_star))
+    # lengths), approximately as the Milky Way's HI (Kalberla & Kerp 2009), for as far as that
+    # flare was measured, then no thicker: unbounded, the outer cells of a compact galaxy with
+    # an extended HI disc were thrown kiloparsecs to 10^25 kpc off the plane.
+    flare = np.exp(np.minimum(np.maximum(radius - 3.0 * h_star, 0.0) / (3.5 * h_star),
+                              HI_FLARE_EFOLDS))
     height = _sech2_height(rng, n_cold, 0.12 * rng.uniform(0.7, 1.4) * flare)
     dense_probability = np.exp(-radius / (1.5 * h_star)) * 0.8
     dense = rng.uniform(size=n_cold) < dense_probability
