@@ -28,7 +28,7 @@ from .relations import (
     wang2016_hi_radius,
 )
 
-__all__ = ["realise_galaxy", "random_rotation", "tidal_stretch", "MIN_PARTICLES"]
+__all__ = ["realise_galaxy", "random_rotation", "tidal_stretch", "MIN_PARTICLES", "HI_FLARE_EFOLDS"]
 
 log = logging.getLogger(__name__)
 

@@ -85,6 +85,9 @@ Gas discs
     AJ 136, 2846; Leroy et al. 2008) and falls to 1 Msun/pc^2 at the radius of
     the HI size-mass relation (Wang et al. 2016, MNRAS 460, 2143), so HI
     extends far beyond the stars (`~picasso.mock.relations.hi_surface_density_profile`).
+    The layer is thin (sech^2 scale 0.08-0.17 kpc) and flares beyond three
+    stellar scale lengths as the Milky Way's HI (Kalberla & Kerp 2009), for at
+    most `~picasso.mock.realise.HI_FLARE_EFOLDS` e-folds.
     Each cold gas cell carries the local H2 / (HI + H2).
 Star formation in the gas
     Kennicutt (1998, ApJ 498, 541) law Sigma_SFR = 2.5e-4 Sigma_gas^1.4
