@@ -67,11 +67,22 @@ and from the GAMA sequence of Smith et al. (2017) in ^0.1(g - r) (each
 galaxy's own k-correction to z = 0.05, doubled; approximate), and the effective
 V-band attenuation of the integrated light of star-forming galaxies is
 printed (real star-forming galaxies: roughly 0.3-1 mag; approximate, e.g.
-Kauffmann et al. 2003; Salim et al. 2018).
+Kauffmann et al. 2003; Salim et al. 2018), with that of quenched ones and the
+mass scale of each kind apart.
+
+Every median of the universe carries the 1-sigma of its bin's finite number
+of galaxies (a bootstrap over them, `bootstrap_sigma`), and the benchmark
+counts the colour cells that miss or meet the goal by more than twice it.
+
+The dust is checked against published numbers: the r-band dimming of
+star-forming discs from face-on to edge-on (Masters et al. 2010; Unterborn &
+Ryden 2008), also with only the gas inside three disc scale lengths, and the
+dust-to-stellar mass of quenched early types against the Herschel Reference
+Survey (Smith et al. 2012).
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_realism.py --galaxies 1500
+    OMP_NUM_THREADS=1 python benchmarks/bench_realism.py --galaxies 1500 [--processes 2]
 """
 
 import argparse
