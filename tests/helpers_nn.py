@@ -74,3 +74,23 @@ def ddp_worker(rank, world_size, port, data_path, output_dir, train_settings):
     trainer.fit()
     save_file({k: v.contiguous() for k, v in trainer.network.state_dict().items()},
               os.path.join(output_dir, f"rank{rank}.safetensors"))
+
+
+def straight_and_interrupted(pairs, directory, settings):
+    """
+    Train ``settings["epochs"]`` epochs straight, and one epoch of the same run "killed" after it.
+
+    Returns the fitted straight trainer, the one-epoch trainer and the run resumed from its
+    checkpoint (not yet fitted).
+    """
+    from picasso.nn.train import TrainConfig, Trainer
+
+    straight = Trainer(pairs, directory / "straight", model_config=tiny_config(),
+                       config=TrainConfig(**settings), progress=False)
+    straight.fit()
+    first = Trainer(pairs, directory / "resumed", model_config=tiny_config(),
+                    config=TrainConfig(**{**settings, "epochs": 1}), progress=False)
+    first.fit()
+    resumed = Trainer.resume(pairs, directory / "resumed", progress=False,
+                             epochs=settings["epochs"])
+    return straight, first, resumed

@@ -8,7 +8,7 @@ Skipped where no GPU is present (CI); run on a GPU machine with
 import numpy as np
 import pytest
 import torch
-from helpers_nn import make_pairs, tiny_config
+from helpers_nn import make_pairs, straight_and_interrupted, tiny_config
 
 from picasso.io.dataset import PairDataset
 from picasso.mock.observe import observe, prepare
@@ -50,13 +50,7 @@ def test_training_on_the_gpu_lowers_the_loss(pairs, tmp_path, precision):
 
 def test_resume_on_the_gpu_continues_the_run(pairs, tmp_path):
     settings = dict(FAST, epochs=2, checkpoint_every=3)
-    straight = Trainer(pairs, tmp_path / "straight", model_config=tiny_config(),
-                       config=TrainConfig(**settings), progress=False)
-    straight.fit()
-    first = Trainer(pairs, tmp_path / "resumed", model_config=tiny_config(),
-                    config=TrainConfig(**{**settings, "epochs": 1}), progress=False)
-    first.fit()
-    resumed = Trainer.resume(pairs, tmp_path / "resumed", progress=False, epochs=2)
+    straight, first, resumed = straight_and_interrupted(pairs, tmp_path, settings)
     assert resumed.epoch == 1 and resumed.device.type == "cuda"
     for name, tensor in first.network.state_dict().items():
         assert torch.equal(tensor, resumed.network.state_dict()[name]), name

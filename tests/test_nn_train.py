@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from helpers_nn import ddp_worker, make_pairs, tiny_config
+from helpers_nn import ddp_worker, make_pairs, straight_and_interrupted, tiny_config
 from numpy.testing import assert_allclose
 from safetensors.torch import load_file
 
@@ -136,14 +136,7 @@ def test_block_sum_term_in_the_loss(pairs, tmp_path):
 @pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=pytest.mark.slow)])
 def test_resume_reproduces_the_uninterrupted_run(pairs, tmp_path, precision):
     settings = dict(FAST, epochs=2, checkpoint_every=3, precision=precision)
-    straight = Trainer(pairs, tmp_path / "straight", model_config=tiny_config(),
-                       config=TrainConfig(**settings), progress=False)
-    straight.fit()
-    # "killed" after the first epoch, then resumed
-    first = Trainer(pairs, tmp_path / "resumed", model_config=tiny_config(),
-                    config=TrainConfig(**{**settings, "epochs": 1}), progress=False)
-    first.fit()
-    resumed = Trainer.resume(pairs, tmp_path / "resumed", progress=False, epochs=2)
+    straight, _, resumed = straight_and_interrupted(pairs, tmp_path, settings)
     assert resumed.epoch == 1
     resumed.fit()
     assert resumed.precision == precision
