@@ -103,11 +103,7 @@ from picasso.mock import relations  # noqa: E402
 from picasso.mock.observe import ObservingConfig, attenuation  # noqa: E402
 from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
 from picasso.mock.universe import Universe  # noqa: E402
-from picasso.particles import (  # noqa: E402
-    HYDROGEN_MASS_FRACTION,
-    Particles,
-    weighted_half_radius,
-)
+from picasso.particles import Particles, weighted_half_radius  # noqa: E402
 from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES  # noqa: E402
 
 #: Mass bins (log10 Msun).
@@ -160,9 +156,8 @@ def dust_mass(gas, config):
     -------
     mass : float
     """
-    hydrogen = gas.mass_value * HYDROGEN_MASS_FRACTION * np.asarray(gas.neutral_fraction)
     relative = np.asarray(gas.metallicity) / config.dust_reference_metallicity
-    return float(DUST_PER_HYDROGEN_MASS * np.sum(hydrogen * relative))
+    return float(DUST_PER_HYDROGEN_MASS * np.sum(gas.neutral_hydrogen_mass_value * relative))
 
 
 def measure_galaxy(universe, config, index, table=None):
@@ -398,7 +393,9 @@ def summarise(data, mass="inferred"):
     rest = _colours(data["rest"])
     abs_mag = data["abs_mag_r"]
     red = rest["u_r"] > relations.baldry2004_divider(abs_mag)
-    log_mass = inferred_log_mass(data) if mass == "inferred" else data["log_mass"]
+    inferred = inferred_log_mass(data)
+    inferred_minus_true = inferred - data["log_mass"]
+    log_mass = inferred if mass == "inferred" else data["log_mass"]
     # Galaxies are drawn flat in log M*; a real sample at fixed (inferred) mass holds them in
     # the proportions of the mass function.
     weight = relations.baldry2012_mass_function(data["log_mass"])
@@ -420,7 +417,7 @@ def summarise(data, mass="inferred"):
             k[name] = {c: median(observed[c] - rest[c], members) for c in ("u_r", "g_r")}
         pub = published(low, high, k)
         row = {"bin": [low, high], "n": int(inside.sum()), "k_corrections": k, "published": pub,
-               "inferred_minus_true_log_mass": median(inferred_log_mass(data) - data["log_mass"]),
+               "inferred_minus_true_log_mass": median(inferred_minus_true),
                "colour_mass_minus_true": {
                    name: median(colour_log_mass(data, name) - data["log_mass"])
                    for name in MASS_SCALE_RELATIONS
@@ -448,8 +445,8 @@ def summarise(data, mass="inferred"):
             if members.any():
                 row[f"{name}_a_v_eff_median"] = median(data["a_v_eff"], members)
                 row[f"{name}_a_v_light_median"] = median(data["a_v_light"], members)
-                row[f"{name}_inferred_minus_true_log_mass"] = median(
-                    inferred_log_mass(data) - data["log_mass"], members)
+                row[f"{name}_inferred_minus_true_log_mass"] = median(inferred_minus_true,
+                                                                     members)
         rows.append(row)
     return rows
 

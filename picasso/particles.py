@@ -523,10 +523,14 @@ class GasCells(_ParticleSet):
         return (self.mass_value * self.metallicity) << _MASS
 
     @property
+    def neutral_hydrogen_mass_value(self):
+        """ndarray: neutral (atomic + molecular) hydrogen masses in Msun."""
+        return self.mass_value * HYDROGEN_MASS_FRACTION * self.neutral_fraction
+
+    @property
     def hi_mass_value(self):
         """ndarray: atomic hydrogen masses in Msun (see the module docstring)."""
-        return (self.mass_value * HYDROGEN_MASS_FRACTION * self.neutral_fraction
-                * (1.0 - self.molecular_fraction))
+        return self.neutral_hydrogen_mass_value * (1.0 - self.molecular_fraction)
 
     @property
     def hi_mass(self):
@@ -536,8 +540,7 @@ class GasCells(_ParticleSet):
     @property
     def h2_mass(self):
         """`~astropy.units.Quantity`: molecular hydrogen masses (Msun)."""
-        return (self.mass_value * HYDROGEN_MASS_FRACTION * self.neutral_fraction
-                * self.molecular_fraction) << _MASS
+        return (self.neutral_hydrogen_mass_value * self.molecular_fraction) << _MASS
 
     def with_molecular_fraction(self, molecular_fraction):
         """

@@ -8,7 +8,6 @@ import logging
 import astropy.units as u
 import numpy as np
 
-from ...particles import HYDROGEN_MASS_FRACTION
 from ...properties import BANDS
 from ...utils.optional_deps import require
 from .truth import pixel_index
@@ -134,7 +133,7 @@ def attenuation(viewed, half_size, config, n_cells=None, resolution=0.2):
     optical_depth = np.zeros((n_stars, len(ratios)))
     a_v = np.zeros(n_stars)
     if len(gas):
-        hydrogen = gas.mass_value * HYDROGEN_MASS_FRACTION * gas.neutral_fraction
+        hydrogen = gas.neutral_hydrogen_mass_value
         molecular = hydrogen * gas.molecular_fraction
         dust = gas.metallicity / config.dust_reference_metallicity
         atomic_dust, cloud_gas, cloud_dust = _front_columns(
