@@ -278,6 +278,27 @@ def test_fetched_files_land_in_the_picasso_download_cache(server):
     shutil.rmtree(cache_root)
 
 
+def test_a_cache_folder_half_made_by_a_parallel_download_is_not_fatal(server, monkeypatch):
+    # astropy's check of its cache folder is not atomic: while a download beside this one
+    # makes the folder, it can look like "not a directory"
+    import astropy.utils.data
+
+    base, root, handler = server
+    _lay_out(EXAMPLE_FRAMES, root, "frame-u-*.fits.bz2")
+    real = astropy.utils.data.is_url_in_cache
+    calls = []
+
+    def racing(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise NotADirectoryError("Data cache directory ... is not a directory")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(astropy.utils.data, "is_url_in_cache", racing)
+    frame = sdss.fetch_frame("u", RUN, CAMCOL, FIELD, base=base, cache=False)
+    assert frame.band == "u" and len(calls) == 1
+
+
 def test_field_list_columns_any_case(tmp_path):
     path = field_list(tmp_path / "flist.fits")
     with fits.open(path) as hdul:

@@ -567,7 +567,13 @@ def _download(url, band, *, retries, timeout, keep):
         with catch_warnings_locked():
             # before the first download there is no cache folder yet: nothing is cached
             warnings.simplefilter("ignore", CacheMissingWarning)
-            cached = is_url_in_cache(url, pkgname=CACHE_PACKAGE)
+            try:
+                cached = is_url_in_cache(url, pkgname=CACHE_PACKAGE)
+            except NotADirectoryError:
+                # astropy met the folder half-made by a download beside this one (its check
+                # is not atomic): nothing is cached yet; download_file's own meeting with
+                # it is retried below like any OSError
+                cached = False
         try:
             path = download_file(url, cache=True, show_progress=False, timeout=timeout,
                                  pkgname=CACHE_PACKAGE)
