@@ -489,6 +489,12 @@ class GasCells(_ParticleSet):
     molecular_fraction : array-like, dimensionless Quantity or None
         Fraction of the neutral hydrogen that is molecular, H2 / (HI + H2),
         in [0, 1]. `None` means zero (all neutral hydrogen is atomic).
+    dust_to_metals : array-like, dimensionless Quantity or None
+        Dust-to-metals ratio of the cell relative to the reference of the
+        dust model (`picasso.mock.observe.attenuation`), >= 0: the cell's
+        dust-to-gas ratio is this times its metallicity over the reference
+        metallicity. `None` means one (dust everywhere in proportion to the
+        metals).
 
     Notes
     -----
@@ -506,7 +512,7 @@ class GasCells(_ParticleSet):
     """
 
     _kind = "gas cells"
-    _optional = {"molecular_fraction": 0.0}
+    _optional = {"molecular_fraction": 0.0, "dust_to_metals": 1.0}
 
     mass = _Field(_MASS, "gas masses", minimum=0.0)
     metallicity = _Field(None, "metal mass fractions Z", minimum=0.0, maximum=1.0)
@@ -516,6 +522,8 @@ class GasCells(_ParticleSet):
     smoothing_length = _Field(_LENGTH, "cell sizes", positive=True)
     molecular_fraction = _Field(None, "H2 / (HI + H2) of the neutral hydrogen (zeros if never "
                                 "given)", minimum=0.0, maximum=1.0)
+    dust_to_metals = _Field(None, "dust-to-metals ratios relative to the dust model's reference "
+                            "(ones if never given)", minimum=0.0)
 
     @property
     def metal_mass(self):

@@ -434,3 +434,59 @@ def test_molecular_clouds_hide_light_without_reddening_it():
     colour = -2.5 * np.log10(transmissions[1.0][0] / transmissions[1.0][2])
     screen_colour = -2.5 * np.log10(transmissions[0.0][0] / transmissions[0.0][2])
     assert colour < 0.1 * screen_colour
+
+
+@pytest.mark.skipif(not HAS_DUST_EXTINCTION, reason="dust needs the dust_extinction package")
+def test_dust_follows_metals_times_the_dust_to_metals_ratio():
+    """Halving a cell's dust-to-metals ratio dims like halving its metals; none leaves it clear."""
+    star = StarParticles.from_arrays(
+        np.array([[0.0, 0.0, -1.0]]), np.array([1e6]), np.array([1e6]), np.array([1.0]),
+        np.array([0.02]),
+    )
+    config = small_config(dust=True)
+
+    def transmission(metallicity, dust_to_metals):
+        gas = GasCells.from_arrays(
+            np.array([[0.1, 0.1, 0.0]]), np.array([1e7]), np.array([metallicity]),
+            np.array([0.0]), np.array([1.0]), np.array([0.3]), np.array([0.4]),
+            np.array([dust_to_metals]),
+        )
+        return obs.attenuation(Particles(star, gas), 2.0, config, n_cells=4, resolution=0.0)[0]
+
+    reference = config.dust_reference_metallicity
+    assert np.all(transmission(reference, 1.0) < 0.99)
+    assert_allclose(transmission(reference, 0.5), transmission(0.5 * reference, 1.0), rtol=1e-12)
+    assert_allclose(transmission(reference, 0.0), 1.0)
+
+
+@pytest.mark.skipif(not HAS_DUST_EXTINCTION, reason="dust needs the dust_extinction package")
+def test_inclined_star_forming_discs_dim_as_much_as_real_ones():
+    """At an axis ratio of ~0.2 SDSS spirals lose 0.5-0.62 mag more r light than face-on."""
+    from picasso.mock.populations import stellar_fluxes
+    from picasso.particles import weighted_half_radius
+
+    from picasso.mock.universe import Universe
+
+    # the universe's own particle numbers: fewer gas cells change the dust columns
+    universe = Universe(3, mass_range=[10**10.0, 10**10.5] * u.Msun, companion_fraction=0.0)
+    config = obs.ObservingConfig.sdss()
+    inclined = np.radians(80.0)
+    dimming = []
+    index = 0
+    while len(dimming) < 12:
+        props = universe.properties(index)
+        index += 1
+        if props.quenched or props.early_type:
+            continue
+        galaxy = universe.particles(index - 1, properties=props)
+        light = stellar_fluxes(galaxy.stars).value[:, 2]
+        half = 5.0 * weighted_half_radius(
+            np.linalg.norm(galaxy.stars.position_value, axis=1), galaxy.stars.mass_value
+        )
+        a_r = []
+        for direction in ([0.0, 0.0, 1.0], [np.sin(inclined), 0.0, np.cos(inclined)]):
+            viewed = galaxy.rotated(galaxy.view_rotation(direction, [0.0, 1.0, 0.3]))
+            transmission, _ = obs.attenuation(viewed, half, config)
+            a_r.append(-2.5 * np.log10(np.sum(light * transmission[:, 2]) / light.sum()))
+        dimming.append(a_r[1] - a_r[0])
+    assert 0.3 < np.median(dimming) < 0.72  # 0.82 with the dust of the whole atomic disc

@@ -75,6 +75,19 @@ def test_totals_and_hi_convention():
     )
 
 
+def test_dust_to_metals_defaults_to_one_and_travels_with_the_cells():
+    gas = make_gas()
+    assert np.all(gas.dust_to_metals == 1.0)
+    poorer = GasCells.from_arrays(
+        gas.position_value, gas.mass_value, gas.metallicity, gas.sfr_value,
+        gas.neutral_fraction, gas.smoothing_length_value,
+        dust_to_metals=np.linspace(0.0, 1.0, len(gas)),
+    )
+    rotated = Particles(make_stars(), poorer).rotated(Rotation.from_euler("z", 40, degrees=True))
+    assert_allclose(rotated.gas.dust_to_metals, poorer.dust_to_metals)
+    assert_allclose(poorer[1:].dust_to_metals, poorer.dust_to_metals[1:])
+
+
 def test_rotation_preserves_radii_and_mass():
     galaxy = Particles(make_stars(), make_gas())
     rotation = Rotation.from_euler("zyx", [30, 50, 70], degrees=True)
@@ -181,6 +194,7 @@ def test_units_required_and_checked():
         ({"neutral_fraction": [1.2]}, "neutral_fraction must be <= 1"),
         ({"smoothing_length": [0.0] * u.kpc}, "smoothing_length must be positive"),
         ({"molecular_fraction": [-0.1]}, "molecular_fraction must be >= 0"),
+        ({"dust_to_metals": [-0.5]}, "dust_to_metals must be >= 0"),
     ],
 )
 def test_gas_validation(change, message):

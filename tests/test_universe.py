@@ -359,3 +359,15 @@ def test_hi_discs_flare_no_further_than_the_milky_way_s():
         assert realise.HI_FLARE_EFOLDS == pytest.approx((35 - 8.5) / 9.8, abs=0.05)
         limit = 6 * 0.12 * 1.4 * np.exp(2.7)  # 15 kpc
         assert np.abs(gas.position_value[cold, 2]).max() < limit
+
+
+def test_quenched_galaxies_are_as_poor_in_hi_as_early_types():
+    """ATLAS3D detects HI in about a third of early types; GASS finds red galaxies HI-poor."""
+    universe = uni.Universe(0, mass_range=[1e10, 10**11.5] * u.Msun)
+    quenched, star_forming = [], []
+    for index in range(300):
+        props = universe.properties(index)
+        fraction = props.log_hi_mass - props.log_stellar_mass
+        (quenched if props.quenched else star_forming).append(fraction)
+    assert 0.2 < np.mean(np.array(quenched) > -3.5) < 0.45
+    assert np.median(star_forming) - np.median(quenched) > 2.0

@@ -28,7 +28,14 @@ from .relations import (
     wang2016_hi_radius,
 )
 
-__all__ = ["realise_galaxy", "random_rotation", "tidal_stretch", "MIN_PARTICLES", "HI_FLARE_EFOLDS"]
+__all__ = [
+    "realise_galaxy",
+    "random_rotation",
+    "tidal_stretch",
+    "MIN_PARTICLES",
+    "HI_FLARE_EFOLDS",
+    "OUTER_DUST_EDGE",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,15 @@ MIN_PARTICLES = 64
 #: (Kalberla & Kerp 2009) in a coherent disc out to R ~ 35 kpc (Kalberla & Dedes 2008), i.e.
 #: (35 - 8.5) / 9.8 = 2.7 e-folds beyond the solar circle.
 HI_FLARE_EFOLDS = 2.7
+#: Stellar scale lengths beyond which the cold gas's dust-to-metals ratio falls, by e per
+#: stellar scale length: about the optical radius R_25 (3.1 scale lengths for a Freeman
+#: disc). Dust discs are exponential with 1.1-1.8 times the stellar scale length
+#: (Munoz-Mateos et al. 2009, ApJ 701, 1965; Casasola et al. 2017, A&A 605, A18) and fall
+#: faster than the metals (Mattsson & Andersen 2012, MNRAS 423, 38), while HI stays near
+#: saturation to about 1.7 R_25 (Broeils & Rhee 1997). With the dust of the whole HI disc,
+#: star-forming discs seen at an axis ratio of 0.2 lost 0.79 mag more r light than face-on
+#: (0.62 in SDSS, Unterborn & Ryden 2008); with it, 0.61.
+OUTER_DUST_EDGE = 3.0
 
 # --------------------------------------------------------------------------
 # realisation of one galaxy
@@ -80,6 +96,7 @@ def tidal_stretch(stars, gas, offset, rng, radius):
         gas.neutral_fraction,
         gas.smoothing_length_value,
         gas.molecular_fraction,
+        gas.dust_to_metals,
         validate=False,
     )
     return stars, gas
@@ -463,6 +480,7 @@ def _realise_gas(
     )
     cold_z = SOLAR_METALLICITY_ASPLUND * 10 ** (log_oh - SOLAR_OXYGEN_ABUNDANCE)
     cold_neutral = np.clip(rng.uniform(0.85, 1.0, n_cold), 0, 1)
+    cold_dust_to_metals = np.exp(-np.maximum(r_cold / h_star - OUTER_DUST_EDGE, 0.0))
 
     # Hot halo: beta model (beta = 2/3) with a core of half the stellar half-mass radius.
     core = 0.5 * props.half_mass_radius
@@ -482,13 +500,15 @@ def _realise_gas(
     sfr_all = np.concatenate([sfr, np.zeros(n_hot)])
     neutral = np.concatenate([cold_neutral, hot_neutral])
     molecular_all = np.concatenate([molecular, np.zeros(n_hot)])
+    dust_to_metals = np.concatenate([cold_dust_to_metals, np.ones(n_hot)])
     # Cell sizes: the radius holding ~32 neighbours, from the 8th-neighbour distance
     # scaled by (32 / 8)^(1/3) (cells fill the volume; four times cheaper to find).
     k = min(9, position.shape[0])
     distance, _ = cKDTree(position).query(position, k=k)
     smoothing = np.maximum(distance[:, -1] * (32.0 / max(k - 1, 1)) ** (1.0 / 3.0), 1e-3)
     gas = GasCells.from_arrays(
-        position, masses, metallicity, sfr_all, neutral, smoothing, molecular_all, validate=False
+        position, masses, metallicity, sfr_all, neutral, smoothing, molecular_all, dust_to_metals,
+        validate=False,
     )
     sf_cells = max(int(np.count_nonzero(sfr)), 1)
     info = {

@@ -74,9 +74,13 @@ Metallicity and age gradients
 Gas fractions
     Atomic gas fraction log(M_HI/M*) falling with mass, an approximate fit to the
     medians of the GASS survey (Catinella et al. 2013, MNRAS 436, 34) and to
-    ALFALFA at low mass, 0.3 dex scatter, about 1 dex lower for quenched
-    galaxies; molecular gas from a depletion time of 1 Gyr (0.25 dex scatter,
-    Saintonge et al. 2011; Bigiel et al. 2008). A hot gas halo holds a few per
+    ALFALFA at low mass, 0.3 dex scatter; quenched galaxies are 1.5-4.5 dex
+    poorer (uniform), so that about a third hold more than 10^-3.5 of their
+    stars' mass in HI: the ATLAS3D survey detects HI in about a third of
+    early-type galaxies (Serra et al. 2012, MNRAS 422, 1835) and GASS finds
+    most red-sequence galaxies below its 1.5% gas-fraction limit (Catinella
+    et al. 2013; approximate); molecular gas from a depletion time of 1 Gyr
+    (0.25 dex scatter, Saintonge et al. 2011; Bigiel et al. 2008). A hot gas halo holds a few per
     cent of the stellar mass.
 Gas discs
     Molecular gas in an exponential disc on the stellar scale length (0.8-1.2
@@ -88,7 +92,9 @@ Gas discs
     The layer is thin (sech^2 scale 0.08-0.17 kpc) and flares beyond three
     stellar scale lengths as the Milky Way's HI (Kalberla & Kerp 2009), for at
     most `~picasso.mock.realise.HI_FLARE_EFOLDS` e-folds.
-    Each cold gas cell carries the local H2 / (HI + H2).
+    Each cold gas cell carries the local H2 / (HI + H2), and a dust-to-metals
+    ratio that falls beyond the optical disc
+    (`~picasso.mock.realise.OUTER_DUST_EDGE`).
 Star formation in the gas
     Kennicutt (1998, ApJ 498, 541) law Sigma_SFR = 2.5e-4 Sigma_gas^1.4
     (Msun/yr/kpc^2, Sigma in Msun/pc^2) above a threshold surface density sets
@@ -597,7 +603,7 @@ class Universe:
 
         log_hi_fraction = -0.5 - 0.45 * (log_mass - 10.0) + rng.normal(0.0, 0.3)
         if quenched:
-            log_hi_fraction -= rng.uniform(0.6, 1.5)
+            log_hi_fraction -= rng.uniform(1.5, 4.5)
         log_hi_mass = float(log_mass + log_hi_fraction)
         depletion_time = float(10 ** rng.normal(0.0, 0.25))
         log_h2_mass = float(log_sfr + np.log10(depletion_time * 1e9))

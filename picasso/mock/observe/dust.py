@@ -81,8 +81,10 @@ def attenuation(viewed, half_size, config, n_cells=None, resolution=0.2):
     Dust transmission of every star particle in a view, from the gas in front of it.
 
     The dust follows the neutral hydrogen of the gas cells, with a dust-to-gas
-    ratio proportional to their metallicity (``config.dust_per_hydrogen`` mag
-    of A_V per Msun/pc^2 at ``config.dust_reference_metallicity``):
+    ratio proportional to their metallicity and their dust-to-metals ratio
+    (``config.dust_per_hydrogen`` mag of A_V per Msun/pc^2 at
+    ``config.dust_reference_metallicity`` and a relative dust-to-metals ratio
+    of one, `~picasso.particles.GasCells`):
 
     * atomic hydrogen is a smooth screen: a star is dimmed by
       ``10^(-0.4 A_V k_band)`` for the column in front of it (G23 extinction
@@ -135,7 +137,7 @@ def attenuation(viewed, half_size, config, n_cells=None, resolution=0.2):
     if len(gas):
         hydrogen = gas.neutral_hydrogen_mass_value
         molecular = hydrogen * gas.molecular_fraction
-        dust = gas.metallicity / config.dust_reference_metallicity
+        dust = gas.metallicity / config.dust_reference_metallicity * gas.dust_to_metals
         atomic_dust, cloud_gas, cloud_dust = _front_columns(
             gas.position_value,
             [(hydrogen - molecular) * dust, molecular, molecular * dust],
