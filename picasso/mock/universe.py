@@ -80,8 +80,8 @@ Gas fractions
     early-type galaxies (Serra et al. 2012, MNRAS 422, 1835) and GASS finds
     most red-sequence galaxies below its 1.5% gas-fraction limit (Catinella
     et al. 2013; approximate); molecular gas from a depletion time of 1 Gyr
-    (0.25 dex scatter, Saintonge et al. 2011; Bigiel et al. 2008). A hot gas halo holds a few per
-    cent of the stellar mass.
+    (0.25 dex scatter, Saintonge et al. 2011; Bigiel et al. 2008). A hot gas
+    halo holds a few per cent of the stellar mass.
 Gas discs
     Molecular gas in an exponential disc on the stellar scale length (0.8-1.2
     times it; Leroy et al. 2008, AJ 136, 2782); atomic gas in a disc whose
