@@ -463,9 +463,8 @@ def test_dust_follows_metals_times_the_dust_to_metals_ratio():
 def test_inclined_star_forming_discs_dim_as_much_as_real_ones():
     """At an axis ratio of ~0.2 SDSS spirals lose 0.5-0.62 mag more r light than face-on."""
     from picasso.mock.populations import stellar_fluxes
-    from picasso.particles import weighted_half_radius
-
     from picasso.mock.universe import Universe
+    from picasso.particles import weighted_half_radius
 
     # the universe's own particle numbers: fewer gas cells change the dust columns
     universe = Universe(3, mass_range=[10**10.0, 10**10.5] * u.Msun, companion_fraction=0.0)
