@@ -371,3 +371,18 @@ def test_quenched_galaxies_are_as_poor_in_hi_as_early_types():
         (quenched if props.quenched else star_forming).append(fraction)
     assert 0.2 < np.mean(np.array(quenched) > -3.5) < 0.45
     assert np.median(star_forming) - np.median(quenched) > 2.0
+
+
+def test_a_tidal_stretch_moves_cells_and_keeps_what_they_hold():
+    universe = small_universe(2, mass_range=[1e10, 10**10.5] * u.Msun, companion_fraction=0.0)
+    galaxy = universe.particles(0)
+    gas = galaxy.gas
+    poorer = gas._replace(dust_to_metals=np.linspace(0.0, 1.0, len(gas)))
+    stars, stretched = realise.tidal_stretch(
+        galaxy.stars, poorer, np.array([10.0, 0.0, 0.0]), np.random.default_rng(1), 5.0
+    )
+    assert not np.allclose(stretched.position_value, gas.position_value)
+    for name in ("mass_value", "metallicity", "neutral_fraction", "molecular_fraction",
+                 "dust_to_metals"):
+        assert_array_equal(getattr(stretched, name), getattr(poorer, name))
+    assert_array_equal(stars.mass_value, galaxy.stars.mass_value)
