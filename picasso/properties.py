@@ -76,6 +76,9 @@ class Property:
     weighted_by : str or None
         For an intensive property, the extensive property that weights its
         mean (stellar age is mass weighted); `None` for surface densities.
+    physical_maximum : float or None
+        The highest value, in ``unit``, that any galaxy is known to reach;
+        predictions above it are flagged (`None`: no such bound is used).
     """
 
     name: str
@@ -84,6 +87,7 @@ class Property:
     illustris_field: str
     authors_channel: str
     weighted_by: str | None = None
+    physical_maximum: float | None = None
 
     @property
     def is_extensive(self):
@@ -256,6 +260,8 @@ PROPERTIES = Registry(
             "stellar mass surface density",
             "PartType4/Masses",
             "stars_Masses",
+            # the densest stellar systems of every kind: Hopkins et al. 2010, MNRAS 401, L19
+            physical_maximum=1e11,
         ),
         Property(
             "stellar_metal_mass",
@@ -278,6 +284,8 @@ PROPERTIES = Registry(
             "star formation rate surface density",
             "PartType0/StarFormationRate",
             "gas_StarFormationRate",
+            # Eddington-limited starbursts: Crocker et al. 2018, MNRAS 478, 81
+            physical_maximum=1e3,
         ),
         Property(
             "gas_mass",

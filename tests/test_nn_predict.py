@@ -201,3 +201,19 @@ def test_an_array_or_a_list_of_images_gives_the_same_maps_and_a_broken_network_i
         model.network.head.bias.fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="non-finite"):
         model.predict_log10(images, batch_size=2)
+
+
+def test_values_no_galaxy_reaches_are_counted_and_logged(caplog):
+    from picasso.nn.diagnostics import log_unphysical, unphysical_pixels
+
+    names = ["stellar_mass", "stellar_age", "sfr"]
+    log10_maps = np.zeros((2, 3, 4, 4))
+    log10_maps[0, 2, 0, :2] = 5.0  # 1e5 Msun/yr/kpc2: above any starburst
+    log10_maps[1, 0, 1, 1] = 12.0  # above the densest stellar systems
+    log10_maps[1, 1] = 20.0  # an intensive property has no such bound here
+    records = unphysical_pixels(log10_maps, names)
+    assert records == [{"sfr": 2}, {"stellar_mass": 1}]
+    assert unphysical_pixels(np.zeros((1, 3, 4, 4)), names) == [{}]
+    with caplog.at_level("WARNING", logger="picasso.nn.diagnostics"):
+        assert log_unphysical(records, ["a", "b"]) == [0, 1]
+    assert "2 sfr pixel(s) above 1000" in caplog.text and "b (1 stellar_mass" in caplog.text

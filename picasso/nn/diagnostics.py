@@ -65,6 +65,17 @@ With an ensemble (or a model with an uncertainty head) the per-pixel
 per property beside the distance (``spread_dex``); it is a second,
 independent symptom (members disagree off their training distribution) and
 is reported, not thresholded.
+
+Impossible outputs
+------------------
+A network can also answer a familiar input with an impossible value where it
+was never constrained: the paper's loss weights empty truth pixels by 1e-6,
+so in the sky around a faint galaxy a map may hold surface densities that no
+galaxy reaches (with an uncertainty head, the mean estimate adds
+``0.5 ln 10 sigma^2`` to pixels whose sigma is large). `unphysical_pixels`
+counts, per map, the pixels above a property's
+`~picasso.properties.Property.physical_maximum`, and `log_unphysical`
+logs a warning naming them.
 """
 
 import logging
@@ -88,6 +99,8 @@ __all__ = [
     "training_statistics",
     "diagnose",
     "warn_out_of_distribution",
+    "unphysical_pixels",
+    "log_unphysical",
 ]
 
 log = logging.getLogger(__name__)
@@ -671,5 +684,74 @@ def warn_out_of_distribution(records, labels=None, *, stacklevel=3):
             "flux unit and that the source is a resolved galaxy. Diagnostics are in "
             "maps.meta['ood'].",
             PicassoOODWarning, stacklevel=stacklevel,
+        )
+    return flagged
+
+
+def unphysical_pixels(log10_maps, properties):
+    """
+    Pixels of every predicted map above its property's physical maximum.
+
+    Parameters
+    ----------
+    log10_maps : ndarray (n, n_properties, N, N)
+        log10 of the maps in the registry units (`picasso.properties.PROPERTIES`).
+    properties : sequence of str
+        The property of every channel.
+
+    Returns
+    -------
+    records : list of dict
+        For every map, property name -> number of pixels above
+        `~picasso.properties.Property.physical_maximum` (only properties with
+        such pixels).
+    """
+    from ..properties import PROPERTIES
+
+    log10_maps = np.asarray(log10_maps)
+    counts = {}
+    for channel, name in enumerate(properties):
+        ceiling = PROPERTIES[name].physical_maximum
+        if ceiling is not None:
+            counts[name] = np.count_nonzero(log10_maps[:, channel] > math.log10(ceiling),
+                                            axis=(1, 2))
+    return [{name: int(count[index]) for name, count in counts.items() if count[index]}
+            for index in range(log10_maps.shape[0])]
+
+
+def log_unphysical(records, labels=None):
+    """
+    Log one warning naming every map with values that no galaxy reaches.
+
+    Parameters
+    ----------
+    records : list of dict
+        From `unphysical_pixels`.
+    labels : list of str, optional
+        A name for every record (default: its position).
+
+    Returns
+    -------
+    flagged : list of int
+        Positions of the flagged maps.
+    """
+    from ..properties import PROPERTIES
+
+    flagged = [index for index, record in enumerate(records) if record]
+    if flagged:
+        labels = labels or [str(index) for index in range(len(records))]
+        parts = [f"{labels[index]} ("
+                 + ", ".join(f"{count} {name} pixel(s) above "
+                             f"{PROPERTIES[name].physical_maximum:g} {PROPERTIES[name].unit}"
+                             for name, count in records[index].items()) + ")"
+                 for index in flagged[:5]]
+        more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+        log.warning(
+            "%d of %d predicted map set(s) hold values no galaxy is known to reach: %s%s. The "
+            "values are left as predicted and counted in maps.meta['unphysical_pixels']. They "
+            "are usually sky pixels around a faint galaxy, where the mean estimate adds "
+            "0.5 ln(10) sigma^2 to a median whose sigma is large: predict with "
+            "estimate='median' there, or keep them out of sums with apertures of a few R_half.",
+            len(flagged), len(records), "; ".join(parts), more,
         )
     return flagged

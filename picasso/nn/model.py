@@ -28,7 +28,13 @@ from ..maps import PropertyMaps
 from ..properties import LOG10_EMPTY, PROPERTIES
 from ..radius import RADIUS_KINDS
 from ..utils.version import version
-from .diagnostics import diagnose, psf_fwhm_pixels, warn_out_of_distribution
+from .diagnostics import (
+    diagnose,
+    log_unphysical,
+    psf_fwhm_pixels,
+    unphysical_pixels,
+    warn_out_of_distribution,
+)
 from .model_file import (
     HEADER_KEYS,
     MODEL_FORMAT,
@@ -739,11 +745,16 @@ class Model:
                       "precision": getattr(self, "last_precision", None)}
         ood = diagnose(self, images, psf_fwhm_pixels=[psf_fwhm_pixels(c) for c in cutouts],
                        sigma_dex=sigmas, properties=self.properties)
-        warn_out_of_distribution(ood, [f"cutout {i}" for i in range(len(cutouts))],
-                                 stacklevel=3)
+        labels = [f"cutout {i}" for i in range(len(cutouts))]
+        warn_out_of_distribution(ood, labels, stacklevel=3)
+        # an untrained network's values are meaningless anyway (and said to be)
+        unphysical = (unphysical_pixels(log10_maps, self.properties) if self.trained
+                      else [{} for _ in cutouts])
+        log_unphysical(unphysical, labels)
         maps = []
         for index, cutout in enumerate(cutouts):
-            meta = {**(cutout.meta or {}), **model_meta}
+            meta = {**(cutout.meta or {}), **model_meta,
+                    "unphysical_pixels": unphysical[index]}
             if ood is not None:
                 meta["ood"] = ood[index]
             maps.append(PropertyMaps.from_log10(
