@@ -98,6 +98,9 @@ def test_a_catalogue_run_records_every_row(first_run):
     assert result.n_ok == 2 and result.n_failed == 3
     ok = table[table["status"] == "ok"]
     assert set(ok["run"]) == {2583} and set(ok["field"]) == {136}
+    # the maps' count of impossible pixels; none for a galaxy that has no maps
+    assert np.all(ok["unphysical_pixels"] >= 0)
+    assert np.all(table["unphysical_pixels"][table["status"] == "failed"] == -1)
     # the columns and their units
     names = [name for name, _, _ in catalog_columns()]
     assert table.colnames == names

@@ -292,6 +292,9 @@ def catalog_columns(properties=None):
         ("ood_threshold", None, "distance beyond which the input is out of distribution"),
         ("ood_warning", None, "the input is out of the model's training distribution"),
         ("ood_features", None, "the input features most responsible"),
+        ("unphysical_pixels", None, "pixels of the maps above the highest value any galaxy "
+                                    "reaches (Property.physical_maximum; per property in the "
+                                    "maps file's metadata)"),
         ("maps_file", None, "the maps, relative to the output folder"),
     ]
     return columns
@@ -604,6 +607,7 @@ def process_chunk(task, prepared=None):
         start = time.process_time()
         try:
             record.update(measure_maps(maps, geometry_method=geometry_method))
+            record["unphysical_pixels"] = sum(maps.meta.get("unphysical_pixels", {}).values())
             ood = maps.meta.get("ood")
             if ood:
                 record.update({"ood_distance": _plain(ood["distance"]),
@@ -704,7 +708,7 @@ def _table(catalog, records, properties):
             column = np.array(["" if value is None else str(value) for value in values])
         elif name == "ood_warning":
             column = np.array([bool(value) for value in values])
-        elif name in ("run", "camcol", "field"):
+        elif name in ("run", "camcol", "field", "unphysical_pixels"):
             column = np.array([-1 if value is None else int(value) for value in values])
         else:
             column = np.array([np.nan if value is None else float(value) for value in values])
