@@ -100,7 +100,11 @@ import numpy as np  # noqa: E402
 
 from picasso.analysis.baselines import COLOUR_RELATIONS  # noqa: E402
 from picasso.mock import relations  # noqa: E402
-from picasso.mock.observe import ObservingConfig, attenuation  # noqa: E402
+from picasso.mock.observe import (  # noqa: E402
+    ObservingConfig,
+    attenuation,
+    relative_dust_to_gas,
+)
 from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
 from picasso.mock.universe import Universe  # noqa: E402
 from picasso.particles import Particles, weighted_half_radius  # noqa: E402
@@ -161,8 +165,8 @@ def dust_mass(gas, config):
     -------
     mass : float
     """
-    relative = np.asarray(gas.metallicity) / config.dust_reference_metallicity * gas.dust_to_metals
-    return float(DUST_PER_HYDROGEN_MASS * np.sum(gas.neutral_hydrogen_mass_value * relative))
+    return float(DUST_PER_HYDROGEN_MASS * np.sum(gas.neutral_hydrogen_mass_value
+                                                 * relative_dust_to_gas(gas, config)))
 
 
 def measure_galaxy(universe, config, index, table=None):

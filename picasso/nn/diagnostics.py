@@ -87,6 +87,8 @@ import numpy as np
 from astropy.stats import mad_std
 from astropy.utils.exceptions import AstropyUserWarning
 
+from ..properties import PROPERTIES
+
 __all__ = [
     "PicassoOODWarning",
     "InputStatistics",
@@ -706,8 +708,6 @@ def unphysical_pixels(log10_maps, properties):
         `~picasso.properties.Property.physical_maximum` (only properties with
         such pixels).
     """
-    from ..properties import PROPERTIES
-
     log10_maps = np.asarray(log10_maps)
     counts = {}
     for channel, name in enumerate(properties):
@@ -735,8 +735,6 @@ def log_unphysical(records, labels=None):
     flagged : list of int
         Positions of the flagged maps.
     """
-    from ..properties import PROPERTIES
-
     flagged = [index for index, record in enumerate(records) if record]
     if flagged:
         labels = labels or [str(index) for index in range(len(records))]

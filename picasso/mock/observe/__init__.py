@@ -36,7 +36,7 @@ exact pixel-overlap weights.
 """
 
 from .config import ObservingConfig
-from .dust import attenuation
+from .dust import attenuation, relative_dust_to_gas
 from .galaxy import PreparedGalaxy, disc_geometry, observe, observe_views, prepare
 from .grid import SPLINE_SIGMA_PER_SUPPORT, psf_transfer, rebin, rebin_matrix, smoothing_lengths
 from .render import ingest_noise_sigma, render_image, render_particles
@@ -55,6 +55,7 @@ __all__ = [
     "ingest_noise_sigma",
     "render_particles",
     "attenuation",
+    "relative_dust_to_gas",
     "load_sky_frames",
     "smoothing_lengths",
     "rebin_matrix",

@@ -12,7 +12,7 @@ from ...properties import BANDS
 from ...utils.optional_deps import require
 from .truth import pixel_index
 
-__all__ = ["attenuation"]
+__all__ = ["attenuation", "relative_dust_to_gas"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,25 @@ def _front_columns(gas_position, weights, star_position, half_size, n_cells, smo
     return columns
 
 
+def relative_dust_to_gas(gas, config):
+    """
+    Dust-to-gas ratio of every gas cell over that of the reference metallicity.
+
+    Parameters
+    ----------
+    gas : `~picasso.particles.GasCells`
+    config : `ObservingConfig`
+        For ``dust_reference_metallicity``.
+
+    Returns
+    -------
+    ratio : ndarray
+        Metallicity over the reference one, times the cell's dust-to-metals
+        ratio (`~picasso.particles.GasCells`).
+    """
+    return np.asarray(gas.metallicity) / config.dust_reference_metallicity * gas.dust_to_metals
+
+
 def attenuation(viewed, half_size, config, n_cells=None, resolution=0.2):
     """
     Dust transmission of every star particle in a view, from the gas in front of it.
@@ -137,7 +156,7 @@ def attenuation(viewed, half_size, config, n_cells=None, resolution=0.2):
     if len(gas):
         hydrogen = gas.neutral_hydrogen_mass_value
         molecular = hydrogen * gas.molecular_fraction
-        dust = gas.metallicity / config.dust_reference_metallicity * gas.dust_to_metals
+        dust = relative_dust_to_gas(gas, config)
         atomic_dust, cloud_gas, cloud_dust = _front_columns(
             gas.position_value,
             [(hydrogen - molecular) * dust, molecular, molecular * dust],
