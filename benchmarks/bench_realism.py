@@ -306,8 +306,10 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
     -------
     values : dict
         Median ``u_g``, ``g_r``, ``u_r`` (observed, SDSS system), ``r_i``
-        (None), ``red_fraction``, and the rest-frame sequence loci at the
-        bin centre.
+        (None), ``red_fraction`` (the fraction above the Baldry et al. 2004
+        divider, as the universe's is counted), ``red_sequence_fraction``
+        (the weight of the red Gaussian), the sequence widths of
+        `sequence_widths`, and the rest-frame sequence loci at the bin centre.
     """
     rng = np.random.default_rng(seed)
     log_mass = rng.uniform(low, high, n_draws)
@@ -317,9 +319,13 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
     deviate = rng.normal(size=n_draws)
     u_r = np.empty(n_draws)
     g_r = np.empty(n_draws)
+    rest_u_r = np.empty(n_draws)
+    abs_mag_r = np.empty(n_draws)
     for name, members in (("red", red), ("blue", ~red)):
         abs_mag, mean, sigma = relations.baldry_sequence_at_mass(baldry_mass[members], name)
-        u_r[members] = mean + sigma * deviate[members] + k_corrections[name]["u_r"]
+        abs_mag_r[members] = abs_mag
+        rest_u_r[members] = mean + sigma * deviate[members]
+        u_r[members] = rest_u_r[members] + k_corrections[name]["u_r"]
         gr_mean, gr_sigma = relations.smith2017_colour_magnitude(abs_mag - FIVE_LOG_H, name)
         # ^0.1(g - r) to z = 0.05: half-way to the rest frame, by the universe's own k-correction.
         g_r[members] = gr_mean + gr_sigma * deviate[members] - k_corrections[name]["g_r"]
@@ -327,17 +333,56 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
     loci = {name: relations.baldry_sequence_at_mass(np.array([centre]), name)
             for name in ("red", "blue")}
     weight = relations.baldry2012_mass_function(log_mass)
+    # Classified as the universe's galaxies are: by the divider, not by the Gaussian drawn from.
+    above = rest_u_r > relations.baldry2004_divider(abs_mag_r)
     return {
         "u_g": _weighted_median(u_r - g_r, weight),
         "g_r": _weighted_median(g_r, weight),
         "u_r": _weighted_median(u_r, weight),
         "r_i": None,
-        "red_fraction": float(np.average(red_fraction, weights=weight)),
+        "red_fraction": float(np.average(above, weights=weight)),
+        "red_sequence_fraction": float(np.average(red_fraction, weights=weight)),
+        **sequence_widths(rest_u_r, abs_mag_r, above, weight),
         "rest_u_r_red_locus": float(loci["red"][1][0]),
         "rest_u_r_blue_locus": float(loci["blue"][1][0]),
         "abs_mag_r_red": float(loci["red"][0][0]),
         "abs_mag_r_blue": float(loci["blue"][0][0]),
     }
+
+
+def sequence_widths(rest_u_r, abs_mag_r, red, weight):
+    """
+    Widths of the red and blue sequences in rest-frame u - r at fixed M_r.
+
+    Half the 16-84 per cent range of each galaxy's rest-frame u - r minus the
+    Baldry et al. (2004) sequence at its own M_r, over the galaxies on that
+    side of their divider (so that a published Gaussian and the universe's
+    galaxies, cut the same way, are measured the same way).
+
+    Parameters
+    ----------
+    rest_u_r, abs_mag_r : ndarray
+    red : ndarray of bool
+        Above the divider.
+    weight : ndarray
+
+    Returns
+    -------
+    widths : dict
+        ``red_width`` and ``blue_width`` (mag; NaN for fewer than 5 galaxies).
+    """
+    widths = {}
+    for name, members in (("red", red), ("blue", ~red)):
+        if members.sum() < 5:
+            widths[f"{name}_width"] = float("nan")
+            continue
+        sequence, _ = relations.baldry2004_colour_magnitude(abs_mag_r[members], name)
+        residual = rest_u_r[members] - sequence
+        order = np.argsort(residual)
+        cumulative = np.cumsum(weight[members][order])
+        low, high = np.interp([0.16, 0.84], cumulative / cumulative[-1], residual[order])
+        widths[f"{name}_width"] = float(0.5 * (high - low))
+    return widths
 
 
 def inferred_log_mass(data):
@@ -436,6 +481,9 @@ def summarise(data, mass="inferred"):
             if pub[colour] is not None:
                 row[f"{colour}_difference"] = row[colour] - pub[colour]
         row["red_fraction"] = mean(red)
+        members = np.flatnonzero(inside)
+        row.update(sequence_widths(rest["u_r"][members], abs_mag[members], red[members],
+                                   weight[members]))
         row["sigma"] = bootstrap_sigma(observed, red, weight, np.flatnonzero(inside))
         row["quenched_fraction"] = mean(data["quenched"])
         row["strateva_u_r_above_2.22"] = mean(observed["u_r"] > 2.22)
@@ -592,11 +640,14 @@ def report(rows, goal=True):
     print()
     print("the universe's red / blue galaxies minus the sequences at each galaxy's own M_r "
           "(median): rest-frame\nu - r against Baldry et al. (2004), ^0.1(g - r) against Smith "
-          "et al. (2017); the attenuation of star-forming (SF) and quenched (Q) galaxies")
+          "et al. (2017); the attenuation of star-forming (SF) and quenched (Q) galaxies;\n"
+          "the width of each sequence in rest-frame u - r at fixed M_r (sequence_widths)")
     print(f"{'log M*':10s} {'u-r red':>7s} {'blue':>6s}  {'g-r red':>7s} {'blue':>6s}   "
           f"{'A_V eff SF':>10s} {'A_V lw SF':>9s} {'A_V eff Q':>9s}   "
-          f"{'quenched':>8s} {'u-r>2.22':>8s}")
+          f"{'quenched':>8s} {'u-r>2.22':>8s}   {'width red':>9s} {'pub':>5s} "
+          f"{'blue':>5s} {'pub':>5s}")
     for row in rows:
+        pub = row["published"]
         red = row.get("rest_red_offset_from_baldry2004", np.nan)
         blue = row.get("rest_blue_offset_from_baldry2004", np.nan)
         gr_red = row.get("red_g_r_offset_from_smith2017", np.nan)
@@ -606,7 +657,9 @@ def report(rows, goal=True):
               f"{row.get('star_forming_a_v_eff_median', np.nan):10.2f} "
               f"{row.get('star_forming_a_v_light_median', np.nan):9.2f} "
               f"{row.get('quenched_a_v_eff_median', np.nan):9.2f}   "
-              f"{row['quenched_fraction']:8.2f} {row['strateva_u_r_above_2.22']:8.2f}")
+              f"{row['quenched_fraction']:8.2f} {row['strateva_u_r_above_2.22']:8.2f}   "
+              f"{row['red_width']:9.2f} {pub['red_width']:5.2f} "
+              f"{row['blue_width']:5.2f} {pub['blue_width']:5.2f}")
     print()
     print("stellar mass inferred from rest-frame light minus the true one (median, dex; "
           "Baldry06 also for\nthe star-forming (SF) and quenched (Q) galaxies alone)")

@@ -248,6 +248,33 @@ def test_red_sequence_sits_on_the_sdss_one():
     assert np.mean(np.array(young_u) > 0.2) < 0.1
 
 
+def test_red_sequence_is_as_narrow_as_the_sdss_one():
+    """Quenched galaxies of one mass spread in u - r at fixed M_r as little as SDSS ones."""
+    from picasso.mock.populations import SSPTable
+
+    universe = small_universe(7, mass_range=[10**10.2, 10**10.6] * u.Msun, companion_fraction=0.0)
+    table = SSPTable.load()
+    offsets = []
+    for index in range(90):
+        props = universe.properties(index)
+        if not props.quenched:
+            continue
+        stars = universe.particles(index, properties=props).stars
+        magnitude = table.absolute_magnitude(
+            stars.age_value * u.Gyr, stars.metallicity, bands=("u", "r")
+        ).value
+        light = 10 ** (-0.4 * magnitude) * stars.initial_mass_value[:, None]
+        u_mag, r_mag = -2.5 * np.log10(light.sum(axis=0))
+        mean, _ = relations.baldry2004_colour_magnitude(r_mag, "red")
+        offsets.append(u_mag - r_mag - mean)
+    assert len(offsets) > 20
+    low, high = np.percentile(offsets, [16, 84])
+    # Baldry et al. (2004): 0.13-0.16 mag at these M_r (-20 to -21), measurement errors included.
+    # Here 0.21; with the whole 16-84% range of Gallazzi et al. (2005) as the scatter of
+    # metallicity, 0.32.
+    assert 0.5 * (high - low) < 0.26
+
+
 def test_gas_discs_molecular_on_the_stars_atomic_saturated_and_extended():
     universe = small_universe(
         11, companion_fraction=0.0, mass_range=[10**10.0, 10**10.5] * u.Msun, max_gas_cells=3000
