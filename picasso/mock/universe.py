@@ -157,8 +157,8 @@ log = logging.getLogger(__name__)
 #: together: it holds each estimate's measurement uncertainty and the star-forming / passive
 #: difference, which the universe draws separately
 #: (`~picasso.mock.relations.passive_metallicity_offset`). Drawn with the whole range, the red
-#: sequence at 10^10-10^10.5 Msun is twice as wide in rest-frame u - r at fixed M_r (0.24-0.26
-#: mag) as the SDSS one (Baldry et al. 2004: 0.13-0.18); half of it gives 0.16-0.20
+#: sequence at 10^9.5-10^10.5 Msun spreads 0.24-0.26 mag in rest-frame u - r at fixed M_r,
+#: against 0.18 and 0.13 for the SDSS one (Baldry et al. 2004); half of it gives 0.20 and 0.18
 #: (``benchmarks/bench_realism.py``). Approximate.
 METALLICITY_SCATTER_FRACTION = 0.5
 
