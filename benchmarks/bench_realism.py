@@ -22,13 +22,17 @@ relations at the same mass:
   against ^0.1 M_r - 5 log h), at the M_r of the same sequences;
 * u - g: the difference of the two, drawn with the same deviate in both
   colours (approximate);
-* red fraction: the quenched fraction the universe draws, an approximate
-  logistic form of the red fraction of Baldry et al. (2006)
-  (`picasso.mock.relations.quenched_fraction`); the universe's red fraction
-  is the fraction above the Baldry et al. (2004) divider in rest-frame u - r
-  at each galaxy's M_r;
+* red fraction: the fraction above the Baldry et al. (2004) divider in
+  rest-frame u - r at each galaxy's M_r, counted alike for the universe's
+  galaxies and for the published mixture (whose red sequence has the weight
+  of the quenched fraction the universe draws, an approximate logistic form
+  of the red fraction of Baldry et al. 2006,
+  `picasso.mock.relations.quenched_fraction`);
 * r - i: no published relation at fixed mass was at hand: the column has no
-  reference.
+  reference;
+* the width of each sequence: half the 16-84% range of rest-frame u - r about
+  the Baldry et al. (2004) sequence at each galaxy's own M_r, on each side of
+  the divider, for the universe and for the published Gaussians cut alike.
 
 The published colours are rest-frame (u - r) or k-corrected to z = 0.1
 (g - r); they are moved to the observed frame at z = 0.05 with the
@@ -275,11 +279,16 @@ def _colours(magnitudes):
             "r_i": m[:, 2] - m[:, 3]}
 
 
-def _weighted_median(values, weights):
-    """The median of ``values`` with ``weights`` (the value at half the cumulative weight)."""
+def _weighted_quantile(values, weights, quantiles):
+    """The ``quantiles`` of ``values`` with ``weights`` (the values at those cumulative weights)."""
     order = np.argsort(values)
     cumulative = np.cumsum(weights[order])
-    return float(np.interp(0.5 * cumulative[-1], cumulative, values[order]))
+    return np.interp(np.asarray(quantiles) * cumulative[-1], cumulative, values[order])
+
+
+def _weighted_median(values, weights):
+    """The median of ``values`` with ``weights``."""
+    return float(_weighted_quantile(values, weights, 0.5))
 
 
 def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=0):
@@ -377,10 +386,8 @@ def sequence_widths(rest_u_r, abs_mag_r, red, weight):
             widths[f"{name}_width"] = float("nan")
             continue
         sequence, _ = relations.baldry2004_colour_magnitude(abs_mag_r[members], name)
-        residual = rest_u_r[members] - sequence
-        order = np.argsort(residual)
-        cumulative = np.cumsum(weight[members][order])
-        low, high = np.interp([0.16, 0.84], cumulative / cumulative[-1], residual[order])
+        low, high = _weighted_quantile(rest_u_r[members] - sequence, weight[members],
+                                       [0.16, 0.84])
         widths[f"{name}_width"] = float(0.5 * (high - low))
     return widths
 
@@ -484,7 +491,7 @@ def summarise(data, mass="inferred"):
         members = np.flatnonzero(inside)
         row.update(sequence_widths(rest["u_r"][members], abs_mag[members], red[members],
                                    weight[members]))
-        row["sigma"] = bootstrap_sigma(observed, red, weight, np.flatnonzero(inside))
+        row["sigma"] = bootstrap_sigma(observed, red, weight, members)
         row["quenched_fraction"] = mean(data["quenched"])
         row["strateva_u_r_above_2.22"] = mean(observed["u_r"] > 2.22)
         for name, members in (("red", inside & red), ("blue", inside & ~red)):
