@@ -217,3 +217,4 @@ def test_values_no_galaxy_reaches_are_counted_and_logged(caplog):
     with caplog.at_level("WARNING", logger="picasso.nn.diagnostics"):
         assert log_unphysical(records, ["a", "b"]) == [0, 1]
     assert "2 sfr pixel(s) above 1000" in caplog.text and "b (1 stellar_mass" in caplog.text
+    assert "estimate='median'" in caplog.text and "subtract_background=True" in caplog.text

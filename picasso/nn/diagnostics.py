@@ -746,10 +746,13 @@ def log_unphysical(records, labels=None):
         more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
         log.warning(
             "%d of %d predicted map set(s) hold values no galaxy is known to reach: %s%s. The "
-            "values are left as predicted and counted in maps.meta['unphysical_pixels']. They "
-            "are usually sky pixels around a faint galaxy, where the mean estimate adds "
-            "0.5 ln(10) sigma^2 to a median whose sigma is large: predict with "
-            "estimate='median' there, or keep them out of sums with apertures of a few R_half.",
+            "values are left as predicted and counted in maps.meta['unphysical_pixels']. In "
+            "the sky around a faint galaxy they come from the mean estimate, which adds "
+            "0.5 ln(10) sigma^2 to a median whose sigma is large there (predict with "
+            "estimate='median', or keep them out of sums with apertures of a few R_half); "
+            "inside a galaxy, from light that is not its own, such as stars or a cluster's "
+            "diffuse halo, read as mass (see the cutout's border-sky warning; "
+            "subtract_background=True, mask_sources=True).",
             len(flagged), len(records), "; ".join(parts), more,
         )
     return flagged
