@@ -218,14 +218,16 @@ def test_passive_galaxies_are_metal_rich_and_the_population_keeps_gallazzi():
     assert_allclose(fraction * quenched + (1 - fraction) * star_forming, 0.0, atol=1e-12)
 
 
-def test_red_sequence_sits_on_the_sdss_one():
-    """Quenched galaxies have the rest-frame u - r of Baldry et al. (2004) at their M_r."""
+def _quenched_galaxies_on_the_red_sequence(universe, n_galaxies):
+    """
+    Yield every quenched galaxy of the first ``n_galaxies``: its properties, its stars, the
+    rest-frame u light of each star and its rest-frame u - r (SDSS u = AB u + 0.04) minus the
+    red sequence of Baldry et al. (2004) at its M_r.
+    """
     from picasso.mock.populations import SSPTable
 
-    universe = small_universe(5, mass_range=[10**10.8, 10**11.4] * u.Msun, companion_fraction=0.0)
     table = SSPTable.load()
-    offsets, young_u = [], []
-    for index in range(40):
+    for index in range(n_galaxies):
         props = universe.properties(index)
         if not props.quenched:
             continue
@@ -236,9 +238,17 @@ def test_red_sequence_sits_on_the_sdss_one():
         light = 10 ** (-0.4 * magnitude) * stars.initial_mass_value[:, None]
         u_mag, r_mag = -2.5 * np.log10(light.sum(axis=0))
         mean, _ = relations.baldry2004_colour_magnitude(r_mag, "red")
-        offsets.append(u_mag + 0.04 - r_mag - mean)  # SDSS u = AB u + 0.04
+        yield props, stars, light[:, 0], u_mag + 0.04 - r_mag - mean
+
+
+def test_red_sequence_sits_on_the_sdss_one():
+    """Quenched galaxies have the rest-frame u - r of Baldry et al. (2004) at their M_r."""
+    universe = small_universe(5, mass_range=[10**10.8, 10**11.4] * u.Msun, companion_fraction=0.0)
+    offsets, young_u = [], []
+    for props, stars, u_light, offset in _quenched_galaxies_on_the_red_sequence(universe, 40):
+        offsets.append(offset)
         if props.quench_lookback > 1.0:
-            young_u.append(light[stars.age_value < 1.0, 0].sum() / light[:, 0].sum())
+            young_u.append(u_light[stars.age_value < 1.0].sum() / u_light.sum())
     assert len(offsets) > 15
     assert abs(np.median(offsets)) < 0.08
     # Galaxies quenched over 1 Gyr ago get light from stars younger than that only through
@@ -250,23 +260,8 @@ def test_red_sequence_sits_on_the_sdss_one():
 
 def test_red_sequence_is_as_narrow_as_the_sdss_one():
     """Quenched galaxies of one mass spread in u - r at fixed M_r as little as SDSS ones."""
-    from picasso.mock.populations import SSPTable
-
     universe = small_universe(7, mass_range=[10**10.2, 10**10.6] * u.Msun, companion_fraction=0.0)
-    table = SSPTable.load()
-    offsets = []
-    for index in range(90):
-        props = universe.properties(index)
-        if not props.quenched:
-            continue
-        stars = universe.particles(index, properties=props).stars
-        magnitude = table.absolute_magnitude(
-            stars.age_value * u.Gyr, stars.metallicity, bands=("u", "r")
-        ).value
-        light = 10 ** (-0.4 * magnitude) * stars.initial_mass_value[:, None]
-        u_mag, r_mag = -2.5 * np.log10(light.sum(axis=0))
-        mean, _ = relations.baldry2004_colour_magnitude(r_mag, "red")
-        offsets.append(u_mag - r_mag - mean)
+    offsets = [offset for *_, offset in _quenched_galaxies_on_the_red_sequence(universe, 90)]
     assert len(offsets) > 20
     low, high = np.percentile(offsets, [16, 84])
     # Baldry et al. (2004): 0.13-0.16 mag at these M_r (-20 to -21), measurement errors included.
