@@ -488,10 +488,10 @@ def summarise(data, mass="inferred"):
             if pub[colour] is not None:
                 row[f"{colour}_difference"] = row[colour] - pub[colour]
         row["red_fraction"] = mean(red)
-        members = np.flatnonzero(inside)
-        row.update(sequence_widths(rest["u_r"][members], abs_mag[members], red[members],
-                                   weight[members]))
-        row["sigma"] = bootstrap_sigma(observed, red, weight, members)
+        in_bin = np.flatnonzero(inside)
+        row.update(sequence_widths(rest["u_r"][in_bin], abs_mag[in_bin], red[in_bin],
+                                   weight[in_bin]))
+        row["sigma"] = bootstrap_sigma(observed, red, weight, in_bin)
         row["quenched_fraction"] = mean(data["quenched"])
         row["strateva_u_r_above_2.22"] = mean(observed["u_r"] > 2.22)
         for name, members in (("red", inside & red), ("blue", inside & ~red)):

@@ -55,7 +55,7 @@ Stellar metallicity
     Table 2 (log Z*/Zsun, Zsun = 0.02 as in BC03), interpolated in mass; the
     scatter drawn is half that range (`METALLICITY_SCATTER_FRACTION`: the
     range also holds measurement errors, and its width would make the red
-    sequence twice as wide as the SDSS one). That
+    sequence up to twice as wide as the SDSS one). That
     relation mixes star-forming and passive galaxies; passive ones are richer
     at fixed mass (Peng, Maiolino & Cochrane 2015; 0.23 dex at 10^10.3 Msun,
     Vaughan et al. 2022), so it is split by an approximate difference of
