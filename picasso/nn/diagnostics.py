@@ -72,8 +72,10 @@ A network can also answer a familiar input with an impossible value where it
 was never constrained: the paper's loss weights empty truth pixels by 1e-6,
 so in the sky around a faint galaxy a map may hold surface densities that no
 galaxy reaches (with an uncertainty head, the mean estimate adds
-``0.5 ln 10 sigma^2`` to pixels whose sigma is large). `unphysical_pixels`
-counts, per map, the pixels above a property's
+``0.5 ln 10 sigma^2`` to pixels whose sigma is large); inside a galaxy, light
+that is not its own (stars, a cluster's diffuse halo) can be read as mass
+beyond any real galaxy's. `unphysical_pixels` counts, per map, the pixels
+above a property's
 `~picasso.properties.Property.physical_maximum`, and `log_unphysical`
 logs a warning naming them.
 """
