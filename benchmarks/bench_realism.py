@@ -17,7 +17,11 @@ relations at the same mass:
   dispersion of rest-frame u - r against M_r), placed at a stellar mass with
   the colour-dependent M/L_r of Baldry et al. (2006)
   (`picasso.mock.relations.baldry_sequence_at_mass`), mixed with the red
-  fraction below;
+  fraction below; a galaxy drawn from them is in a bin, as the universe's
+  galaxies are, if that M/L of its own colour gives its M_r a mass inside
+  (a galaxy redder than its sequence has a larger M/L: binned by the mass
+  of its sequence's mean colour instead, the published blue galaxies of a
+  bin came out up to 0.1 mag bluer);
 * g - r: the red and blue sequences of GAMA (Smith et al. 2017; ^0.1(g - r)
   against ^0.1 M_r - 5 log h), at the M_r of the same sequences;
 * u - g: the difference of the two, drawn with the same deviate in both
@@ -56,13 +60,18 @@ dex above it (`picasso.mock.universe.MASS_SCALE_OFFSET`). Three tables:
   true mass and the one of B): like for like on the universe's scale, with
   how far each published colour moves from A.
 
-The goal (every median colour within 0.05 mag) applies to B and C. A fourth
-table checks the mass scale: per bin, the median log M* an observer would
-infer from each galaxy's rest-frame g - r and L_r with the colour
-mass-to-light relations of Bell et al. (2003) and Zibetti, Charlot & Rix
-(2009) (the ones `picasso.analysis.baselines` uses, Chabrier IMF) and with
-Taylor et al. (2011; GAMA, whose masses the Baldry et al. 2012 mass function
-uses) minus the true one, beside the same for Baldry et al. (2006).
+The goal (every median colour within 0.05 mag) applies to B and C. Where a
+bin's red fraction is 0.3-0.7 its median colour lies between the sequences
+and moves with the red fraction and with how far each sequence's tail
+reaches into the gap, so B is also printed for the red and blue galaxies
+apart (each side of the divider, the published mixture cut the same way),
+which shows where each sequence lies. A fourth table checks the mass
+scale: per bin, the median log M* an observer would infer from each
+galaxy's rest-frame g - r and L_r with the colour mass-to-light relations
+of Bell et al. (2003) and Zibetti, Charlot & Rix (2009) (the ones
+`picasso.analysis.baselines` uses, Chabrier IMF) and with Taylor et al.
+(2011; GAMA, whose masses the Baldry et al. 2012 mass function uses) minus
+the true one, beside the same for Baldry et al. (2006).
 
 The red and blue sequences are also compared directly, with no mass, at
 each galaxy's own M_r: the median offset of the universe's galaxies above and
@@ -110,7 +119,7 @@ from picasso.mock.observe import (  # noqa: E402
     relative_dust_to_gas,
 )
 from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
-from picasso.mock.universe import Universe  # noqa: E402
+from picasso.mock.universe import MASS_SCALE_OFFSET, Universe  # noqa: E402
 from picasso.particles import Particles, weighted_half_radius  # noqa: E402
 from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES  # noqa: E402
 
@@ -124,10 +133,16 @@ U_SDSS_MINUS_AB = 0.04
 #: 5 log10 h for h = 0.7: M(h = 1) = M(h = 0.7) - 5 log10 0.7.
 FIVE_LOG_H = 5.0 * np.log10(0.7)
 COLOURS = ("u_g", "g_r", "u_r", "r_i")
+#: The colours with a published relation at fixed mass.
+REFERENCED_COLOURS = ("u_g", "g_r", "u_r")
 #: Colour mass-to-light relations the universe's stellar-mass scale is checked against.
 MASS_SCALE_RELATIONS = ("bell03_gr_r", "zibetti09_gr_r", "taylor11_gi_i")
 #: The goal: every median colour within this of the published relation.
 GOAL_MAG = 0.05
+#: Published galaxies are drawn this far (dex) around a bin, as their own colours can carry
+#: their inferred masses into it: more than 4 sigma of the blue sequence's u - r through the
+#: M/L of Baldry et al. (2006).
+PUBLISHED_DRAW_PADDING = 0.7
 #: Bootstrap resamples behind the 1-sigma of the universe's medians.
 BOOTSTRAP_RESAMPLES = 200
 #: Dust mass per neutral hydrogen mass at the reference metallicity: the Milky Way's, about
@@ -291,6 +306,67 @@ def _weighted_median(values, weights):
     return float(_weighted_quantile(values, weights, 0.5))
 
 
+def baldry2006_log_mass(rest_u_r, abs_mag_r):
+    """
+    log M* from rest-frame u - r and M_r with the M/L of Baldry et al. (2006).
+
+    Parameters
+    ----------
+    rest_u_r, abs_mag_r : ndarray
+
+    Returns
+    -------
+    log_mass : ndarray
+    """
+    solar = relations.BALDRY2006["solar_abs_mag_r"]
+    return (solar - abs_mag_r) / 2.5 + relations.baldry2006_mass_to_light(rest_u_r)
+
+
+def _weight_to_own_masses(baldry_mass, red, own_mass, low, high, scale_offset, n_steps=20):
+    """
+    Weights that give published galaxies the red fraction and mass function at their own masses.
+
+    The red fraction of Baldry et al. (2006) and the mass function of Baldry
+    et al. (2012) are measured at the masses inferred from each galaxy's own
+    light. Galaxies drawn at a mass on a sequence and given a colour from its
+    scatter move to another mass by their own colour; within each of
+    ``n_steps`` slices of ``[low, high)`` in that own mass, each sequence's
+    galaxies (weighted by the mass function at the mass they were drawn at,
+    which stands in for the sequence's luminosity function) are scaled to
+    the mass function there times the red fraction there (or one minus it).
+
+    Parameters
+    ----------
+    baldry_mass : ndarray
+        The mass each galaxy was drawn at, on the scale of Baldry et al. (2006).
+    red : ndarray of bool
+        Drawn from the red sequence.
+    own_mass : ndarray
+        Its mass inferred from its own colour and M_r, on the bin's scale.
+    low, high, scale_offset : float
+        As in `published`.
+    n_steps : int
+
+    Returns
+    -------
+    weight : ndarray
+        Zero outside ``[low, high)``.
+    """
+    edges = np.linspace(low, high, n_steps + 1)
+    step = np.digitize(own_mass, edges) - 1
+    inside = (step >= 0) & (step < n_steps)
+    centres = 0.5 * (edges[1:] + edges[:-1]) - scale_offset
+    density = relations.baldry2012_mass_function(centres)
+    red_fraction = relations.quenched_fraction(centres)
+    drawn = relations.baldry2012_mass_function(baldry_mass)
+    weight = np.zeros_like(own_mass)
+    for members, target in ((inside & red, density * red_fraction),
+                            (inside & ~red, density * (1.0 - red_fraction))):
+        total = np.bincount(step[members], weights=drawn[members], minlength=n_steps)
+        weight[members] = drawn[members] * target[step[members]] / total[step[members]]
+    return weight
+
+
 def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=0):
     """
     Median observed colours and red fraction of the published SDSS relations in a mass bin.
@@ -307,21 +383,29 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
         on which the relations are placed at a mass (0: that scale). The
         relations are read at the bin's masses minus this.
     n_draws : int
-        Monte Carlo galaxies drawn flat in log M* across the bin, weighted
-        by the mass function of Baldry et al. (2012).
+        Monte Carlo galaxies drawn flat in log M* across the bin widened by
+        `PUBLISHED_DRAW_PADDING` on each side and weighted by the mass
+        function of Baldry et al. (2012), each on a sequence (the red one
+        with the red fraction at that mass) at the M_r of the sequence's
+        mean colour there (`picasso.mock.relations.baldry_sequence_at_mass`),
+        with its colour drawn from the sequence's dispersion at that M_r.
+        Like the universe's galaxies, a galaxy is in the bin if the M/L of
+        Baldry et al. (2006) of its own colour gives its M_r a mass inside.
     seed : int
 
     Returns
     -------
     values : dict
         Median ``u_g``, ``g_r``, ``u_r`` (observed, SDSS system), ``r_i``
-        (None), ``red_fraction`` (the fraction above the Baldry et al. 2004
-        divider, as the universe's is counted), ``red_sequence_fraction``
+        (None), the same medians of each side of the divider alone
+        (``sequences``: ``{"red": {...}, "blue": {...}}``), ``red_fraction``
+        (the fraction above the Baldry et al. 2004 divider, as the
+        universe's is counted), ``red_sequence_fraction``
         (the weight of the red Gaussian), the sequence widths of
         `sequence_widths`, and the rest-frame sequence loci at the bin centre.
     """
     rng = np.random.default_rng(seed)
-    log_mass = rng.uniform(low, high, n_draws)
+    log_mass = rng.uniform(low - PUBLISHED_DRAW_PADDING, high + PUBLISHED_DRAW_PADDING, n_draws)
     baldry_mass = log_mass - scale_offset
     red_fraction = relations.quenched_fraction(baldry_mass)
     red = rng.uniform(size=n_draws) < red_fraction
@@ -341,14 +425,22 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
     centre = 0.5 * (low + high) - scale_offset
     loci = {name: relations.baldry_sequence_at_mass(np.array([centre]), name)
             for name in ("red", "blue")}
-    weight = relations.baldry2012_mass_function(log_mass)
+    weight = _weight_to_own_masses(baldry_mass, red,
+                                   baldry2006_log_mass(rest_u_r, abs_mag_r) + scale_offset,
+                                   low, high, scale_offset)
+    inside = weight > 0
+    weight, red_fraction, u_r, g_r, rest_u_r, abs_mag_r = (
+        values[inside] for values in (weight, red_fraction, u_r, g_r, rest_u_r, abs_mag_r))
     # Classified as the universe's galaxies are: by the divider, not by the Gaussian drawn from.
     above = rest_u_r > relations.baldry2004_divider(abs_mag_r)
+    observed = {"u_g": u_r - g_r, "g_r": g_r, "u_r": u_r}
+    sequences = {name: {colour: _weighted_median(values[members], weight[members])
+                        for colour, values in observed.items()}
+                 for name, members in (("red", above), ("blue", ~above))}
     return {
-        "u_g": _weighted_median(u_r - g_r, weight),
-        "g_r": _weighted_median(g_r, weight),
-        "u_r": _weighted_median(u_r, weight),
+        **{colour: _weighted_median(values, weight) for colour, values in observed.items()},
         "r_i": None,
+        "sequences": sequences,
         "red_fraction": float(np.average(above, weights=weight)),
         "red_sequence_fraction": float(np.average(red_fraction, weights=weight)),
         **sequence_widths(rest_u_r, abs_mag_r, above, weight),
@@ -405,9 +497,7 @@ def inferred_log_mass(data):
     -------
     log_mass : ndarray
     """
-    rest = _colours(data["rest"])
-    solar = relations.BALDRY2006["solar_abs_mag_r"]
-    return (solar - data["abs_mag_r"]) / 2.5 + relations.baldry2006_mass_to_light(rest["u_r"])
+    return baldry2006_log_mass(_colours(data["rest"])["u_r"], data["abs_mag_r"])
 
 
 def colour_log_mass(data, relation):
@@ -458,8 +548,8 @@ def summarise(data, mass="inferred"):
     inferred_minus_true = inferred - data["log_mass"]
     log_mass = inferred if mass == "inferred" else data["log_mass"]
     # Galaxies are drawn flat in log M*; a real sample at fixed (inferred) mass holds them in
-    # the proportions of the mass function.
-    weight = relations.baldry2012_mass_function(data["log_mass"])
+    # the proportions of the mass function, which is on the observers' scale.
+    weight = relations.baldry2012_mass_function(data["log_mass"] - MASS_SCALE_OFFSET)
     rows = []
     for low, high in BINS:
         inside = (log_mass >= low) & (log_mass < high)
@@ -494,8 +584,11 @@ def summarise(data, mass="inferred"):
         row["sigma"] = bootstrap_sigma(observed, red, weight, in_bin)
         row["quenched_fraction"] = mean(data["quenched"])
         row["strateva_u_r_above_2.22"] = mean(observed["u_r"] > 2.22)
+        row["sequences"] = {}
         for name, members in (("red", inside & red), ("blue", inside & ~red)):
             if members.sum() >= 5:
+                row["sequences"][name] = {c: median(observed[c], members)
+                                          for c in REFERENCED_COLOURS}
                 sequence, _ = relations.baldry2004_colour_magnitude(abs_mag, name)
                 row[f"rest_{name}_offset_from_baldry2004"] = median(rest["u_r"] - sequence,
                                                                     members)
@@ -537,16 +630,25 @@ def bootstrap_sigma(observed, red, weight, members, n_resamples=BOOTSTRAP_RESAMP
     -------
     sigma : dict
         The standard deviation over the resamples of every colour's
-        weighted median and of the weighted red fraction.
+        weighted median, of the weighted red fraction, and of the median
+        colours of the red and blue galaxies alone (``red_u_g``,
+        ``blue_g_r``, ...).
     """
     rng = np.random.default_rng(seed)
-    draws = {name: [] for name in (*COLOURS, "red_fraction")}
+    draws = {}
     for _ in range(n_resamples):
         sample = rng.choice(members, members.size)
         for colour in COLOURS:
-            draws[colour].append(_weighted_median(observed[colour][sample], weight[sample]))
-        draws["red_fraction"].append(np.average(red[sample], weights=weight[sample]))
-    return {name: float(np.std(values)) for name, values in draws.items()}
+            draws.setdefault(colour, []).append(
+                _weighted_median(observed[colour][sample], weight[sample]))
+        draws.setdefault("red_fraction", []).append(
+            np.average(red[sample], weights=weight[sample]))
+        for name, side in (("red", sample[red[sample]]), ("blue", sample[~red[sample]])):
+            for colour in REFERENCED_COLOURS:
+                draws.setdefault(f"{name}_{colour}", []).append(
+                    _weighted_median(observed[colour][side], weight[side]) if side.size
+                    else np.nan)
+    return {name: float(np.nanstd(values)) for name, values in draws.items()}
 
 
 def mass_scale_offset(data):
@@ -688,6 +790,51 @@ def report(rows, goal=True):
     return worst
 
 
+def report_sequences(rows):
+    """
+    Print the median colours of each sequence alone beside the published ones.
+
+    The median of a whole bin lies between the sequences wherever the red
+    fraction is 0.3-0.7, so it moves with the red fraction and with how far
+    each sequence's tail reaches into the gap; these medians of the galaxies
+    on each side of the Baldry et al. (2004) divider, for the universe and
+    for the published mixture cut the same way, show where each sequence
+    itself lies.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by `summarise`.
+
+    Returns
+    -------
+    worst : float
+        The largest difference (mag).
+    """
+    print("the same bins, red and blue galaxies apart (each side of the Baldry et al. 2004 "
+          "divider, the published\nmixture cut the same way): median colours, universe minus "
+          "published")
+    print(f"{'log M*':10s} " + "  ".join(f"{name + ' ' + c.replace('_', '-'):>17s}"
+                                         for name in ("red", "blue")
+                                         for c in REFERENCED_COLOURS))
+    cells = []
+    for row in rows:
+        line = []
+        for name in ("red", "blue"):
+            for colour in REFERENCED_COLOURS:
+                universe = row["sequences"].get(name, {}).get(colour, np.nan)
+                reference = row["published"]["sequences"][name][colour]
+                difference = universe - reference
+                line.append(f"{universe:5.2f} {reference:5.2f} {difference:+5.2f}")
+                if np.isfinite(difference):
+                    cells.append((difference, row["sigma"][f"{name}_{colour}"]))
+        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f} " + "  ".join(line))
+    worst = max(abs(difference) for difference, _ in cells)
+    print(f"\nlargest |sequence median - published| = {worst:.3f} mag")
+    print(_significance(cells))
+    return worst
+
+
 def _significance(cells):
     """A line on how the colour differences ``[(difference, sigma), ...]`` stand to the goal."""
     sigmas = [sigma for _, sigma in cells]
@@ -821,6 +968,9 @@ def main(argv=None):
         result[f"bins_{mass}_mass"] = rows
         result[f"largest_difference_mag_{mass}_mass"] = report(rows, goal=mass == "inferred")
         print()
+        if mass == "inferred":
+            result["largest_sequence_difference_mag_inferred_mass"] = report_sequences(rows)
+            print()
     offset = mass_scale_offset(data)
     result["true_minus_baldry06_log_mass"] = offset
     worst, shift = rescale(result["bins_true_mass"], offset)

@@ -177,6 +177,8 @@ def test_view_directions_face_and_edge_on():
         (dict(n_star_particles=10, min_star_particles=100), ValueError),
         (dict(mass_scale_offset=np.nan), ValueError),
         (dict(mass_scale_offset=-0.5), ValueError),
+        (dict(quenched_mass_scale_offset=np.nan), ValueError),
+        (dict(quenched_mass_scale_offset=1.5), ValueError),
     ],
 )
 def test_bad_universe_arguments(kwargs, error):
@@ -320,7 +322,8 @@ def test_relations_are_read_at_the_mass_observers_assign():
     offset = uni.MASS_SCALE_OFFSET
     scaled = uni.Universe(seed=4, mass_range=10 ** np.array([10.0, 11.0]) * u.Msun)
     plain = uni.Universe(seed=4, mass_range=10 ** (np.array([10.0, 11.0]) - offset) * u.Msun,
-                         mass_scale_offset=0.0)
+                         mass_scale_offset=0.0,
+                         quenched_mass_scale_offset=uni.QUENCHED_MASS_SCALE_OFFSET - offset)
     for index in range(6):
         a, b = scaled.properties(index), plain.properties(index)
         assert_allclose(a.log_stellar_mass - b.log_stellar_mass, offset, atol=1e-9)
@@ -334,6 +337,21 @@ def test_relations_are_read_at_the_mass_observers_assign():
     grid = np.linspace(9.5, 12.0, 200)
     cdf = np.cumsum(relations.baldry2012_mass_function(grid - offset))
     assert_allclose(np.median(masses), np.interp(0.5, cdf / cdf[-1], grid), atol=0.08)
+
+
+def test_quenched_fraction_is_read_at_the_mass_observers_assign_quenched_galaxies():
+    """The red fraction at M* / 10^0.15, not at the other relations' M* / 10^0.25."""
+    log_mass = 10.65
+    universe = uni.Universe(seed=2, mass_range=10 ** np.array([log_mass - 0.02, log_mass + 0.02])
+                            * u.Msun, companion_fraction=0.0)
+    n_galaxies = 2000
+    quenched = np.mean([universe.properties(i).quenched for i in range(n_galaxies)])
+    expected = relations.quenched_fraction(log_mass - uni.QUENCHED_MASS_SCALE_OFFSET)
+    other = relations.quenched_fraction(log_mass - uni.MASS_SCALE_OFFSET)
+    sigma = np.sqrt(expected * (1 - expected) / n_galaxies)
+    assert abs(quenched - expected) < 3 * sigma, (quenched, expected)
+    assert abs(quenched - other) > 3 * sigma, (quenched, other)
+    assert universe.parameters()["quenched_mass_scale_offset"] == uni.QUENCHED_MASS_SCALE_OFFSET
 
 
 def test_mass_scale_offset_is_the_universe_m_to_l_over_taylor_et_al():

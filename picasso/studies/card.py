@@ -195,8 +195,8 @@ def _training_section(doc, header):
     generator = generator_record(header)
     universe = generator.get("universe") or {}
     observing = generator.get("observing") or {}
-    for key in ("seed", "log_mass_range", "mass_function", "mass_scale_offset", "redshift",
-                "companion_fraction"):
+    for key in ("seed", "log_mass_range", "mass_function", "mass_scale_offset",
+                "quenched_mass_scale_offset", "redshift", "companion_fraction"):
         if key in universe:
             rows.append((f"universe {key}", universe[key]))
     for key in ("redshift", "psf_fwhm"):
