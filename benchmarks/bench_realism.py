@@ -18,10 +18,11 @@ relations at the same mass:
   the colour-dependent M/L_r of Baldry et al. (2006)
   (`picasso.mock.relations.baldry_sequence_at_mass`), mixed with the red
   fraction below; a galaxy drawn from them is in a bin, as the universe's
-  galaxies are, if that M/L of its own colour gives its M_r a mass inside
-  (a galaxy redder than its sequence has a larger M/L: binned by the mass
-  of its sequence's mean colour instead, the published blue galaxies of a
-  bin came out up to 0.1 mag bluer);
+  galaxies are, if that M/L of its own colour gives its M_r a mass inside,
+  and each sequence's galaxies are weighted to the published red fraction
+  and mass function at those masses (a galaxy redder than its sequence has
+  a larger M/L: binned by the mass of its sequence's mean colour instead,
+  the published blue galaxies of a bin came out up to 0.1 mag bluer);
 * g - r: the red and blue sequences of GAMA (Smith et al. 2017; ^0.1(g - r)
   against ^0.1 M_r - 5 log h), at the M_r of the same sequences;
 * u - g: the difference of the two, drawn with the same deviate in both
@@ -390,7 +391,8 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
         mean colour there (`picasso.mock.relations.baldry_sequence_at_mass`),
         with its colour drawn from the sequence's dispersion at that M_r.
         Like the universe's galaxies, a galaxy is in the bin if the M/L of
-        Baldry et al. (2006) of its own colour gives its M_r a mass inside.
+        Baldry et al. (2006) of its own colour gives its M_r a mass inside
+        (weighted by `_weight_to_own_masses`).
     seed : int
 
     Returns
@@ -429,8 +431,8 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
                                    baldry2006_log_mass(rest_u_r, abs_mag_r) + scale_offset,
                                    low, high, scale_offset)
     inside = weight > 0
-    weight, red_fraction, u_r, g_r, rest_u_r, abs_mag_r = (
-        values[inside] for values in (weight, red_fraction, u_r, g_r, rest_u_r, abs_mag_r))
+    weight, red, u_r, g_r, rest_u_r, abs_mag_r = (
+        values[inside] for values in (weight, red, u_r, g_r, rest_u_r, abs_mag_r))
     # Classified as the universe's galaxies are: by the divider, not by the Gaussian drawn from.
     above = rest_u_r > relations.baldry2004_divider(abs_mag_r)
     observed = {"u_g": u_r - g_r, "g_r": g_r, "u_r": u_r}
@@ -442,7 +444,7 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
         "r_i": None,
         "sequences": sequences,
         "red_fraction": float(np.average(above, weights=weight)),
-        "red_sequence_fraction": float(np.average(red_fraction, weights=weight)),
+        "red_sequence_fraction": float(np.average(red, weights=weight)),
         **sequence_widths(rest_u_r, abs_mag_r, above, weight),
         "rest_u_r_red_locus": float(loci["red"][1][0]),
         "rest_u_r_blue_locus": float(loci["blue"][1][0]),

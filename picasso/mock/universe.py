@@ -19,11 +19,10 @@ Mass scale
     hides old ones from fits with simple histories (the 0.1-0.3 dex
     systematic reviewed by Conroy 2013, ARA&A 51, 393; approximate). A
     galaxy of stellar mass M* is therefore drawn with the relations at the
-    observed mass M* / 10^0.25 (its quenched state, size, morphology,
-    metallicities, gas and specific SFR) and realised with M* in stars: it
-    has the luminosity and colour of the real galaxies observers place at
-    that mass. With the
-    offset at 0 (the relations read at M* itself), galaxies are 0.6 mag
+    observed mass M* / 10^0.25 (its size, morphology, metallicities, gas and
+    specific SFR; its quenched state at M* / 10^0.15, below) and realised
+    with M* in stars: it has the luminosity and colour of the real galaxies
+    observers place at that mass. With the offset at 0 (the relations read at M* itself), galaxies are 0.6 mag
     fainter than real ones that look like them, so the universe is too red at
     a given luminosity (0.13-0.17 mag in u - r on the blue sequence of Baldry
     et al. 2004).
