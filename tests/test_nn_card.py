@@ -131,5 +131,11 @@ def test_card_states_the_training_universe_mass_scale():
         {"universe": {"seed": 3, "mass_scale_offset": 0.25}, "observing": {}})
     card = model_card(model)
     assert "| universe mass_scale_offset | 0.25 |" in card
+    # written before the quenched fraction had its own mass scale: it was read at the same
+    assert "| universe quenched_mass_scale_offset | 0.25 |" in card
     assert "0.25 dex above the masses observers infer" in card
     assert "0.6 mag fainter" not in card
+    model.info["training_data"]["generator"] = json.dumps(
+        {"universe": {"seed": 3, "mass_scale_offset": 0.25, "quenched_mass_scale_offset": 0.15},
+         "observing": {}})
+    assert "| universe quenched_mass_scale_offset | 0.15 |" in model_card(model)

@@ -22,10 +22,10 @@ Mass scale
     observed mass M* / 10^0.25 (its size, morphology, metallicities, gas and
     specific SFR; its quenched state at M* / 10^0.15, below) and realised
     with M* in stars: it has the luminosity and colour of the real galaxies
-    observers place at that mass. With the offset at 0 (the relations read at M* itself), galaxies are 0.6 mag
-    fainter than real ones that look like them, so the universe is too red at
-    a given luminosity (0.13-0.17 mag in u - r on the blue sequence of Baldry
-    et al. 2004).
+    observers place at that mass. With the offset at 0 (the relations read at
+    M* itself), galaxies are 0.6 mag fainter than real ones that look like
+    them, so the universe is too red at a given luminosity (0.13-0.17 mag in
+    u - r on the blue sequence of Baldry et al. 2004).
 Stellar mass function
     Double Schechter fit of Baldry et al. (2012, MNRAS 421, 621; GAMA, z < 0.06,
     Chabrier IMF): log M* = 10.66, phi1 = 3.96e-3, alpha1 = -0.35,

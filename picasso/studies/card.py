@@ -194,6 +194,9 @@ def _training_section(doc, header):
                                              "flux_unit", "picasso_version") if key in training]
     generator = generator_record(header)
     universe = generator.get("universe") or {}
+    if "mass_scale_offset" in universe and "quenched_mass_scale_offset" not in universe:
+        # written before the quenched fraction had a mass scale of its own: it had the others'
+        universe = {**universe, "quenched_mass_scale_offset": universe["mass_scale_offset"]}
     observing = generator.get("observing") or {}
     for key in ("seed", "log_mass_range", "mass_function", "mass_scale_offset",
                 "quenched_mass_scale_offset", "redshift", "companion_fraction"):
