@@ -827,7 +827,7 @@ def report_sequences(rows):
                 universe = row["sequences"].get(name, {}).get(colour, np.nan)
                 reference = row["published"]["sequences"][name][colour]
                 difference = universe - reference
-                line.append(f"{universe:5.2f} {reference:5.2f} {difference:+5.2f}")
+                line.append(_cell(universe, reference))
                 if np.isfinite(difference):
                     cells.append((difference, row["sigma"][f"{name}_{colour}"]))
         print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f} " + "  ".join(line))
