@@ -73,3 +73,18 @@ def test_bundled_header_holds_no_absolute_paths():
     collect(json.loads(header))
     # a unit such as "solMass / kpc2" is not a path; "/root/run" is
     assert not [text for text in strings if re.search(r"(?:^|\s)/\w", text)]
+
+
+def test_a_finished_gpu_run_is_evaluated_on_a_machine_without_one(tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    recipe = _load("tools/train_default_model.py")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for epoch, expected in ((24, "cpu"), (23, "cuda")):
+        torch.save({"epoch": epoch, "train_config": json.dumps({"epochs": 24})},
+                   tmp_path / "checkpoint.pt")
+        # finished: nothing left to train, the CPU evaluates; unfinished: it needs the GPU
+        assert recipe.finishing_device("cuda", tmp_path) == expected
+    assert recipe.finishing_device("cpu", tmp_path) == "cpu"

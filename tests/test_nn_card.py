@@ -139,3 +139,13 @@ def test_card_states_the_training_universe_mass_scale():
         {"universe": {"seed": 3, "mass_scale_offset": 0.25, "quenched_mass_scale_offset": 0.15},
          "observing": {}})
     assert "| universe quenched_mass_scale_offset | 0.15 |" in model_card(model)
+
+
+def test_card_states_the_command_and_devices_that_trained_the_model():
+    model = make_model()
+    assert "| trained on |" not in model_card(model)
+    model.info["recipe"] = {"command": "python tools/train_default_model.py --device cuda",
+                            "train_devices": ["cuda:0"]}
+    card = model_card(model)
+    assert "| command | ``python tools/train_default_model.py --device cuda`` |" in card
+    assert "| trained on | cuda:0 |" in card

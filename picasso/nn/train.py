@@ -1312,6 +1312,7 @@ class Trainer:
                     "train_images_per_second": (self._running["n_images"] * self.world_size
                                                 / max(self._running["seconds"], 1e-9)),
                     "seconds": self._running["seconds"],
+                    "device": str(self.device),
                 }
                 self.history.append(row)
                 self.scheduler.step()

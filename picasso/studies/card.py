@@ -7,7 +7,8 @@ itself records, so it cannot drift from the weights it describes:
 * the input convention (bands, flux unit and floor, image size, field of
   view) and the output properties with their units;
 * the training data (the generator's universe and observing set-up, pair
-  count, seed) and recipe (schedule, loss, augmentation, split, best epoch);
+  count, seed) and recipe (schedule, loss, augmentation, split, best epoch,
+  the command and the devices that trained it);
 * validation metrics written by the trainer;
 * held-out metrics per property, per galaxy and per pixel (``picasso
   evaluate``'s ``metrics.json``), the calibration of the uncertainties
@@ -237,6 +238,11 @@ def _recipe_section(doc, header):
                      f"{counts.get('train')} / {counts.get('validation')} / {counts.get('test')}"))
     if split.get("method"):
         rows.append(("split", split["method"]))
+    recipe = header.get("recipe") or {}
+    if recipe.get("command"):
+        rows.append(("command", f"``{recipe['command']}``"))
+    if recipe.get("train_devices"):
+        rows.append(("trained on", ", ".join(recipe["train_devices"])))
     doc.table(("setting", "value"), rows)
     metrics = header.get("metrics") or {}
     if metrics:
