@@ -87,6 +87,11 @@ mass scale of each kind apart.
 Every median of the universe carries the 1-sigma of its bin's finite number
 of galaxies (a bootstrap over them, `bootstrap_sigma`), and the benchmark
 counts the colour cells that miss or meet the goal by more than twice it.
+Beside the blue galaxies of table B it prints the bluest g - r that smooth
+star-formation histories of the universe's own populations, behind any dust
+screen of the range, have at each published blue u - r
+(`smooth_history_colours`): where the published g - r lies below it, no
+smooth history, metallicity or screen of those populations reaches it.
 
 The dust is checked against published numbers: the r-band dimming of
 star-forming discs from face-on to an inclination of 80 degrees (an axis ratio
@@ -123,6 +128,13 @@ from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
 from picasso.mock.universe import MASS_SCALE_OFFSET, Universe  # noqa: E402
 from picasso.particles import Particles, weighted_half_radius  # noqa: E402
 from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES  # noqa: E402
+
+#: Smooth histories of `smooth_history_colours`: start (Gyr after the Big Bang),
+#: e-folding times (Gyr), metallicities (Z; Z_sun = 0.02) and screen A_V (mag).
+SMOOTH_STARTS = (0.5, 1.5, 3.0)
+SMOOTH_TAUS = tuple(np.logspace(-0.5, 1.5, 30))
+SMOOTH_METALLICITIES = (0.008, 0.012, 0.02, 0.03)
+SMOOTH_A_V = (0.0, 0.3, 0.6, 0.9, 1.2)
 
 #: Mass bins (log10 Msun).
 BINS = ((9.5, 10.0), (10.0, 10.5), (10.5, 11.0), (11.0, 11.5))
@@ -837,6 +849,83 @@ def report_sequences(rows):
     return worst
 
 
+def smooth_history_colours(age_of_universe, table=None):
+    """
+    Observed u - r and g - r of smooth star-formation histories behind a dust screen.
+
+    Delayed-tau histories (SFR proportional to t exp(-t / tau), as the
+    universe's discs form their stars, `picasso.mock.realise`) starting at
+    each of `SMOOTH_STARTS` Gyr, with every e-folding time of `SMOOTH_TAUS`,
+    one metallicity of `SMOOTH_METALLICITIES`, from the universe's SSP
+    table at its redshift (z = 0.05, nebular emission included), seen
+    through a screen of each V-band attenuation of `SMOOTH_A_V` with the
+    universe's extinction curve (G23, R_V = 3.1).
+
+    Parameters
+    ----------
+    age_of_universe : float
+        Gyr.
+    table : `~picasso.mock.populations.SSPTable`, optional
+
+    Returns
+    -------
+    u_r, g_r : ndarray
+        Observed colours on the SDSS system.
+    """
+    from picasso.mock.observe.dust import _extinction_ratios
+    from picasso.properties import BANDS
+
+    table = SSPTable.load() if table is None else table
+    ratios = _extinction_ratios(tuple(BANDS), table.redshift)
+    ages = np.unique(np.concatenate([np.linspace(1e-4, 0.3, 300),
+                                     np.linspace(0.3, age_of_universe, 500)]))
+    steps = np.gradient(ages)
+    colours = []
+    for metallicity in SMOOTH_METALLICITIES:
+        flux = 10 ** (-0.4 * table.observed_magnitude(
+            ages * u.Gyr, np.full(ages.size, metallicity)).value)
+        for start in SMOOTH_STARTS:
+            time = np.clip(age_of_universe - ages - start, 0.0, None)
+            rates = time * np.exp(-time / np.asarray(SMOOTH_TAUS)[:, None])
+            magnitudes = _magnitudes((rates * steps) @ flux)
+            for a_v in SMOOTH_A_V:
+                colours.append(_colours(magnitudes + a_v * ratios))
+    return (np.concatenate([colour["u_r"] for colour in colours]),
+            np.concatenate([colour["g_r"] for colour in colours]))
+
+
+def report_smooth_history_reach(rows, smooth, tolerance=0.03):
+    """
+    Print the bluest g - r of smooth histories at the u - r of each published blue sequence.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by `summarise`; each gains ``smooth_history_bluest_g_r``
+        (None where no smooth history has that u - r).
+    smooth : tuple of ndarray
+        As returned by `smooth_history_colours`.
+    tolerance : float
+        Histories within this of the published u - r count (mag).
+    """
+    u_r, g_r = smooth
+    print("the bluest g - r of smooth histories (delayed-tau, any e-folding time, Z "
+          f"{min(SMOOTH_METALLICITIES)}-{max(SMOOTH_METALLICITIES)}, a dust screen of A_V "
+          f"{min(SMOOTH_A_V)}-{max(SMOOTH_A_V)})\nat the published blue galaxies' u - r "
+          f"(+-{tolerance}), beside their g - r and the universe's blue galaxies'")
+    print(f"{'log M*':10s} {'pub u-r':>8s} {'pub g-r':>8s} {'smooth g-r':>11s} "
+          f"{'universe g-r':>13s}")
+    for row in rows:
+        published_blue = row["published"]["sequences"]["blue"]
+        near = np.abs(u_r - published_blue["u_r"]) < tolerance
+        bluest = float(g_r[near].min()) if near.any() else None
+        row["smooth_history_bluest_g_r"] = bluest
+        universe = row["sequences"].get("blue", {}).get("g_r", np.nan)
+        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f} {published_blue['u_r']:8.2f} "
+              f"{published_blue['g_r']:8.2f} "
+              f"{'-' if bluest is None else f'{bluest:.2f}':>11s} {universe:13.2f}")
+
+
 def _significance(cells):
     """A line on how the colour differences ``[(difference, sigma), ...]`` stand to the goal."""
     sigmas = [sigma for _, sigma in cells]
@@ -972,6 +1061,8 @@ def main(argv=None):
         print()
         if mass == "inferred":
             result["largest_sequence_difference_mag_inferred_mass"] = report_sequences(rows)
+            print()
+            report_smooth_history_reach(rows, smooth_history_colours(universe.age_of_universe))
             print()
     offset = mass_scale_offset(data)
     result["true_minus_baldry06_log_mass"] = offset

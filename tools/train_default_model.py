@@ -22,10 +22,10 @@ It
    rerunning continues an interrupted build);
 2. trains (on ``--device``) a U-Net of ``--depth`` / ``--base-width`` that
    is told each image's PSF and redshift (input planes), with the
-   uncertainty head unless
-   ``--no-heteroscedastic``, with `picasso.nn.Trainer`: the Gaussian
-   likelihood per pixel plus the mass-conserving block-sum term
-   (``--block-weights``), galaxy-level split, D4 augmentation, output bias
+   uncertainty head unless ``--no-heteroscedastic``, with
+   `picasso.nn.Trainer`: the Gaussian likelihood per pixel plus the
+   mass-conserving block-sum term (``--block-weights``), galaxy-level
+   split, D4 augmentation, output bias
    started at the targets' mean, best-on-validation weights; rerunning resumes
    from the checkpoint (a run finished on a GPU, rerun on a machine without
    one, goes on to steps 3 and 4 on its CPU);
@@ -60,8 +60,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "picasso" / "data" / "model.safetensors"
 
-#: The recipe's defaults (chosen by measuring on the 2-core development CPU; see
-#: docs/tutorials/default_model.rst).
+#: The recipe's defaults: the bundled model's run (its network trained on one GPU; how each
+#: setting was chosen, measured: docs/tutorials/default_model.rst).
 RECIPE = {
     "galaxies": 4800,
     "views": 4,
@@ -229,7 +229,7 @@ def finishing_device(device, run_dir):
 
     from picasso.nn.train import CHECKPOINT_FILENAME
 
-    if device == "cpu" or not device.startswith("cuda") or torch.cuda.is_available():
+    if not device.startswith("cuda") or torch.cuda.is_available():
         return device
     state = torch.load(Path(run_dir) / CHECKPOINT_FILENAME, map_location="cpu", weights_only=True)
     epochs = json.loads(state["train_config"])["epochs"]
