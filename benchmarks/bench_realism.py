@@ -137,9 +137,11 @@ SMOOTH_METALLICITIES = (0.008, 0.012, 0.02, 0.03)
 SMOOTH_A_V = (0.0, 0.3, 0.6, 0.9, 1.2)
 
 #: Mass bins (log10 Msun).
-BINS = ((9.5, 10.0), (10.0, 10.5), (10.5, 11.0), (11.0, 11.5))
-#: Galaxies are drawn flat in log10 M* across this range, wider than the bins, so that bins
-#: of inferred mass (0.2-0.3 dex off the true one) are filled from both sides.
+BINS = ((9.0, 9.5), (9.5, 10.0), (10.0, 10.5), (10.5, 11.0), (11.0, 11.5))
+#: Galaxies are drawn flat in log10 M* across this range, wider than the bins above 10^9.5
+#: Msun, so that bins of inferred mass (0.1-0.35 dex below the true one) are filled from
+#: both sides; the lowest bin is filled from above only, which misses the 0.6 % of galaxies
+#: inferred heavier than they are.
 DRAW_RANGE = (9.0, 12.0)
 #: u_SDSS - u_AB (the SDSS u band is not quite AB; g, r, i are within 0.01-0.02 mag).
 U_SDSS_MINUS_AB = 0.04
