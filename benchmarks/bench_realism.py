@@ -225,9 +225,11 @@ def measure_galaxy(universe, config, index, table=None):
     galaxy = universe.particles(index, properties=props)
     stars = galaxy.stars
     main = slice(0, galaxy.meta["n_main_stars"])
-    observed = stellar_fluxes(stars, redshift=config.redshift).to_value(u.nanomaggy)
+    observed = stellar_fluxes(stars, redshift=config.redshift, nebular=config.nebular,
+                              table=table).to_value(u.nanomaggy)
     rest = 10 ** (
-        -0.4 * table.absolute_magnitude(stars.age_value * u.Gyr, stars.metallicity).value
+        -0.4 * table.absolute_magnitude(stars.age_value * u.Gyr, stars.metallicity,
+                                        nebular=config.nebular).value
     ) * stars.initial_mass_value[:, None]
     a_v = np.zeros(len(stars))
     transmission = rest_transmission = np.ones_like(observed)
@@ -851,7 +853,7 @@ def report_sequences(rows):
     return worst
 
 
-def smooth_history_colours(age_of_universe, table=None):
+def smooth_history_colours(age_of_universe, nebular=True, table=None):
     """
     Observed u - r and g - r of smooth star-formation histories behind a dust screen.
 
@@ -859,7 +861,7 @@ def smooth_history_colours(age_of_universe, table=None):
     universe's discs form their stars, `picasso.mock.realise`) starting at
     each of `SMOOTH_STARTS` Gyr, with every e-folding time of `SMOOTH_TAUS`,
     one metallicity of `SMOOTH_METALLICITIES`, from the universe's SSP
-    table at its redshift (z = 0.05, nebular emission included), seen
+    table at its redshift (z = 0.05), seen
     through a screen of each V-band attenuation of `SMOOTH_A_V` with the
     universe's extinction curve (G23, R_V = 3.1).
 
@@ -867,6 +869,8 @@ def smooth_history_colours(age_of_universe, table=None):
     ----------
     age_of_universe : float
         Gyr.
+    nebular : bool
+        Include the nebular emission of populations younger than 10 Myr.
     table : `~picasso.mock.populations.SSPTable`, optional
 
     Returns
@@ -885,7 +889,7 @@ def smooth_history_colours(age_of_universe, table=None):
     colours = []
     for metallicity in SMOOTH_METALLICITIES:
         flux = 10 ** (-0.4 * table.observed_magnitude(
-            ages * u.Gyr, np.full(ages.size, metallicity)).value)
+            ages * u.Gyr, np.full(ages.size, metallicity), nebular=nebular).value)
         for start in SMOOTH_STARTS:
             time = np.clip(age_of_universe - ages - start, 0.0, None)
             rates = time * np.exp(-time / np.asarray(SMOOTH_TAUS)[:, None])
@@ -1021,13 +1025,16 @@ def main(argv=None):
     parser.add_argument("--galaxies", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", choices=("paper", "sdss"), default="sdss")
+    parser.add_argument("--nebular", action=argparse.BooleanOptionalAction, default=None,
+                        help="nebular emission of young stars (default: the preset's)")
     parser.add_argument("--dust", action=argparse.BooleanOptionalAction, default=None,
                         help="dust attenuation (default: the preset's)")
     parser.add_argument("--processes", type=int, default=1,
                         help="worker processes (the result does not depend on them)")
     parser.add_argument("--output", default="benchmarks/results/realism.json")
     args = parser.parse_args(argv)
-    changes = {} if args.dust is None else {"dust": args.dust}
+    changes = {name: value for name in ("dust", "nebular")
+               if (value := getattr(args, name)) is not None}
     config = ObservingConfig.preset(args.preset, **changes)
     # The universe's default particle numbers (those of the training sets): fewer gas cells
     # change the dust columns by ~0.05 mag.
@@ -1041,7 +1048,8 @@ def main(argv=None):
     wall = time.perf_counter() - wall
     print(f"picasso realism benchmark ({platform.processor() or platform.machine()}, "
           f"{seconds:.0f} s CPU, {wall:.0f} s wall in {args.processes} process(es))")
-    print(f"preset {args.preset}, dust {'on' if config.dust else 'off'}, {args.galaxies} "
+    print(f"preset {args.preset}, dust {'on' if config.dust else 'off'}, nebular emission "
+          f"{'on' if config.nebular else 'off'}, {args.galaxies} "
           f"galaxies flat in log M* weighted by the Baldry et al. (2012) mass function, one "
           f"random view each; observed colours at z = "
           f"{config.redshift}, SDSS system; pic: picasso, pub: published relation\n")
@@ -1064,7 +1072,8 @@ def main(argv=None):
         if mass == "inferred":
             result["largest_sequence_difference_mag_inferred_mass"] = report_sequences(rows)
             print()
-            report_smooth_history_reach(rows, smooth_history_colours(universe.age_of_universe))
+            report_smooth_history_reach(
+                rows, smooth_history_colours(universe.age_of_universe, config.nebular))
             print()
     offset = mass_scale_offset(data)
     result["true_minus_baldry06_log_mass"] = offset
