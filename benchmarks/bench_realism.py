@@ -41,9 +41,12 @@ relations at the same mass:
 
 The published colours are rest-frame (u - r) or k-corrected to z = 0.1
 (g - r); they are moved to the observed frame at z = 0.05 with the
-universe's own k-corrections, the median observed-minus-rest-frame colour of
-its red and blue galaxies in the bin (for ^0.1(g - r), observed at z = 0.05
-is taken half-way between the rest frame and z = 0.1). These conversions and
+universe's own k-corrections, the median difference between its red and
+blue galaxies' colours observed at z = 0.05 and in the rest frame, or
+observed at z = 0.05 and at z = 0.1 (^0.1(g - r) is the colour observed at
+z = 0.1; the universe's light there comes from an SSP table built for that
+redshift, `BAND_SHIFTED_TABLE`, so that emission lines crossing the bands'
+edges between the two redshifts are followed). These conversions and
 the M/L used to place luminosity relations at a mass make the published
 columns approximate to a few hundredths of a magnitude.
 
@@ -78,7 +81,7 @@ The red and blue sequences are also compared directly, with no mass, at
 each galaxy's own M_r: the median offset of the universe's galaxies above and
 below the divider from the Baldry et al. (2004) sequence in rest-frame u - r,
 and from the GAMA sequence of Smith et al. (2017) in ^0.1(g - r) (each
-galaxy's own k-correction to z = 0.05, doubled; approximate), and the effective
+galaxy's g - r observed at z = 0.1), and the effective
 V-band attenuation of the integrated light of star-forming galaxies is
 printed (real star-forming galaxies: roughly 0.3-1 mag; approximate, e.g.
 Kauffmann et al. 2003; Salim et al. 2018), with that of quenched ones and the
@@ -135,6 +138,10 @@ SMOOTH_STARTS = (0.5, 1.5, 3.0)
 SMOOTH_TAUS = tuple(np.logspace(-0.5, 1.5, 30))
 SMOOTH_METALLICITIES = (0.008, 0.012, 0.02, 0.03)
 SMOOTH_A_V = (0.0, 0.3, 0.6, 0.9, 1.2)
+
+#: The SSP table at z = 0.1 (``tools/build_ssp_table.py --redshift 0.1``): the universe's
+#: colours in the bands of ^0.1(g - r).
+BAND_SHIFTED_TABLE = Path(__file__).resolve().parent / "data" / "bc03_sdss_ssp_z0.1.fits"
 
 #: Mass bins (log10 Msun).
 BINS = ((9.0, 9.5), (9.5, 10.0), (10.0, 10.5), (10.5, 11.0), (11.0, 11.5))
@@ -203,7 +210,7 @@ def dust_mass(gas, config):
                                                  * relative_dust_to_gas(gas, config)))
 
 
-def measure_galaxy(universe, config, index, table=None):
+def measure_galaxy(universe, config, index, table=None, shifted_table=None):
     """
     Integrated photometry of one galaxy's main body (see `measure`).
 
@@ -212,8 +219,9 @@ def measure_galaxy(universe, config, index, table=None):
     universe : `~picasso.mock.universe.Universe`
     config : `~picasso.mock.observe.ObservingConfig`
     index : int
-    table : `~picasso.mock.populations.SSPTable`, optional
-        Loaded once by the caller for many galaxies.
+    table, shifted_table : `~picasso.mock.populations.SSPTable`, optional
+        The universe's table and `BAND_SHIFTED_TABLE`, loaded once by the
+        caller for many galaxies.
 
     Returns
     -------
@@ -221,6 +229,8 @@ def measure_galaxy(universe, config, index, table=None):
         One galaxy's values of every `measure` column.
     """
     table = SSPTable.load() if table is None else table
+    if shifted_table is None:
+        shifted_table = SSPTable.load(BAND_SHIFTED_TABLE)
     props = universe.properties(index)
     galaxy = universe.particles(index, properties=props)
     stars = galaxy.stars
@@ -231,8 +241,10 @@ def measure_galaxy(universe, config, index, table=None):
         -0.4 * table.absolute_magnitude(stars.age_value * u.Gyr, stars.metallicity,
                                         nebular=config.nebular).value
     ) * stars.initial_mass_value[:, None]
+    shifted = stellar_fluxes(stars, redshift=shifted_table.redshift, nebular=config.nebular,
+                             table=shifted_table).to_value(u.nanomaggy)
     a_v = np.zeros(len(stars))
-    transmission = rest_transmission = np.ones_like(observed)
+    transmission = rest_transmission = shifted_transmission = np.ones_like(observed)
     if config.dust:
         rng = universe.rng(index, 2)
         direction = rng.normal(size=3)
@@ -244,6 +256,8 @@ def measure_galaxy(universe, config, index, table=None):
         half = 0.5 * config.field_of_view * max(radius, 1e-3)
         transmission, a_v = attenuation(viewed, half, config)
         rest_transmission, _ = attenuation(viewed, half, config.replace(redshift=1e-6))
+        shifted_transmission, _ = attenuation(
+            viewed, half, config.replace(redshift=shifted_table.redshift))
     observed_main = (observed * transmission)[main].sum(axis=0)
     rest_main = (rest * rest_transmission)[main].sum(axis=0)
     weight = observed[main, 2]
@@ -254,6 +268,7 @@ def measure_galaxy(universe, config, index, table=None):
         "early_type": props.early_type,
         "observed": _magnitudes(observed_main),
         "rest": _magnitudes(rest_main),
+        "observed_z01": _magnitudes((shifted * shifted_transmission)[main].sum(axis=0)),
         # rest-frame light is per unit mass formed in absolute magnitudes: this is M_r
         "abs_mag_r": _magnitudes(rest_main)[2],
         "a_v_eff": -2.5 * np.log10(np.sum(weight * 10 ** (-0.4 * a_v[main])) / weight.sum()),
@@ -264,8 +279,8 @@ def measure_galaxy(universe, config, index, table=None):
 
 
 def _measure_chunk(universe, config, indices):
-    table = SSPTable.load()
-    return [measure_galaxy(universe, config, index, table) for index in indices]
+    table, shifted_table = SSPTable.load(), SSPTable.load(BAND_SHIFTED_TABLE)
+    return [measure_galaxy(universe, config, index, table, shifted_table) for index in indices]
 
 
 def measure(universe, config, n_galaxies, processes=1):
@@ -284,8 +299,9 @@ def measure(universe, config, n_galaxies, processes=1):
     Returns
     -------
     table : dict of ndarray
-        ``log_mass``, ``quenched``, ``early_type``, ``observed`` and ``rest``
-        (n, 5) AB magnitudes (up to a constant), ``abs_mag_r`` (rest-frame
+        ``log_mass``, ``quenched``, ``early_type``, ``observed``, ``rest``
+        and ``observed_z01`` (observed at z = 0.1) (n, 5) AB magnitudes (up
+        to a constant), ``abs_mag_r`` (rest-frame
         M_r), ``a_v_eff`` (effective V attenuation of the integrated light),
         ``a_v_light`` (mean A_V of the star particles weighted by their light)
         and ``log_dust_to_stellar_mass`` (`dust_mass` of all the galaxy's gas
@@ -393,8 +409,9 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
     low, high : float
         The bin in log10 M*.
     k_corrections : dict
-        ``{"red": {"u_r": k, "g_r": k}, "blue": {...}}``: observed (z = 0.05)
-        minus rest-frame colour of each sequence.
+        ``{"red": {"u_r": k, "g_r_z01": k}, "blue": {...}}``: each
+        sequence's u - r observed at z = 0.05 minus its rest-frame u - r, and
+        its g - r observed at z = 0.1 minus that observed at z = 0.05.
     scale_offset : float
         log10 M* of the bin's mass scale minus that of Baldry et al. (2006),
         on which the relations are placed at a mass (0: that scale). The
@@ -438,8 +455,8 @@ def published(low, high, k_corrections, scale_offset=0.0, n_draws=100_000, seed=
         rest_u_r[members] = mean + sigma * deviate[members]
         u_r[members] = rest_u_r[members] + k_corrections[name]["u_r"]
         gr_mean, gr_sigma = relations.smith2017_colour_magnitude(abs_mag - FIVE_LOG_H, name)
-        # ^0.1(g - r) to z = 0.05: half-way to the rest frame, by the universe's own k-correction.
-        g_r[members] = gr_mean + gr_sigma * deviate[members] - k_corrections[name]["g_r"]
+        # ^0.1(g - r), the colour observed at z = 0.1, moved to z = 0.05 as the universe's move.
+        g_r[members] = gr_mean + gr_sigma * deviate[members] - k_corrections[name]["g_r_z01"]
     centre = 0.5 * (low + high) - scale_offset
     loci = {name: relations.baldry_sequence_at_mass(np.array([centre]), name)
             for name in ("red", "blue")}
@@ -560,6 +577,7 @@ def summarise(data, mass="inferred"):
     """
     observed = _colours(data["observed"])
     rest = _colours(data["rest"])
+    shifted = _colours(data["observed_z01"])
     abs_mag = data["abs_mag_r"]
     red = rest["u_r"] > relations.baldry2004_divider(abs_mag)
     inferred = inferred_log_mass(data)
@@ -583,7 +601,8 @@ def summarise(data, mass="inferred"):
         k = {}
         for name, members in (("red", inside & red), ("blue", inside & ~red)):
             members = members if members.sum() >= 5 else inside
-            k[name] = {c: median(observed[c] - rest[c], members) for c in ("u_r", "g_r")}
+            k[name] = {"u_r": median(observed["u_r"] - rest["u_r"], members),
+                       "g_r_z01": median(shifted["g_r"] - observed["g_r"], members)}
         pub = published(low, high, k)
         row = {"bin": [low, high], "n": int(inside.sum()), "k_corrections": k, "published": pub,
                "inferred_minus_true_log_mass": median(inferred_minus_true),
@@ -610,10 +629,9 @@ def summarise(data, mass="inferred"):
                 sequence, _ = relations.baldry2004_colour_magnitude(abs_mag, name)
                 row[f"rest_{name}_offset_from_baldry2004"] = median(rest["u_r"] - sequence,
                                                                     members)
-                # ^0.1(g - r) of each galaxy: twice its own observed-at-z=0.05 k-correction
+                # ^0.1(g - r) of each galaxy: its g - r observed at z = 0.1
                 gama, _ = relations.smith2017_colour_magnitude(abs_mag - FIVE_LOG_H, name)
-                band_shifted = 2.0 * observed["g_r"] - rest["g_r"]
-                row[f"{name}_g_r_offset_from_smith2017"] = median(band_shifted - gama, members)
+                row[f"{name}_g_r_offset_from_smith2017"] = median(shifted["g_r"] - gama, members)
         quenched = data["quenched"].astype(bool)
         for name, members in (("star_forming", inside & ~quenched),
                               ("quenched", inside & quenched)):

@@ -249,6 +249,18 @@ def test_builder_flat_spectrum_gives_one_maggy(builder):
     assert_allclose(builder.spectrum_maggies(far, filters), 1.05 * 1e-4, rtol=2e-3)
 
 
+def test_builder_sparse_infrared_samples_still_cover_the_bands(builder):
+    import speclite.filters
+
+    filters = speclite.filters.load_filters("sdss2010-*")
+    # samples 200 A apart, as the BC03 grid is in the infrared; at z = 0.1 none falls within
+    # 50 A beyond the z band's red end, which the spectrum must still reach
+    wavelength = np.arange(2000.0, 11001.0, 200.0) * u.AA
+    spectrum = flat_fnu_spectrum(wavelength, 3631 * u.Jy, 10 * u.pc)
+    far = builder.observed_spectrum(spectrum, 0.1, 1 * u.kpc)
+    assert_allclose(builder.spectrum_maggies(far, filters), 1.1 * 1e-4, rtol=5e-3)
+
+
 def test_builder_lines_match_narrow_gaussians(builder):
     import speclite.filters
     from specutils import Spectrum
