@@ -875,8 +875,8 @@ def smooth_history_colours(age_of_universe, nebular=True, table=None):
     """
     Observed u - r and g - r of smooth star-formation histories behind a dust screen.
 
-    Delayed-tau histories (SFR proportional to t exp(-t / tau), as the
-    universe's discs form their stars, `picasso.mock.realise`) starting at
+    Delayed-tau histories (SFR proportional to t exp(-t / tau), the
+    universe's own, `picasso.mock.realise`, on its age grid) starting at
     each of `SMOOTH_STARTS` Gyr, with every e-folding time of `SMOOTH_TAUS`,
     one metallicity of `SMOOTH_METALLICITIES`, from the universe's SSP
     table at its redshift (z = 0.05), seen
@@ -897,20 +897,19 @@ def smooth_history_colours(age_of_universe, nebular=True, table=None):
         Observed colours on the SDSS system.
     """
     from picasso.mock.observe.dust import _extinction_ratios
+    from picasso.mock.realise import _sfh, _sfh_grid
     from picasso.properties import BANDS
 
     table = SSPTable.load() if table is None else table
     ratios = _extinction_ratios(tuple(BANDS), table.redshift)
-    ages = np.unique(np.concatenate([np.linspace(1e-4, 0.3, 300),
-                                     np.linspace(0.3, age_of_universe, 500)]))
+    ages = _sfh_grid(age_of_universe)
     steps = np.gradient(ages)
     colours = []
     for metallicity in SMOOTH_METALLICITIES:
         flux = 10 ** (-0.4 * table.observed_magnitude(
             ages * u.Gyr, np.full(ages.size, metallicity), nebular=nebular).value)
         for start in SMOOTH_STARTS:
-            time = np.clip(age_of_universe - ages - start, 0.0, None)
-            rates = time * np.exp(-time / np.asarray(SMOOTH_TAUS)[:, None])
+            rates = _sfh(ages, age_of_universe, start, np.asarray(SMOOTH_TAUS)[:, None], 0.0, 1.0)
             magnitudes = _magnitudes((rates * steps) @ flux)
             for a_v in SMOOTH_A_V:
                 colours.append(_colours(magnitudes + a_v * ratios))
