@@ -50,6 +50,16 @@ def test_published_relations_at_reference_points():
     assert_allclose(
         relations.speagle2014_main_sequence(10.0, t), (0.84 - 0.026 * t) * 10 - (6.51 - 0.11 * t)
     )
+    # Renzini & Peng (2015) below 10^9.87 Msun at z ~ 0.05, Speagle et al. above
+    assert_allclose(relations.renzini_peng2015_main_sequence(9.0), 0.76 * 9 - 7.64)
+    low, high = relations.bending_main_sequence(np.array([9.0, 10.5]), 13.1)
+    assert_allclose(low, 0.76 * 9 - 7.64)
+    assert_allclose(high, relations.speagle2014_main_sequence(10.5, 13.1))
+    # at another epoch the low-mass deficit under Speagle et al.'s relation is kept
+    assert_allclose(
+        relations.bending_main_sequence(9.0, 10.0) - relations.speagle2014_main_sequence(9.0, 10.0),
+        low - relations.speagle2014_main_sequence(9.0, 13.1),
+    )
     # Shen et al. (2003): early type at 1e11 Msun is 2.88e-6 * 1e11^0.56 kpc
     radius, _ = relations.shen2003_size(11.0, True)
     assert_allclose(radius, 2.88e-6 * 1e11**0.56)
@@ -85,8 +95,12 @@ def test_quiescent_population_and_main_sequence():
     props = [universe.properties(i) for i in range(300)]
     mass = np.array([p.log_stellar_mass for p in props])
     quenched = np.array([p.quenched for p in props])
-    offset = np.array([p.log_sfr for p in props]) - relations.speagle2014_main_sequence(
-        mass, universe.age_of_universe
+    # the relations are read at the mass observers assign, the SFR scaled to the true mass
+    observed = mass - universe.mass_scale_offset
+    offset = (
+        np.array([p.log_sfr for p in props])
+        - relations.bending_main_sequence(observed, universe.age_of_universe)
+        - universe.mass_scale_offset
     )
     assert quenched[mass > 11.2].mean() > quenched[mass < 10.0].mean()
     assert abs(np.median(offset[~quenched])) < 0.1

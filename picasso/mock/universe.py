@@ -36,7 +36,11 @@ Stellar mass function
 Star-forming main sequence
     Speagle et al. (2014, ApJS 214, 15) eq. 28, log SFR = (0.84 - 0.026 t) log M*
     - (6.51 - 0.11 t) at the age of the universe t (Gyr) at the galaxy's
-    redshift, with 0.25 dex scatter (their "true" scatter is 0.2 dex).
+    redshift, bending down to the steeper ridge line of SDSS star-forming
+    galaxies of Renzini & Peng (2015, ApJ 801, L29), log SFR = 0.76 log M* -
+    7.64, below 10^9.87 Msun (`~picasso.mock.relations.bending_main_sequence`;
+    0.16 dex lower at 10^9.25 Msun), with 0.25 dex scatter (Speagle et al.'s
+    "true" scatter is 0.2 dex).
 Quiescent population
     Quenched fraction rising with mass, an approximate logistic form of the red
     fraction of Baldry et al. (2006, MNRAS 373, 469) at average density
@@ -136,11 +140,11 @@ from ..particles import GasCells, Particles, StarParticles
 from .realise import random_rotation, realise_galaxy, tidal_stretch
 from .relations import (
     baldry2012_mass_function,
+    bending_main_sequence,
     gallazzi2005_metallicity,
     passive_metallicity_offset,
     quenched_fraction,
     shen2003_size,
-    speagle2014_main_sequence,
     tremonti2004_oxygen_abundance,
 )
 
@@ -575,7 +579,7 @@ class Universe:
         early_type = bool(quenched and rng.uniform() < 0.75) or bool(
             (not quenched) and log_mass > 11.0 and rng.uniform() < 0.3
         )
-        main_sequence = speagle2014_main_sequence(log_mass, t0)
+        main_sequence = bending_main_sequence(log_mass, t0)
         if quenched:
             offset = -np.clip(rng.normal(1.7, 0.5), 0.8, 3.0)
         else:
