@@ -19,8 +19,9 @@ Realism: the population's integrated quantities beside the published relations
 and the ranges of the paper's Fig. 4; integrated observed colours (u - r
 bimodality at 2.22, Strateva et al. 2001), colour mass-to-light relations
 (Bell et al. 2003; Taylor et al. 2011), size-mass (Shen et al. 2003), the main
-sequence (Speagle et al. 2014) and the empty-pixel fractions of the truth maps
-(paper: ~25% of pixels carry stellar truth, ~5% gas, <1% SFR).
+sequence (Speagle et al. 2014, bending to Renzini & Peng 2015 at low mass) and
+the empty-pixel fractions of the truth maps (paper: ~25% of pixels carry
+stellar truth, ~5% gas, <1% SFR).
 
 Usage::
 
@@ -424,7 +425,7 @@ def summarise(pop, filled, totals, universe):
     # the relations hold at the mass observers assign a galaxy, which the universe draws at
     observed = m - universe.mass_scale_offset
     summary["mass_scale_offset"] = universe.mass_scale_offset
-    ms = relations.speagle2014_main_sequence(observed, universe.age_of_universe)
+    ms = relations.bending_main_sequence(observed, universe.age_of_universe)
     sf = ~pop["quenched"].astype(bool)
     ssfr_offset = (pop["log_sfr"] - m) - (ms - observed)
     summary["main_sequence_offset_sf"] = {
@@ -512,9 +513,9 @@ def plot(pop, totals, examples, universe, path):
     ax.scatter(observed, pop["log_sfr"] - offset, c=colour, s=6)
     ax.plot(
         grid_m,
-        relations.speagle2014_main_sequence(grid_m, universe.age_of_universe),
+        relations.bending_main_sequence(grid_m, universe.age_of_universe),
         "k--",
-        label="Speagle+14",
+        label="Speagle+14 / Renzini & Peng 15",
     )
     ax.set_xlabel(f"log M* - {offset:g} (observers' scale)")
     ax.set_ylabel(f"log SFR - {offset:g} (the same specific SFR)")
@@ -688,7 +689,7 @@ def main(argv=None):
     )
     ms = summary["main_sequence_offset_sf"]
     print(
-        f"{'SF sSFR offset from Speagle+14: median, std':44s} {ms['median']:10.2f} "
+        f"{'SF sSFR offset from the main sequence: median, std':44s} {ms['median']:10.2f} "
         f"{ms['std']:10.2f}   0, 0.2-0.3"
     )
     print(
