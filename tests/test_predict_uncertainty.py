@@ -7,10 +7,12 @@ import torch
 from numpy.testing import assert_allclose
 
 from picasso import GalaxyCutout, load_model
+from picasso.maps import PropertyMaps
+from picasso.nn.diagnostics import unphysical_pixels
 from picasso.nn.ensemble import Ensemble
+from picasso.nn.model import MAX_MEAN_SHIFT_DEX, Model
 from picasso.nn.predict import predict_cutouts
 from picasso.nn.unet import UNet, UNetConfig
-from picasso.nn.model import Model
 
 
 def _model(seed, **config):
@@ -73,6 +75,21 @@ def test_maps_hold_expected_values_so_totals_are_unbiased(cutouts):
     assert mean_maps.total("stellar_mass") > median_maps.total("stellar_mass")
     with pytest.raises(ValueError, match="estimate must be"):
         model.predict(cutouts[0], estimate="mode")
+
+
+def test_a_pixel_of_no_information_gets_a_finite_counted_mean(cutouts):
+    # a 1-sigma of 20 dex once overflowed the lognormal mean to infinity, and the maps refused it
+    model = _model(0, heteroscedastic=True)
+    images = [model.input_flux(cutouts[0])]
+    mu, sigma = model.predict_log10(images, precision="fp32")
+    sfr = model.properties.index("sfr")
+    sigma[0, sfr, 0, 0] = 20.0
+    expected = model.expected_log10(mu, sigma)
+    assert np.all(np.isfinite(expected))
+    assert_allclose(expected[0, sfr, 0, 0], mu[0, sfr, 0, 0] + MAX_MEAN_SHIFT_DEX, rtol=1e-6)
+    maps = PropertyMaps.from_log10(expected[0], model.properties)
+    assert np.isfinite(maps["sfr"].value).all()
+    assert unphysical_pixels(expected[:1], model.properties)[0]["sfr"] >= 1
 
 
 def test_a_lognormal_field_sums_to_its_true_total_only_with_the_mean():

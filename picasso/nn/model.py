@@ -77,6 +77,14 @@ FIELD_OF_VIEW_TOLERANCE = 0.25
 #: Inference precisions of `Model.predict_log10`.
 PRECISIONS = ("auto", "fp32", "bf16")
 
+#: Largest move (dex) from a pixel's median to its expected value (`Model.expected_log10`).
+#: It is reached at a 1-sigma of about 3 dex, where the network says it knows nothing of
+#: the pixel (the sky around faint galaxies, which the loss hardly weights); unbounded, the
+#: lognormal mean of such a pixel overflowed to infinity (a 1-sigma of ~20 dex in one SFR
+#: pixel of the bundled model). Values this far above the median exceed every property's
+#: `~picasso.properties.Property.physical_maximum` and are counted as unphysical.
+MAX_MEAN_SHIFT_DEX = 10.0
+
 #: Largest change (dex) that bf16 may make to any pixel of any output (a log10 map or its
 #: 1-sigma) for ``precision="auto"`` to keep it.
 BF16_TOLERANCE_DEX = 0.01
@@ -634,7 +642,9 @@ class Model:
         sparse maps are skewed). Sums of expected values are unbiased totals,
         where sums of medians fall short wherever the network is unsure (below
         the PSF, at low S/N). The mass-weighted age is an intensive property
-        and keeps its median.
+        and keeps its median. The move from the median is at most
+        `MAX_MEAN_SHIFT_DEX`, so that a pixel the network knows nothing about
+        gets a finite (and unphysical, hence counted) value, not infinity.
 
         Parameters
         ----------
@@ -652,8 +662,8 @@ class Model:
         extensive = np.array([PROPERTIES[name].is_extensive for name in self.properties])
         weights = self.info.get("mean_correction") or {}
         weight = np.array([weights.get(name, 1.0) for name in self.properties], np.float32)
-        shift = (0.5 * np.log(10.0) * weight[None, :, None, None]
-                 * np.asarray(sigma_dex, dtype=np.float32) ** 2)
+        shift = np.minimum(0.5 * np.log(10.0) * weight[None, :, None, None]
+                           * np.asarray(sigma_dex, dtype=np.float64) ** 2, MAX_MEAN_SHIFT_DEX)
         empty = log10_maps <= LOG10_EMPTY / 2
         shift = np.where(empty | ~extensive[None, :, None, None], 0.0, shift)
         return (log10_maps + shift).astype(np.float32)
