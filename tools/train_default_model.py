@@ -3,14 +3,15 @@
 Build the synthetic training set and train picasso's bundled default model.
 
 This is the exact, seeded recipe of ``picasso/data/model.safetensors``: one
-command. The bundled network was trained on one GPU::
+command. The bundled model was trained on a 2-core CPU (``--device cpu``,
+the default)::
 
-    python tools/train_default_model.py --device cuda --processes 16
+    python tools/train_default_model.py --processes 2 --threads 2
 
-(render 1.5 min with 16 processes, train 7 min on an NVIDIA H200); on a
-2-core CPU the same recipe (``--device cpu``, the default) takes about 1.4
-hours, estimated from the rates measured there (render 9.7 min, train about
-100 images/s).
+in 85.6 min (render 12.4 min, train 64.4 min at 135 images/s, calibrate and
+evaluate 3.5 min). On one GPU (``--device cuda --processes 16``) the
+previous model's run rendered in 1.5 min with 16 processes and trained in
+7 min on an NVIDIA H200.
 
 It
 
