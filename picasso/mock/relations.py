@@ -177,10 +177,11 @@ def bending_main_sequence(log_mass, age_of_universe):
     """
     A main sequence that is steep at low mass and flat at high mass.
 
-    Speagle et al. (2014) eq. 28 where it lies below the SDSS ridge line of
-    Renzini & Peng (2015), that ridge line below (under 10^9.87 Msun at
-    z ~ 0.05, where it is up to 0.16 dex lower at 10^9.25 Msun). Speagle et
-    al.'s z ~ 0 slope (0.50) is a fit over all masses; at low mass it puts
+    The lower of Speagle et al. (2014) eq. 28 and the SDSS ridge line of
+    Renzini & Peng (2015): at z ~ 0.05 the ridge line below 10^9.87 Msun
+    (0.16 dex under Speagle et al.'s relation at 10^9.25 Msun, 0.23 at
+    10^9), Speagle et al. above. Speagle et al.'s z ~ 0 slope (0.50) is a
+    fit over all masses; at low mass it puts
     SDSS star-forming galaxies' specific SFR too high, and star-forming
     galaxies drawn on it at 10^9-10^9.5 Msun were 0.07 mag too blue in u - r
     (``benchmarks/bench_realism.py``), while the steeper ridge line alone
