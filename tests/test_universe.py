@@ -104,6 +104,11 @@ def test_quiescent_population_and_main_sequence():
     )
     assert quenched[mass > 11.2].mean() > quenched[mass < 10.0].mean()
     assert abs(np.median(offset[~quenched])) < 0.1
+    # below 10^9.6 Msun star-forming galaxies follow the steeper SDSS ridge line, not Speagle's
+    low = (observed < 9.6) & ~quenched
+    speagle = relations.speagle2014_main_sequence(observed, universe.age_of_universe)
+    assert np.median(offset[low] + (relations.bending_main_sequence(
+        observed, universe.age_of_universe) - speagle)[low]) < -0.1
     assert np.median(offset[quenched]) < -1.0
 
 
