@@ -61,8 +61,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT = REPO / "picasso" / "data" / "model.safetensors"
 
-#: The recipe's defaults: the bundled model's run (its network trained on one GPU; how each
-#: setting was chosen, measured: docs/tutorials/default_model.rst).
+#: The recipe's defaults: the bundled model's run (trained on the 2-core development CPU; how
+#: each setting was chosen, measured: docs/tutorials/default_model.rst).
 RECIPE = {
     "galaxies": 4800,
     "views": 4,
