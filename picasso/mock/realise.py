@@ -35,6 +35,7 @@ __all__ = [
     "MIN_PARTICLES",
     "HI_FLARE_EFOLDS",
     "OUTER_DUST_EDGE",
+    "MIN_FORMING_SHARE",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,10 @@ HI_FLARE_EFOLDS = 2.7
 #: star-forming discs seen at an axis ratio of 0.2 lost 0.79 mag more r light than face-on
 #: (0.62 in SDSS, Unterborn & Ryden 2008); with it, 0.61.
 OUTER_DUST_EDGE = 3.0
+#: Smallest share of a galaxy's stars that carries its current star formation: a galaxy
+#: that is (nearly) all bulge forms its stars in what little disc it has, at most
+#: 1 / MIN_FORMING_SHARE times its drawn sSFR.
+MIN_FORMING_SHARE = 0.05
 
 # --------------------------------------------------------------------------
 # realisation of one galaxy
@@ -131,9 +136,17 @@ def _ssfr_recent(ages, rate, window=0.1):
         return np.where(current > 0, recent_mass / window / current / 1e9, 0.0)
 
 
-def _solve_sfh(props, t0):
-    """Adjust tau (or the quench e-folding) so the recent sSFR matches the drawn SFR."""
-    target = 10 ** (props.log_sfr - props.log_stellar_mass)
+def _solve_sfh(props, t0, forming_share=1.0):
+    """
+    Adjust tau (or the quench e-folding) so the recent sSFR matches the drawn SFR.
+
+    Only the disc's stars outside a past burst follow this history (the
+    bulge, bar and halo stopped forming stars long ago), a share
+    ``forming_share`` of the galaxy's stars: their own sSFR is the drawn one
+    over that share, so that the stars of the last 100 Myr add up to the
+    galaxy's drawn SFR, the SFR its gas carries.
+    """
+    target = 10 ** (props.log_sfr - props.log_stellar_mass) / forming_share
     ages = _sfh_grid(t0)
     start = props.sfh_start
     if props.quench_lookback <= 0:
@@ -231,7 +244,6 @@ def realise_galaxy(props, rng, n_stars, universe):
         What the realisation drew (for the particles' ``meta``).
     """
     t0 = universe.age_of_universe
-    sfh = _solve_sfh(props, t0)
     mass = 10**props.log_stellar_mass
     h = props.disc_scale_length
 
@@ -243,6 +255,9 @@ def realise_galaxy(props, rng, n_stars, universe):
     disc_total = max(1.0 - fractions["bulge"] - fractions["halo"], 0.0)
     fractions["bar"] = disc_total * props.bar_fraction
     fractions["disc"] = disc_total - fractions["bar"]
+    disc_share = fractions["disc"] / sum(fractions.values())
+    burst_share = min(props.burst_fraction, 0.5 * disc_share)
+    sfh = _solve_sfh(props, t0, max(disc_share - burst_share, MIN_FORMING_SHARE))
     names = list(fractions)
     counts = rng.multinomial(
         n_stars, np.array([fractions[k] for k in names]) / sum(fractions.values())
