@@ -126,7 +126,7 @@ def main(argv=None):
     from picasso import __version__
     from picasso.analysis.metrics import PAPER_COLOUR_ML_SIGMA, PAPER_HEADLINE
     from picasso.io.dataset import PairDataset
-    from picasso.mock.build import build_dataset
+    from picasso.mock.build import build_dataset, renderer_fingerprint
     from picasso.mock.observe import ObservingConfig
     from picasso.mock.universe import Universe
     from picasso.nn.ensemble import Ensemble
@@ -136,11 +136,12 @@ def main(argv=None):
     started = time.perf_counter()
     args.work_dir.mkdir(parents=True, exist_ok=True)
     # observed as the model's training images were (the paper's set-up if it does not say);
-    # the cached set is named after that set-up, the universe and the picasso that renders it
+    # the cached set is named after that set-up, the universe and the code that renders it
     observing = training_observing(model) or ObservingConfig(image_size=model.image_size)
     universe = Universe(seed=args.universe_seed).parameters()
     setup = hashlib.sha1(json.dumps({"observing": observing.to_dict(), "universe": universe,
-                                     "picasso": __version__}, sort_keys=True).encode()).hexdigest()
+                                     "picasso": __version__, "renderer": renderer_fingerprint()},
+                                    sort_keys=True).encode()).hexdigest()
     data_path = args.work_dir / (f"heldout_{args.galaxies}x{args.views}_{model.image_size}px_"
                                  f"{setup[:8]}_seed{args.universe_seed}.h5")
     if not data_path.exists():

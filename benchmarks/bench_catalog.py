@@ -84,6 +84,7 @@ def inject_galaxies(frames_dir, workdir, model, n_galaxies, universe_seed, seed)
 
     from picasso import __version__
     from picasso.io import sdss
+    from picasso.mock.build import renderer_fingerprint
     from picasso.mock.universe import Universe, view_directions
     from picasso.studies.catalog import model_field_in_half_light_radii
     from picasso.studies.injection import Placement, inject
@@ -92,7 +93,8 @@ def inject_galaxies(frames_dir, workdir, model, n_galaxies, universe_seed, seed)
     # injected galaxies are reused only if the same picasso would draw and inject the same ones
     settings = {"galaxies": n_galaxies, "universe_seed": universe_seed, "seed": seed,
                 "redshifts": REDSHIFTS, "spacing": SPACING, "image_size": model.image_size,
-                "universe": Universe(seed=universe_seed).parameters(), "picasso": __version__}
+                "universe": Universe(seed=universe_seed).parameters(), "picasso": __version__,
+                "renderer": renderer_fingerprint()}
     marker = workdir / "injected.json"
     catalog_path = workdir / "catalog.ecsv"
     truth_dir = workdir / "truth"

@@ -398,3 +398,23 @@ def test_a_build_on_dask(tmp_path):
         target = _build(tmp_path / "dask.h5", n=3, scheduler=client, shard_size=2)
         assert client.status == "running"  # a client it was given stays open
     _assert_same_file(reference, target)
+
+
+def test_renderer_fingerprint_follows_the_code_not_the_version_or_weights(tmp_path):
+    package = tmp_path / "picasso"
+    (package / "mock").mkdir(parents=True)
+    (package / "data").mkdir()
+    (package / "mock" / "realise.py").write_text("SHARE = 1.0\n")
+    (package / "data" / "bc03_sdss_ssp.fits").write_bytes(b"table")
+    first = build.renderer_fingerprint(package)
+    assert len(first) == 40 and first == build.renderer_fingerprint(package)
+    # an editable install's version file and the model's weights do not render
+    (package / "_version.py").write_text("version = '0.2'\n")
+    (package / "data" / "model.safetensors").write_bytes(b"weights")
+    assert build.renderer_fingerprint(package) == first
+    (package / "mock" / "realise.py").write_text("SHARE = 0.5\n")
+    assert build.renderer_fingerprint(package) != first
+    (package / "mock" / "realise.py").write_text("SHARE = 1.0\n")
+    (package / "data" / "bc03_sdss_ssp.fits").write_bytes(b"other table")
+    assert build.renderer_fingerprint(package) != first
+    assert len(build.renderer_fingerprint()) == 40

@@ -22,6 +22,7 @@ raise `BuildInterrupted`.
 
 import ctypes
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -48,9 +49,40 @@ from .observe.galaxy import observe_arrays, prepare, view_cameras
 from .universe import Universe
 
 __all__ = ["build_dataset", "galaxy_pairs", "render_shard", "default_shard_size",
-           "BuildInterrupted", "VIEW_STREAM"]
+           "renderer_fingerprint", "BuildInterrupted", "VIEW_STREAM"]
 
 log = logging.getLogger(__name__)
+
+def renderer_fingerprint(package=None):
+    """
+    A digest of the code and data that draw and render picasso's galaxies.
+
+    The SHA-1 of every Python module of the installed picasso (but the
+    version file) and of its population-synthesis tables (the bundled
+    model's weights are left out: they do not render). An editable install keeps
+    the version string it was installed with while its code changes, so a
+    cache of rendered pairs named after the version alone would be reused
+    after the universe changed; named after this, it is not.
+
+    Parameters
+    ----------
+    package : path-like, optional
+        The package directory (default: the installed picasso's).
+
+    Returns
+    -------
+    fingerprint : str
+        40 hexadecimal digits.
+    """
+    package = Path(__file__).resolve().parent.parent if package is None else Path(package)
+    digest = hashlib.sha1()
+    files = [path for path in package.rglob("*.py") if path.name != "_version.py"]
+    files += list((package / "data").glob("*.fits"))
+    for path in sorted(files):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
 
 #: Child of a galaxy's seed sequence that seeds its views (0: properties, 1: particles).
 VIEW_STREAM = 2
