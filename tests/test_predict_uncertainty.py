@@ -92,6 +92,47 @@ def test_a_pixel_of_no_information_gets_a_finite_counted_mean(cutouts):
     assert unphysical_pixels(expected[:1], model.properties)[0]["sfr"] >= 1
 
 
+def test_pixels_below_the_known_floor_keep_their_median(cutouts):
+    # In the sky the truth is empty and the sigma never trained: a bundled model gave sky
+    # SFR pixels a median of 10^-8.5 and a sigma of 3.5 dex, whose mean (10 dex higher) put
+    # 15% of the predicted SFR in the image's border rows.
+    model = _model(0, heteroscedastic=True)
+    mu, sigma = model.predict_log10([model.input_flux(cutouts[0])], precision="fp32")
+    sfr = model.properties.index("sfr")
+    mu[0, sfr, 0, 0], mu[0, sfr, 0, 1] = -8.5, -2.0
+    sigma[0, sfr, 0, :2] = 3.5
+    unfloored = model.expected_log10(mu, sigma)
+    assert unfloored[0, sfr, 0, 0] > mu[0, sfr, 0, 0] + 9
+    model.info["known_floor_log10"] = {"sfr": -5.5}
+    floored = model.expected_log10(mu, sigma)
+    assert floored[0, sfr, 0, 0] == mu[0, sfr, 0, 0]
+    assert floored[0, sfr, 0, 1] == unfloored[0, sfr, 0, 1] > mu[0, sfr, 0, 1]
+    # the other properties, without a floor, move as before
+    assert_allclose(np.delete(floored, sfr, axis=1), np.delete(unfloored, sfr, axis=1))
+
+
+def test_known_floor_is_a_low_quantile_of_the_known_truth(tmp_path):
+    from helpers_mock import small_universe
+
+    from picasso.io.dataset import PairDataset
+    from picasso.mock.build import build_dataset
+    from picasso.properties import LOG10_EMPTY
+    from picasso.studies.calibration import fit_known_floor
+
+    path = build_dataset(tmp_path / "pairs.h5", 3, image_size=16, seed=1, views=1,
+                         processes=1, progress=False, universe=small_universe(1))
+    pairs = PairDataset(path)
+    floor = fit_known_floor(pairs, quantile=0.0)
+    assert "stellar_age" not in floor and "sfr" in floor
+    for name, value in floor.items():
+        planes = np.stack([pairs[i]["truth"][pairs.properties.index(name)]
+                           for i in range(len(pairs))])
+        assert value == pytest.approx(planes[planes > LOG10_EMPTY / 2].min())
+    assert fit_known_floor(pairs, quantile=0.5)["stellar_mass"] > floor["stellar_mass"]
+    with pytest.raises(ValueError, match="quantile"):
+        fit_known_floor(pairs, quantile=1.0)
+
+
 def test_a_lognormal_field_sums_to_its_true_total_only_with_the_mean():
     # the estimator's defining property, with no network: pixels scattered lognormally
     # around a known mean recover it when summed as expected values, not as medians

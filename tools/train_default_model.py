@@ -315,7 +315,15 @@ def main(argv=None):
     train_seconds = sum(row.get("seconds", 0.0) for row in trainer.history)
 
     if model.config.heteroscedastic:
-        from picasso.studies.calibration import fit_mean_correction, fit_uncertainty_scale
+        from picasso.studies.calibration import (
+            fit_known_floor,
+            fit_mean_correction,
+            fit_uncertainty_scale,
+        )
+
+        # where the truth was empty the sigma never trained: no mean below this floor
+        model.info["known_floor_log10"] = fit_known_floor(pairs, indices=trainer.split.train)
+        print("known floor:", model.info["known_floor_log10"])
 
         # on the validation galaxies: the test galaxies stay untouched until the evaluation
         model.info["uncertainty_scale"] = fit_uncertainty_scale(

@@ -642,7 +642,11 @@ class Model:
         sparse maps are skewed). Sums of expected values are unbiased totals,
         where sums of medians fall short wherever the network is unsure (below
         the PSF, at low S/N). The mass-weighted age is an intensive property
-        and keeps its median. The move from the median is at most
+        and keeps its median. A pixel whose median lies below the lowest
+        surface densities the model was trained on (``info["known_floor_log10"]``,
+        `picasso.studies.calibration.fit_known_floor`) keeps its median too:
+        there the truth was empty, the sigma never trained, and its mean would
+        put star formation in the sky. The move from the median is at most
         `MAX_MEAN_SHIFT_DEX`, so that a pixel the network knows nothing about
         gets a finite (and unphysical, hence counted) value, not infinity.
 
@@ -664,8 +668,10 @@ class Model:
         weight = np.array([weights.get(name, 1.0) for name in self.properties], np.float32)
         shift = np.minimum(0.5 * np.log(10.0) * weight[None, :, None, None]
                            * np.asarray(sigma_dex, dtype=np.float64) ** 2, MAX_MEAN_SHIFT_DEX)
-        empty = log10_maps <= LOG10_EMPTY / 2
-        shift = np.where(empty | ~extensive[None, :, None, None], 0.0, shift)
+        floors = self.info.get("known_floor_log10") or {}
+        floor = np.array([floors.get(name, LOG10_EMPTY / 2) for name in self.properties])
+        untrained = log10_maps <= floor[None, :, None, None]
+        shift = np.where(untrained | ~extensive[None, :, None, None], 0.0, shift)
         return (log10_maps + shift).astype(np.float32)
 
     @property

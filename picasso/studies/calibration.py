@@ -24,7 +24,7 @@ from ..properties import LOG10_EMPTY, PROPERTIES
 
 __all__ = [
     "expected_coverage", "interval_coverage", "calibration_table", "fit_uncertainty_scale",
-    "fit_mean_correction",
+    "fit_mean_correction", "fit_known_floor",
 ]
 
 log = logging.getLogger(__name__)
@@ -386,3 +386,49 @@ def fit_mean_correction(model, dataset, *, indices=None, batch_size=8, device=No
         else:
             correction[name] = float(brentq(bias, *bounds, args=(records,), xtol=1e-3))
     return correction
+
+
+def fit_known_floor(dataset, *, indices=None, limit=2000, quantile=1e-3):
+    """
+    Per-property log10 surface density below which the training truth holds nothing.
+
+    The uncertainty head learns its sigma on pixels with a known truth only
+    (`picasso.nn.loss.gaussian_nll`): in a pixel the truth leaves empty (the
+    sky around a galaxy, a disc without star formation) the network's median
+    falls far below every true value and its sigma is whatever the untrained
+    head gives, several dex for SFR. The lognormal mean of such a pixel,
+    ``10**(mu + c ln(10) sigma**2 / 2)``, is then many orders of magnitude
+    above its median: summed over the sky it outweighs the galaxy. Stored in
+    the model (``model.info["known_floor_log10"]``), this floor is where
+    `~picasso.nn.Model.expected_log10` stops moving medians to the mean.
+
+    Parameters
+    ----------
+    dataset : `~picasso.io.dataset.PairDataset` or path
+    indices : array-like of int, optional
+        The pairs to read (the training split); every pair by default.
+    limit : int
+        Read at most this many pairs (evenly spread).
+    quantile : float
+        The floor is this quantile of the known truth pixels' log10 values.
+
+    Returns
+    -------
+    floor : dict
+        Property name -> log10 floor for every surface density with known pixels.
+    """
+    dataset = dataset if isinstance(dataset, PairDataset) else PairDataset(dataset)
+    if not 0.0 <= quantile < 1.0:
+        raise ValueError(f"quantile must be in [0, 1), got {quantile}")
+    known = {name: [] for name in dataset.properties if PROPERTIES[name].is_extensive}
+    for position in _evenly_spread(dataset, indices, limit):
+        truth = dataset[int(position)]["truth"]
+        for name, values in known.items():
+            plane = truth[dataset.properties.index(name)]
+            values.append(plane[plane > LOG10_EMPTY / 2])
+    floor = {}
+    for name, values in known.items():
+        values = np.concatenate(values)
+        if values.size:
+            floor[name] = float(np.quantile(values, quantile))
+    return floor
