@@ -5,9 +5,16 @@ For galaxies drawn flat in log M* between 10^9 and 10^12 Msun and weighted
 by the stellar mass function of Baldry et al. (2012) (so that a bin holds
 them in the proportions of a real sample, also when it is a bin of inferred
 mass, which galaxies enter from either side), the benchmark measures the
-integrated ugriz light of the main galaxy (companions left out, as SDSS
-model magnitudes are deblended) seen from one random
-direction with the observing preset's dust (``--preset sdss``: dust on), and
+ugriz light of the main galaxy (companions left out, as SDSS photometry is
+deblended) seen from one random direction with the observing preset's dust
+(``--preset sdss``: dust on) as SDSS measures colours: with model magnitudes
+(`model_magnitudes`; `picasso.analysis.photometry`), the r band's better
+exponential or de Vaucouleurs profile fitted in every band with each pixel
+weighted by an SDSS frame's noise, on the preset's pixels and PSF.
+Baldry et al. (2004, 2006) measured u - r with these, and they weight a
+galaxy's centre: where its outskirts are bluer its model colour is redder
+than the colour of its summed light (``--photometry total``, printed per bin
+as the difference). M_r is that of the summed light. The benchmark
 prints, per bin of log M*, the median observed colours u - g, g - r, u - r and
 r - i at z = 0.05 on the SDSS magnitude system (u_SDSS = u_AB + 0.04; g, r, i
 are AB) and the red fraction, beside the values of the published SDSS
@@ -127,12 +134,15 @@ import astropy.units as u  # noqa: E402
 import numpy as np  # noqa: E402
 
 from picasso.analysis.baselines import COLOUR_RELATIONS  # noqa: E402
+from picasso.analysis.photometry import model_photometry  # noqa: E402
+from picasso.instrument import sdss_gain  # noqa: E402
 from picasso.mock import relations  # noqa: E402
 from picasso.mock.observe import (  # noqa: E402
     ObservingConfig,
     attenuation,
     relative_dust_to_gas,
 )
+from picasso.mock.observe.render import render_particles  # noqa: E402
 from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
 from picasso.mock.universe import MASS_SCALE_OFFSET, Universe  # noqa: E402
 from picasso.particles import Particles, weighted_half_radius  # noqa: E402
@@ -189,6 +199,19 @@ EDGE_ON_DIMMING_R = {"Masters et al. 2010": 0.5, "Unterborn & Ryden 2008 (q = 0.
 INCLINED_DEGREES = 80.0
 
 
+#: Model photometry (`model_magnitudes`): the rendered field's half-size in r-band
+#: half-light radii, the most pixels per side (coarser pixels beyond) and the Gaussian
+#: FWHM over sigma.
+MODEL_FIELD_R_HALF = 6.0
+MODEL_MAX_PIXELS = 160
+FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+#: The real SDSS field of ``../shared/data/sdss`` (run 2583, camcol 2, field 136), whose
+#: calibration (nanomaggies per count, the median of each frame's calibration vector) and
+#: CCD gains give the photon noise of a galaxy's own light in `model_magnitudes`.
+SDSS_FIELD_RUN, SDSS_FIELD_CAMCOL = 2583, 2
+SDSS_NMGY_PER_COUNT = {"u": 0.0116, "g": 0.0042, "r": 0.0054, "i": 0.0076, "z": 0.0379}
+
+
 def _magnitudes(flux):
     return -2.5 * np.log10(np.maximum(flux, 1e-300))
 
@@ -216,7 +239,60 @@ def dust_mass(gas, config):
                                                  * relative_dust_to_gas(gas, config)))
 
 
-def measure_galaxy(universe, config, index, table=None, shifted_table=None):
+def model_magnitudes(xy, light, config):
+    """
+    SDSS model magnitudes of a galaxy's star particles, rendered at the preset's pixel and PSF.
+
+    The particles' light is rendered onto SDSS pixels (0.396 arcsec at the
+    preset's redshift, coarser where the galaxy would need more than
+    `MODEL_MAX_PIXELS` of them) out to `MODEL_FIELD_R_HALF` r-band
+    half-light radii, convolved with the preset's PSF, and measured with
+    `picasso.analysis.photometry.model_photometry`: the profile is fitted to
+    the first frame's r band with each pixel weighted by the noise of an SDSS
+    frame (the preset's sky and the galaxy's own photon noise, with the
+    calibration and gain of the real field in ``../shared/data``), and every
+    frame's amplitudes are fitted through it with those weights.
+
+    Parameters
+    ----------
+    xy : ndarray, shape (n, 2)
+        Projected positions (kpc).
+    light : list of ndarray, each (n, 5)
+        Per-particle ugriz fluxes: the observed frame first (nanomaggies),
+        then any others (rest frame, z = 0.1) in any unit.
+    config : `~picasso.mock.observe.ObservingConfig`
+
+    Returns
+    -------
+    magnitudes : list of ndarray
+        ugriz magnitudes of each frame (up to each frame's constant).
+    profile : str
+        ``"exp"`` or ``"deV"``.
+    """
+    pixel = float(config.kpc(config.native_pixel_scale))
+    psf_sigma = float(config.kpc(config.psf_fwhm)) / FWHM_PER_SIGMA
+    radius = weighted_half_radius(np.hypot(xy[:, 0], xy[:, 1]), light[0][:, 2])
+    grid_half = max(MODEL_FIELD_R_HALF * radius, 16 * pixel)
+    n_grid = int(min(np.ceil(2.0 * grid_half / pixel), MODEL_MAX_PIXELS))
+    grid_pixel = 2.0 * grid_half / n_grid
+    images = render_particles(xy, np.concatenate(light, axis=1), np.zeros(len(xy)), grid_half,
+                              n_grid, psf_sigma)
+    observed = np.clip(images[:5], 0.0, None)
+    calibration = np.array([SDSS_NMGY_PER_COUNT[band] for band in "ugriz"])
+    gain = np.array([sdss_gain(SDSS_FIELD_CAMCOL, band, run=SDSS_FIELD_RUN) for band in "ugriz"])
+    sky = (np.array(config.sky_rms) * grid_pixel / float(config.kpc(config.sky_pixel_scale)))**2
+    variance = sky[:, None, None] + observed * (calibration / gain)[:, None, None]
+    psf_pixels = psf_sigma / grid_pixel
+    fit = model_photometry(observed, psf_pixels, variance=variance)
+    magnitudes = [_magnitudes(fit.fluxes)]
+    for frame in range(1, len(light)):
+        fluxes = fit.measure(images[5 * frame : 5 * frame + 5], psf_pixels, variance=variance)
+        magnitudes.append(_magnitudes(fluxes))
+    return magnitudes, fit.profile
+
+
+def measure_galaxy(universe, config, index, table=None, shifted_table=None,
+                   photometry="model"):
     """
     Integrated photometry of one galaxy's main body (see `measure`).
 
@@ -228,6 +304,9 @@ def measure_galaxy(universe, config, index, table=None, shifted_table=None):
     table, shifted_table : `~picasso.mock.populations.SSPTable`, optional
         The universe's table and `BAND_SHIFTED_TABLE`, loaded once by the
         caller for many galaxies.
+    photometry : {"model", "total"}
+        Colours from SDSS model magnitudes (`model_magnitudes`) or from the
+        summed light.
 
     Returns
     -------
@@ -251,11 +330,11 @@ def measure_galaxy(universe, config, index, table=None, shifted_table=None):
                              table=shifted_table).to_value(u.nanomaggy)
     a_v = np.zeros(len(stars))
     transmission = rest_transmission = shifted_transmission = np.ones_like(observed)
+    rng = universe.rng(index, 2)
+    direction = rng.normal(size=3)
+    direction /= np.linalg.norm(direction)
+    viewed = galaxy.rotated(Particles.view_rotation(direction, rng.normal(size=3)))
     if config.dust:
-        rng = universe.rng(index, 2)
-        direction = rng.normal(size=3)
-        direction /= np.linalg.norm(direction)
-        viewed = galaxy.rotated(Particles.view_rotation(direction, rng.normal(size=3)))
         radius = weighted_half_radius(
             np.linalg.norm(stars.position_value[main], axis=1), stars.mass_value[main]
         )
@@ -264,19 +343,26 @@ def measure_galaxy(universe, config, index, table=None, shifted_table=None):
         rest_transmission, _ = attenuation(viewed, half, config.replace(redshift=1e-6))
         shifted_transmission, _ = attenuation(
             viewed, half, config.replace(redshift=shifted_table.redshift))
-    observed_main = (observed * transmission)[main].sum(axis=0)
-    rest_main = (rest * rest_transmission)[main].sum(axis=0)
+    light = [(observed * transmission)[main], (rest * rest_transmission)[main],
+             (shifted * shifted_transmission)[main]]
+    total = [_magnitudes(frame.sum(axis=0)) for frame in light]
+    if photometry == "model":
+        colours, profile = model_magnitudes(viewed.stars.position_value[main, :2], light, config)
+    else:
+        colours, profile = total, "total"
     weight = observed[main, 2]
     log_mass = np.log10(stars.mass_value[main].sum())
     return {
         "log_mass": log_mass,
         "quenched": props.quenched,
         "early_type": props.early_type,
-        "observed": _magnitudes(observed_main),
-        "rest": _magnitudes(rest_main),
-        "observed_z01": _magnitudes((shifted * shifted_transmission)[main].sum(axis=0)),
+        "observed": colours[0],
+        "rest": colours[1],
+        "observed_z01": colours[2],
+        "observed_total": total[0],
+        "profile": profile,
         # rest-frame light is per unit mass formed in absolute magnitudes: this is M_r
-        "abs_mag_r": _magnitudes(rest_main)[2],
+        "abs_mag_r": total[1][2],
         "a_v_eff": -2.5 * np.log10(np.sum(weight * 10 ** (-0.4 * a_v[main])) / weight.sum()),
         "a_v_light": np.average(a_v[main], weights=weight),
         "log_dust_to_stellar_mass": np.log10(max(dust_mass(galaxy.gas, config), 1e-30))
@@ -284,12 +370,13 @@ def measure_galaxy(universe, config, index, table=None, shifted_table=None):
     }
 
 
-def _measure_chunk(universe, config, indices):
+def _measure_chunk(universe, config, indices, photometry):
     table, shifted_table = SSPTable.load(), SSPTable.load(BAND_SHIFTED_TABLE)
-    return [measure_galaxy(universe, config, index, table, shifted_table) for index in indices]
+    return [measure_galaxy(universe, config, index, table, shifted_table, photometry)
+            for index in indices]
 
 
-def measure(universe, config, n_galaxies, processes=1):
+def measure(universe, config, n_galaxies, processes=1, photometry="model"):
     """
     Integrated observed and rest-frame photometry of the main galaxy of the first galaxies.
 
@@ -301,26 +388,32 @@ def measure(universe, config, n_galaxies, processes=1):
     processes : int
         Worker processes; every galaxy is measured from its own random
         streams, so the result does not depend on them.
+    photometry : {"model", "total"}
+        The magnitudes the colours come from: SDSS model magnitudes, as the
+        published relations' colours (`model_magnitudes`), or the summed light.
 
     Returns
     -------
     table : dict of ndarray
         ``log_mass``, ``quenched``, ``early_type``, ``observed``, ``rest``
         and ``observed_z01`` (observed at z = 0.1) (n, 5) AB magnitudes (up
-        to a constant), ``abs_mag_r`` (rest-frame
-        M_r), ``a_v_eff`` (effective V attenuation of the integrated light),
-        ``a_v_light`` (mean A_V of the star particles weighted by their light)
-        and ``log_dust_to_stellar_mass`` (`dust_mass` of all the galaxy's gas
-        over the main galaxy's stellar mass).
+        to a constant) of that photometry, ``observed_total`` (the summed
+        light observed), ``profile`` (the model profile, or ``"total"``),
+        ``abs_mag_r`` (rest-frame M_r of the summed light), ``a_v_eff``
+        (effective V attenuation of the integrated light), ``a_v_light``
+        (mean A_V of the star particles weighted by their light) and
+        ``log_dust_to_stellar_mass`` (`dust_mass` of all the galaxy's gas over
+        the main galaxy's stellar mass).
     """
     chunks = [chunk.tolist() for chunk in np.array_split(np.arange(n_galaxies), 4 * processes)
               if chunk.size]
     if processes > 1:
         with ProcessPoolExecutor(processes) as pool:
             results = list(pool.map(_measure_chunk, [universe] * len(chunks),
-                                    [config] * len(chunks), chunks))
+                                    [config] * len(chunks), chunks,
+                                    [photometry] * len(chunks)))
     else:
-        results = [_measure_chunk(universe, config, chunk) for chunk in chunks]
+        results = [_measure_chunk(universe, config, chunk, photometry) for chunk in chunks]
     rows = [row for result in results for row in result]
     return {key: np.array([row[key] for row in rows]) for key in rows[0]}
 
@@ -630,6 +723,10 @@ def summarise(data, mass="inferred", scale_offset=0.0):
                                    weight[in_bin]))
         row["sigma"] = bootstrap_sigma(observed, red, weight, in_bin)
         row["quenched_fraction"] = mean(data["quenched"])
+        total = _colours(data["observed_total"])
+        for colour in ("u_r", "g_r"):
+            row[f"{colour}_minus_total"] = median(observed[colour] - total[colour])
+        row["de_vaucouleurs_fraction"] = mean(data["profile"] == "deV")
         row["strateva_u_r_above_2.22"] = mean(observed["u_r"] > 2.22)
         row["sequences"] = {}
         for name, members in (("red", inside & red), ("blue", inside & ~red)):
@@ -878,6 +975,14 @@ def report(rows, goal=True):
                            for name in ("star_forming", "quenched"))
         print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {baldry:+12.2f} {by_type} " + " ".join(
             f"{row['colour_mass_minus_true'][name]:+14.2f}" for name in MASS_SCALE_RELATIONS))
+    print()
+    print("model colour minus the colour of the summed light (median; 0 with --photometry "
+          "total), and the\nfraction of galaxies whose r band a de Vaucouleurs profile fits "
+          "better than an exponential")
+    print(f"{'log M*':10s} {'u-r':>6s} {'g-r':>6s} {'deV':>6s}")
+    for row in rows:
+        print(f"{row['bin'][0]:4.1f}-{row['bin'][1]:4.1f}  {row['u_r_minus_total']:+6.2f} "
+              f"{row['g_r_minus_total']:+6.2f} {row['de_vaucouleurs_fraction']:6.2f}")
     worst = max(abs(row[f"{c}_difference"]) for row in rows for c in COLOURS
                 if f"{c}_difference" in row)
     print(f"\nlargest |median colour - published| = {worst:.3f} mag"
@@ -1108,6 +1213,9 @@ def main(argv=None):
                         help="nebular emission of young stars (default: the preset's)")
     parser.add_argument("--dust", action=argparse.BooleanOptionalAction, default=None,
                         help="dust attenuation (default: the preset's)")
+    parser.add_argument("--photometry", choices=("model", "total"), default="model",
+                        help="colours from SDSS model magnitudes, as the published relations' "
+                             "(default), or from the summed light")
     parser.add_argument("--processes", type=int, default=1,
                         help="worker processes (the result does not depend on them)")
     parser.add_argument("--output", default="benchmarks/results/realism.json")
@@ -1119,7 +1227,8 @@ def main(argv=None):
     # change the dust columns by ~0.05 mag.
     universe = Universe(seed=args.seed, mass_range=10.0 ** np.array(DRAW_RANGE) * u.Msun)
     start, wall = os.times(), time.perf_counter()
-    data = measure(universe, config, args.galaxies, processes=args.processes)
+    data = measure(universe, config, args.galaxies, processes=args.processes,
+                   photometry=args.photometry)
     end = os.times()
     # this process and its finished workers
     seconds = sum(getattr(end, key) - getattr(start, key)

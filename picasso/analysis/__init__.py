@@ -2,7 +2,8 @@
 Analysis of property maps, as in the paper: galaxy geometry (photutils
 isophotes with a moments fallback), totals in elliptical apertures, radial
 profiles and gradients, population accuracy (mu, sigma and robust versions),
-colour mass-to-light baselines and the paper's figures. These functions
+colour mass-to-light baselines, SDSS-like model photometry of images and
+the paper's figures. These functions
 measure maps, whoever made them: they import only picasso's core objects
 (`picasso.studies` joins them to the network and the synthetic universe).
 """
@@ -44,6 +45,7 @@ from .metrics import (
     radial_residual_percentiles,
     residual_statistics,
 )
+from .photometry import MODEL_PROFILES, ModelPhotometry, model_photometry, profile_image
 from .plotting import (
     plot_cutout,
     plot_distributions,
@@ -83,6 +85,10 @@ __all__ = [
     "band_luminosity",
     "colour_mass_total",
     "colour_mass_map",
+    "ModelPhotometry",
+    "MODEL_PROFILES",
+    "model_photometry",
+    "profile_image",
     "plot_cutout",
     "plot_maps",
     "plot_galaxy",
