@@ -3,6 +3,7 @@
 The authors' layouts are tested in test_authors.py.
 """
 
+import json
 import multiprocessing
 import signal
 import threading
@@ -68,6 +69,9 @@ def test_round_trip(tmp_path):
     assert_array_equal(dataset[3]["image"], image)
     assert_array_equal(dataset[3]["truth"], truth)
     assert_allclose(table["r_half_kpc"][3].to_value(u.kpc), row["r_half_kpc"].value)
+    # the code that rendered the pairs is recorded, so stale pairs can be told apart
+    generator = json.loads(dataset.attrs["generator"])
+    assert generator["renderer"] == build.renderer_fingerprint()
     maps = dataset.truth_maps(3)
     assert_allclose(
         maps.total("stellar_mass").value, table["total_stellar_mass"][3].to_value(u.Msun), rtol=1e-5

@@ -88,3 +88,23 @@ def test_a_finished_gpu_run_is_evaluated_on_a_machine_without_one(tmp_path, monk
         # finished: nothing left to train, the CPU evaluates; unfinished: it needs the GPU
         assert recipe.finishing_device("cuda", tmp_path) == expected
     assert recipe.finishing_device("cpu", tmp_path) == "cpu"
+
+
+def test_recipe_refuses_pairs_another_universe_rendered(tmp_path, caplog):
+    import json
+
+    from picasso.mock.build import renderer_fingerprint
+
+    recipe = _load("tools/train_default_model.py")
+
+    class Pairs:
+        def __init__(self, generator):
+            self.attrs = {} if generator is None else {"generator": json.dumps(generator).encode()}
+
+    path = tmp_path / "train.h5"
+    recipe.check_rendered_here(Pairs({"renderer": renderer_fingerprint()}), path)
+    with pytest.raises(SystemExit, match="rendered by other picasso code.*fresh --work-dir"):
+        recipe.check_rendered_here(Pairs({"renderer": "0" * 40}), path)
+    with caplog.at_level("WARNING"):
+        recipe.check_rendered_here(Pairs(None), path)
+    assert "does not record the code that rendered it" in caplog.text

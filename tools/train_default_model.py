@@ -20,7 +20,8 @@ It
    ``--observing`` preset (SDSS depth, dust on, by default), every galaxy at
    its own redshift in ``--redshift-range`` and with its own seeing in
    ``--seeing-range`` (`picasso.mock.build.build_dataset`, resumable:
-   rerunning continues an interrupted build);
+   rerunning continues an interrupted build; pairs in the work directory
+   that other picasso code rendered are refused, `check_rendered_here`);
 2. trains (on ``--device``) a U-Net of ``--depth`` / ``--base-width`` that
    is told each image's PSF and redshift (input planes), with the
    uncertainty head unless ``--no-heteroscedastic``, with
@@ -59,6 +60,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+log = logging.getLogger("train_default_model")
 DEFAULT_OUTPUT = REPO / "picasso" / "data" / "model.safetensors"
 
 #: The recipe's defaults: the bundled model's run (trained on the 2-core development CPU; how
@@ -239,6 +241,41 @@ def finishing_device(device, run_dir):
     return device
 
 
+def check_rendered_here(pairs, path):
+    """
+    Refuse pairs that another version of picasso's universe rendered.
+
+    The recipe reuses the pairs (and the checkpoint trained on them) found in
+    its work directory by name; after the universe changed they would be
+    trained on silently. Pairs that do not record their renderer are
+    reused with a warning.
+
+    Parameters
+    ----------
+    pairs : `~picasso.io.dataset.PairDataset`
+    path : path-like
+        Where they are, for the message.
+
+    Raises
+    ------
+    SystemExit
+        When the pairs' `~picasso.mock.build.renderer_fingerprint` is not
+        this code's.
+    """
+    from picasso.mock.build import renderer_fingerprint
+
+    generator = pairs.attrs.get("generator", "{}")
+    generator = generator.decode() if isinstance(generator, bytes) else str(generator)
+    recorded = json.loads(generator).get("renderer")
+    if recorded is None:
+        log.warning("%s does not record the code that rendered it: reusing it as it is", path)
+    elif recorded != renderer_fingerprint():
+        raise SystemExit(
+            f"{path} was rendered by other picasso code (renderer {recorded[:12]}, this one "
+            f"{renderer_fingerprint()[:12]}): its galaxies may not be this universe's. Train in "
+            "a fresh --work-dir, or delete the file and the run/ checkpoint next to it.")
+
+
 def portable_arguments(arguments, work_dir):
     """
     The command's arguments with paths written relative to the work directory.
@@ -301,6 +338,7 @@ def main(argv=None):
     simulate_seconds = (json.loads(timing_path.read_text()) if timing_path.exists()
                         else time.perf_counter() - started)
     pairs = PairDataset(data_path)
+    check_rendered_here(pairs, data_path)
 
     run_dir = args.work_dir / "run"
     model_config, train_config = configs(args, pairs)

@@ -763,7 +763,9 @@ def build_dataset(
     progress : bool
         Show a tqdm progress bar.
     resume : bool
-        Continue an interrupted build of the same settings from its partial file.
+        Continue an interrupted build of the same settings, rendered by the
+        same code (`renderer_fingerprint`, recorded in the file's
+        ``generator`` attribute), from its partial file.
     overwrite : bool
         Replace an existing finished file.
     universe : `~picasso.mock.universe.Universe`, optional
@@ -841,6 +843,9 @@ def build_dataset(
         "observing": config.to_dict(),
         "views": views,
         "n_galaxies": n_galaxies,
+        # which code rendered the pairs: a partial build does not resume under other code,
+        # and a finished one can be told from a stale one
+        "renderer": renderer_fingerprint(),
     }
     attrs = {
         "seed": universe.seed,
