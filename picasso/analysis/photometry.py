@@ -94,14 +94,14 @@ class ModelPhotometry:
         """
         unit = getattr(images, "unit", None)
         images = _check_images(images)
+        _check_psf(psf_sigma)
         weight = _weights(variance, images.shape)
         shape = images.shape[1:]
         center = _middle(shape) if center is None else tuple(float(c) for c in center)
-        model = profile_image(self.profile, self.r_eff, self.axis_ratio, self.theta, shape,
-                              psf_sigma, center)
-        inside = _unconvolved(self.profile, self.r_eff, self.axis_ratio, self.theta, shape,
-                              center).sum()
-        fluxes = _amplitudes(images, model, weight) * inside
+        unconvolved = _unconvolved(self.profile, self.r_eff, self.axis_ratio, self.theta, shape,
+                                   center)
+        model = _convolve(unconvolved, psf_sigma)
+        fluxes = _amplitudes(images, model, weight) * unconvolved.sum()
         return fluxes if unit is None else fluxes * unit
 
 
@@ -169,11 +169,18 @@ def profile_image(profile, r_eff, axis_ratio, theta, shape, psf_sigma, center=No
     if not (r_eff > 0 and 0 < axis_ratio <= 1):
         raise ValueError(
             f"r_eff must be positive and axis_ratio in (0, 1], got {r_eff}, {axis_ratio}")
+    _check_psf(psf_sigma)
     center = _middle(shape) if center is None else center
-    image = _unconvolved(profile, r_eff, axis_ratio, theta, shape, center)
-    if psf_sigma > 0:
-        image = ndimage.gaussian_filter(image, psf_sigma, mode="constant")
-    return image
+    return _convolve(_unconvolved(profile, r_eff, axis_ratio, theta, shape, center), psf_sigma)
+
+
+def _convolve(image, psf_sigma):
+    return ndimage.gaussian_filter(image, psf_sigma, mode="constant") if psf_sigma > 0 else image
+
+
+def _check_psf(psf_sigma):
+    if not psf_sigma >= 0:
+        raise ValueError(f"psf_sigma must be non-negative (pixels), got {psf_sigma}")
 
 
 def _middle(shape):
@@ -244,8 +251,7 @@ def model_photometry(images, psf_sigma, *, variance=None, reference=2, center=No
         raise ValueError(f"reference band {reference} is not one of the {pixels.shape[0]} bands")
     if pixels[reference].sum() <= 0:
         raise ValueError(f"band {reference} has no positive light to fit a profile to")
-    if not psf_sigma >= 0:
-        raise ValueError(f"psf_sigma must be non-negative, got {psf_sigma}")
+    _check_psf(psf_sigma)
     weight = _weights(variance, pixels.shape)
     shape = pixels.shape[1:]
     center = _middle(shape) if center is None else tuple(float(c) for c in center)
