@@ -679,6 +679,7 @@ def summarise(data, mass="inferred", scale_offset=0.0):
     rows : list of dict
     """
     observed = _colours(data["observed"])
+    total = _colours(data["observed_total"])
     rest = _colours(data["rest"])
     shifted = _colours(data["observed_z01"])
     abs_mag = data["abs_mag_r"]
@@ -723,7 +724,6 @@ def summarise(data, mass="inferred", scale_offset=0.0):
                                    weight[in_bin]))
         row["sigma"] = bootstrap_sigma(observed, red, weight, in_bin)
         row["quenched_fraction"] = mean(data["quenched"])
-        total = _colours(data["observed_total"])
         for colour in ("u_r", "g_r"):
             row[f"{colour}_minus_total"] = median(observed[colour] - total[colour])
         row["de_vaucouleurs_fraction"] = mean(data["profile"] == "deV")
