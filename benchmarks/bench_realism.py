@@ -144,7 +144,11 @@ from picasso.mock.observe import (  # noqa: E402
 )
 from picasso.mock.observe.render import render_particles  # noqa: E402
 from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
-from picasso.mock.universe import MASS_SCALE_OFFSET, Universe  # noqa: E402
+from picasso.mock.universe import (  # noqa: E402
+    MASS_SCALE_OFFSET,
+    QUENCHED_MASS_SCALE_OFFSET,
+    Universe,
+)
 from picasso.particles import Particles, weighted_half_radius  # noqa: E402
 from picasso.properties import SOLAR_ABSOLUTE_MAGNITUDES  # noqa: E402
 
@@ -1213,6 +1217,13 @@ def main(argv=None):
                         help="nebular emission of young stars (default: the preset's)")
     parser.add_argument("--dust", action=argparse.BooleanOptionalAction, default=None,
                         help="dust attenuation (default: the preset's)")
+    parser.add_argument("--metallicity-aperture", type=float, default=None, metavar="KPC",
+                        help="radius inside which galaxies have their drawn metallicity "
+                             "(Universe(metallicity_aperture=...); default: the half-mass radius)")
+    parser.add_argument("--quenched-mass-scale-offset", type=float,
+                        default=QUENCHED_MASS_SCALE_OFFSET, metavar="DEX",
+                        help="dex below the true mass at which the quenched fraction is read "
+                             "(default %(default)s)")
     parser.add_argument("--photometry", choices=("model", "total"), default="model",
                         help="colours from SDSS model magnitudes, as the published relations' "
                              "(default), or from the summed light")
@@ -1225,7 +1236,9 @@ def main(argv=None):
     config = ObservingConfig.preset(args.preset, **changes)
     # The universe's default particle numbers (those of the training sets): fewer gas cells
     # change the dust columns by ~0.05 mag.
-    universe = Universe(seed=args.seed, mass_range=10.0 ** np.array(DRAW_RANGE) * u.Msun)
+    universe = Universe(seed=args.seed, mass_range=10.0 ** np.array(DRAW_RANGE) * u.Msun,
+                        metallicity_aperture=args.metallicity_aperture,
+                        quenched_mass_scale_offset=args.quenched_mass_scale_offset)
     start, wall = os.times(), time.perf_counter()
     data = measure(universe, config, args.galaxies, processes=args.processes,
                    photometry=args.photometry)

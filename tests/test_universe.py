@@ -65,6 +65,37 @@ def test_young_stars_add_up_to_the_sfr_the_gas_carries():
     assert formed / drawn == pytest.approx(1.0, abs=0.12)
 
 
+def test_metallicity_aperture_holds_the_drawn_metallicity_inside_it():
+    # Gallazzi et al. (2005) measured metallicities in SDSS fibres: with the aperture given,
+    # the stars inside it carry the drawn value, and nothing else about the galaxy changes.
+    aperture = uni.SDSS_FIBRE_RADIUS
+    assert aperture.to_value(u.kpc) == pytest.approx(2.86, abs=0.01)
+    default, anchored = small_universe(7), small_universe(7, metallicity_aperture=aperture)
+    assert anchored.parameters()["metallicity_aperture"] == pytest.approx(2.86, abs=0.01)
+    shifts = []
+    for index in range(4):
+        props = default.properties(index)
+        before, after = default.particles(index).stars, anchored.particles(index).stars
+        assert_array_equal(after.position_value, before.position_value)
+        assert_array_equal(after.age_value, before.age_value)
+        main = slice(0, default.particles(index).meta["n_main_stars"])
+        inside = np.linalg.norm(after.position_value[main], axis=1) < aperture.to_value(u.kpc)
+        mean = np.average(after.metallicity[main][inside], weights=after.mass_value[main][inside])
+        assert np.log10(mean / relations.SOLAR_METALLICITY_BC03) == pytest.approx(
+            props.log_stellar_metallicity, abs=1e-3)
+        # one shift per galaxy, the same for all its stars away from the clamped ends
+        low, high = realise.LOG_METALLICITY_RANGE
+        free = [np.log10(z / relations.SOLAR_METALLICITY_BC03) for z in
+                (before.metallicity[main], after.metallicity[main])]
+        free = (free[0] > low + 0.5) & (free[0] < high - 0.5)
+        shift = np.log10(after.metallicity[main][free] / before.metallicity[main][free])
+        assert np.ptp(shift) < 1e-9
+        shifts.append(shift[0])
+    assert max(np.abs(shifts)) > 0.01
+    with pytest.raises(ValueError, match="metallicity_aperture must be a positive length"):
+        small_universe(7, metallicity_aperture=-1 * u.kpc)
+
+
 def test_published_relations_at_reference_points():
     # Speagle et al. (2014) eq. 28 at t = 13.09 Gyr, log M = 10
     t = 13.09

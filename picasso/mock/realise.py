@@ -36,6 +36,8 @@ __all__ = [
     "HI_FLARE_EFOLDS",
     "OUTER_DUST_EDGE",
     "MIN_FORMING_SHARE",
+    "LOG_METALLICITY_RANGE",
+    "MIN_ANCHOR_PARTICLES",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,11 @@ OUTER_DUST_EDGE = 3.0
 #: that is (nearly) all bulge forms its stars in what little disc it has, at most
 #: 1 / MIN_FORMING_SHARE times its drawn sSFR.
 MIN_FORMING_SHARE = 0.05
+#: log10 Z / Z_sun range of star particles (about that of the SSP tables, which clamp beyond).
+LOG_METALLICITY_RANGE = (-2.3, 0.45)
+#: Fewest star particles inside ``Universe.metallicity_aperture`` for their mean metallicity
+#: to set the galaxy's; with fewer, the drawn value stays at the half-mass radius.
+MIN_ANCHOR_PARTICLES = 10
 
 # --------------------------------------------------------------------------
 # realisation of one galaxy
@@ -220,6 +227,19 @@ def _disc_positions(rng, radius, height, phase_arm, props, arm_mask):
         width = rng.normal(0.0, 0.25, k)  # radians of azimuth around the arm ridge
         phi[arm_mask] = phase_arm + winding + 2.0 * np.pi * arm_index / m + width
     return np.column_stack([radius * np.cos(phi), radius * np.sin(phi), height])
+
+
+def _anchor_metallicity(log_z, position, mass, radius, log_drawn):
+    """Shift log Z/Zsun so that the stars within ``radius`` (kpc) have the drawn mean Z."""
+    inside = np.linalg.norm(position, axis=1) < radius
+    if inside.sum() < MIN_ANCHOR_PARTICLES:
+        return log_z
+    shift = 0.0
+    # a few steps, as particles clamped at the ends of the range move less than the shift
+    for _ in range(5):
+        clipped = np.clip(log_z[inside] - shift, *LOG_METALLICITY_RANGE)
+        shift += np.log10(np.average(10**clipped, weights=mass[inside])) - log_drawn
+    return log_z - shift
 
 
 def realise_galaxy(props, rng, n_stars, universe):
@@ -390,8 +410,11 @@ def realise_galaxy(props, rng, n_stars, universe):
     position = np.concatenate(positions)
     age = np.clip(np.concatenate(ages), 1e-4, t0)
     log_z = np.concatenate(zs) + rng.normal(0.0, 0.12, age.size)
-    metallicity = SOLAR_METALLICITY_BC03 * 10 ** np.clip(log_z, -2.3, 0.45)
     remaining = 1.0 - mass_loss_fraction(age)
+    if universe.metallicity_aperture is not None:
+        log_z = _anchor_metallicity(log_z, position, remaining, universe.metallicity_aperture,
+                                    props.log_stellar_metallicity)
+    metallicity = SOLAR_METALLICITY_BC03 * 10 ** np.clip(log_z, *LOG_METALLICITY_RANGE)
     initial_mass = np.full(age.size, mass / remaining.sum())
     current_mass = initial_mass * remaining
     stars = StarParticles.from_arrays(
