@@ -266,14 +266,14 @@ def check_rendered_here(pairs, path):
 
     generator = pairs.attrs.get("generator", "{}")
     generator = generator.decode() if isinstance(generator, bytes) else str(generator)
-    recorded = json.loads(generator).get("renderer")
+    recorded, current = json.loads(generator).get("renderer"), renderer_fingerprint()
     if recorded is None:
         log.warning("%s does not record the code that rendered it: reusing it as it is", path)
-    elif recorded != renderer_fingerprint():
+    elif recorded != current:
         raise SystemExit(
             f"{path} was rendered by other picasso code (renderer {recorded[:12]}, this one "
-            f"{renderer_fingerprint()[:12]}): its galaxies may not be this universe's. Train in "
-            "a fresh --work-dir, or delete the file and the run/ checkpoint next to it.")
+            f"{current[:12]}): its galaxies may not be this universe's. Train in a fresh "
+            "--work-dir, or delete the file and the run/ checkpoint next to it.")
 
 
 def portable_arguments(arguments, work_dir):

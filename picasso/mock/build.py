@@ -53,6 +53,7 @@ __all__ = ["build_dataset", "galaxy_pairs", "render_shard", "default_shard_size"
 
 log = logging.getLogger(__name__)
 
+
 def renderer_fingerprint(package=None):
     """
     A digest of the code and data that draw and render picasso's galaxies.
