@@ -147,6 +147,7 @@ from picasso.mock.populations import SSPTable, stellar_fluxes  # noqa: E402
 from picasso.mock.universe import (  # noqa: E402
     MASS_SCALE_OFFSET,
     QUENCHED_MASS_SCALE_OFFSET,
+    SDSS_FIBRE_RADIUS,
     Universe,
 )
 from picasso.particles import Particles, weighted_half_radius  # noqa: E402
@@ -1217,9 +1218,11 @@ def main(argv=None):
                         help="nebular emission of young stars (default: the preset's)")
     parser.add_argument("--dust", action=argparse.BooleanOptionalAction, default=None,
                         help="dust attenuation (default: the preset's)")
-    parser.add_argument("--metallicity-aperture", type=float, default=None, metavar="KPC",
+    parser.add_argument("--metallicity-aperture", type=float,
+                        default=SDSS_FIBRE_RADIUS.to_value(u.kpc), metavar="KPC",
                         help="radius inside which galaxies have their drawn metallicity "
-                             "(Universe(metallicity_aperture=...); default: the half-mass radius)")
+                             "(Universe(metallicity_aperture=...); default: an SDSS fibre, "
+                             "%(default).2f; 0: the half-mass radius)")
     parser.add_argument("--quenched-mass-scale-offset", type=float,
                         default=QUENCHED_MASS_SCALE_OFFSET, metavar="DEX",
                         help="dex below the true mass at which the quenched fraction is read "
@@ -1237,7 +1240,7 @@ def main(argv=None):
     # The universe's default particle numbers (those of the training sets): fewer gas cells
     # change the dust columns by ~0.05 mag.
     universe = Universe(seed=args.seed, mass_range=10.0 ** np.array(DRAW_RANGE) * u.Msun,
-                        metallicity_aperture=args.metallicity_aperture,
+                        metallicity_aperture=args.metallicity_aperture or None,
                         quenched_mass_scale_offset=args.quenched_mass_scale_offset)
     start, wall = os.times(), time.perf_counter()
     data = measure(universe, config, args.galaxies, processes=args.processes,
