@@ -183,9 +183,9 @@ METALLICITY_SCATTER_FRACTION = 0.5
 #: the universe's M/L at a given colour, set by its star-formation histories and the BC03
 #: populations, lies 0.24-0.28 dex above that of Taylor et al. (2011; the GAMA masses of the
 #: Baldry et al. 2012 mass function) and 0.21-0.25 dex above that of Baldry et al. (2006;
-#: the red fraction) with the colours of the summed light, and 0.20-0.27 and 0.12-0.20 dex
-#: with SDSS model colours (their central weighting makes them up to 0.12 mag redder in
-#: u - r), measured by ``benchmarks/bench_realism.py``.
+#: the red fraction) with the colours of the summed light, and 0.20-0.26 and 0.12-0.17 dex
+#: with SDSS model colours (their central weighting makes them up to 0.11 mag redder in
+#: u - r) in bins of 10^9-10^11.5 Msun, measured by ``benchmarks/bench_realism.py``.
 MASS_SCALE_OFFSET = 0.25
 
 #: log10 of a quenched galaxy's stellar mass over the mass at which the universe reads the
