@@ -132,6 +132,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import astropy.units as u  # noqa: E402
 import numpy as np  # noqa: E402
+from astropy.stats import gaussian_fwhm_to_sigma  # noqa: E402
 
 from picasso.analysis.baselines import COLOUR_RELATIONS  # noqa: E402
 from picasso.analysis.photometry import model_photometry  # noqa: E402
@@ -205,16 +206,19 @@ INCLINED_DEGREES = 80.0
 
 
 #: Model photometry (`model_magnitudes`): the rendered field's half-size in r-band
-#: half-light radii, the most pixels per side (coarser pixels beyond) and the Gaussian
-#: FWHM over sigma.
+#: half-light radii and the most pixels per side (coarser pixels beyond).
 MODEL_FIELD_R_HALF = 6.0
 MODEL_MAX_PIXELS = 160
-FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 #: The real SDSS field of ``../shared/data/sdss`` (run 2583, camcol 2, field 136), whose
 #: calibration (nanomaggies per count, the median of each frame's calibration vector) and
 #: CCD gains give the photon noise of a galaxy's own light in `model_magnitudes`.
 SDSS_FIELD_RUN, SDSS_FIELD_CAMCOL = 2583, 2
 SDSS_NMGY_PER_COUNT = {"u": 0.0116, "g": 0.0042, "r": 0.0054, "i": 0.0076, "z": 0.0379}
+#: Photon-noise variance per nanomaggy of a galaxy's own light in each ugriz pixel of that
+#: field (nanomaggies per count over electrons per count).
+PHOTON_VARIANCE_PER_NMGY = np.array(
+    [SDSS_NMGY_PER_COUNT[band] / sdss_gain(SDSS_FIELD_CAMCOL, band, run=SDSS_FIELD_RUN)
+     for band in "ugriz"])
 
 
 def _magnitudes(flux):
@@ -275,7 +279,7 @@ def model_magnitudes(xy, light, config):
         ``"exp"`` or ``"deV"``.
     """
     pixel = float(config.kpc(config.native_pixel_scale))
-    psf_sigma = float(config.kpc(config.psf_fwhm)) / FWHM_PER_SIGMA
+    psf_sigma = float(config.kpc(config.psf_fwhm)) * gaussian_fwhm_to_sigma
     radius = weighted_half_radius(np.hypot(xy[:, 0], xy[:, 1]), light[0][:, 2])
     grid_half = max(MODEL_FIELD_R_HALF * radius, 16 * pixel)
     n_grid = int(min(np.ceil(2.0 * grid_half / pixel), MODEL_MAX_PIXELS))
@@ -283,10 +287,8 @@ def model_magnitudes(xy, light, config):
     images = render_particles(xy, np.concatenate(light, axis=1), np.zeros(len(xy)), grid_half,
                               n_grid, psf_sigma)
     observed = np.clip(images[:5], 0.0, None)
-    calibration = np.array([SDSS_NMGY_PER_COUNT[band] for band in "ugriz"])
-    gain = np.array([sdss_gain(SDSS_FIELD_CAMCOL, band, run=SDSS_FIELD_RUN) for band in "ugriz"])
     sky = (np.array(config.sky_rms) * grid_pixel / float(config.kpc(config.sky_pixel_scale)))**2
-    variance = sky[:, None, None] + observed * (calibration / gain)[:, None, None]
+    variance = sky[:, None, None] + observed * PHOTON_VARIANCE_PER_NMGY[:, None, None]
     psf_pixels = psf_sigma / grid_pixel
     fit = model_photometry(observed, psf_pixels, variance=variance)
     magnitudes = [_magnitudes(fit.fluxes)]

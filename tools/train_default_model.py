@@ -8,8 +8,8 @@ the default)::
 
     python tools/train_default_model.py --processes 2 --threads 2
 
-in 71.3 min (render 9.2 min, train 53.9 min at 125 images/s, validate,
-calibrate and evaluate 8.2 min). On one GPU (``--device cuda --processes 16``) the
+in 71.6 min (render 8.6 min, train 53.9 min at 118 images/s, validate,
+calibrate and evaluate 9.1 min). On one GPU (``--device cuda --processes 16``) the
 previous model's run rendered in 1.5 min with 16 processes and trained in
 7 min on an NVIDIA H200.
 
